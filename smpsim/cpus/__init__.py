@@ -1,0 +1,1 @@
+"""Simulated CPUs: TLB, the VALID/LAZY/STALE state machine, quantum execution."""

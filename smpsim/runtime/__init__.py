@@ -1,0 +1,1 @@
+"""Backends: the messages between the VM and CPUs, the transport interface, inline and Ray."""
