@@ -1,0 +1,141 @@
+"""`smpsim compare`: several policies (of one or more runs) side by side, with ratios against a baseline.
+
+Columns are the policies of every run given, labelled ``POLICY`` for a single
+run and ``RUN:POLICY`` for several. Points are matched by name across runs.
+The baseline is a column: ``--baseline POLICY`` (first run having it) or
+``RUN:POLICY``; by default the first policy of the first run. Each other
+column gets a ratio column ``value / baseline`` (``-`` when undefined, ``inf``
+when only the baseline is zero).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from smpsim.analysis.analyze import FORMATS, metric_items, point_title
+from smpsim.analysis.errors import AnalysisOptionError
+from smpsim.analysis.load import load_run
+from smpsim.analysis.results import PolicyResult, collect
+from smpsim.analysis.stats import ratio
+from smpsim.analysis.tables import Ratio, Table, raw_cell, render_csv, render_text
+
+
+@dataclass
+class Column:
+    """One compared column: a policy of a run."""
+
+    run: int        # position of the run in the arguments
+    policy: str
+    label: str
+
+
+def make_columns(runs_results: list[list[PolicyResult]], run_names: list[str]) -> list[Column]:
+    """Columns for every (run, policy), labelled by policy alone when there is a single run."""
+    multi = len(run_names) > 1
+    cols = []
+    for i, (name, results) in enumerate(zip(run_names, runs_results)):
+        for policy in dict.fromkeys(r.policy for r in results):
+            cols.append(Column(i, policy, f"{name}:{policy}" if multi else policy))
+    labels = [c.label for c in cols]
+    if len(set(labels)) != len(labels):   # two run directories with the same name
+        for i, c in enumerate(cols):
+            c.label = f"{c.label}#{i}" if labels.count(c.label) > 1 else c.label
+    return cols
+
+
+def pick_baseline(cols: list[Column], baseline: str | None) -> Column:
+    """The baseline column named by ``baseline`` (label or policy name), default the first column."""
+    if baseline is None:
+        return cols[0]
+    for c in cols:
+        if c.label == baseline:
+            return c
+    for c in cols:
+        if c.policy == baseline:
+            return c
+    raise AnalysisOptionError(f"baseline {baseline!r} is not a policy of the compared runs; "
+                              f"choose one of: {', '.join(c.label for c in cols)}")
+
+
+def _visible(metric: str, values: list) -> bool:
+    # latency rows other than the count are noise when no column has a sample of that kind
+    parts = metric.split(".")
+    return not (parts[0] == "latency" and parts[2] != "count" and all(v is None for v in values))
+
+
+def comparison(run_dirs: list, baseline: str | None) -> dict:
+    """The comparison as data: columns, baseline, and per point the metrics and ratios by column label."""
+    if not run_dirs:
+        raise AnalysisOptionError("compare needs at least one run directory")
+    runs = [load_run(d) for d in run_dirs]
+    runs_results = [collect(r) for r in runs]
+    cols = make_columns(runs_results, [r.name for r in runs])
+    base = pick_baseline(cols, baseline)
+    index = {(i, r.policy, r.point): r for i, results in enumerate(runs_results) for r in results}
+    points = list(dict.fromkeys(r.point for results in runs_results for r in results))
+    out_points, warnings = [], []
+    for point in points:
+        present = {c.label: index.get((c.run, c.policy, point)) for c in cols}
+        metric_names: dict[str, None] = {}
+        values: dict[str, dict[str, object]] = {}
+        for label, r in present.items():
+            if r is None:
+                continue
+            warnings += r.warnings
+            for m, v in metric_items(r):
+                metric_names.setdefault(m)
+                values.setdefault(m, {})[label] = v
+        metrics, ratios = {}, {}
+        for m in metric_names:
+            vals = [values[m].get(c.label) for c in cols]
+            if not _visible(m, vals):
+                continue
+            metrics[m] = {c.label: values[m].get(c.label) for c in cols}
+            b = metrics[m][base.label] if present[base.label] is not None else None
+            ratios[m] = {c.label: ratio(metrics[m][c.label], b) for c in cols if c is not base}
+        params = next((r.params for r in present.values() if r is not None), {})
+        out_points.append({"point": point, "params": params, "metrics": metrics, "ratios": ratios})
+    return {"runs": [r.name for r in runs], "columns": [c.label for c in cols], "baseline": base.label,
+            "points": out_points, "warnings": warnings}
+
+
+def _numeric(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def point_table(cmp: dict, p: dict) -> Table:
+    """The text table of one point: metric, one column per policy, one ratio column per non-baseline policy."""
+    base, others = cmp["baseline"], [c for c in cmp["columns"] if c != cmp["baseline"]]
+    cols = [base] + others
+    t = Table(["metric"] + cols + [f"{c} / {base}" for c in others], title=point_title(p["point"], p["params"]))
+    for m, vals in p["metrics"].items():
+        rats = [Ratio(p["ratios"][m].get(c)) if _numeric(vals.get(c)) else None for c in others]
+        t.rows.append([m] + [vals.get(c) for c in cols] + rats)
+    return t
+
+
+def compare_runs(run_dirs: list, baseline: str | None = None, fmt: str = "table") -> str:
+    """Render the comparison of ``run_dirs`` in ``fmt`` ("table", "csv" or "json")."""
+    if fmt not in FORMATS:
+        raise AnalysisOptionError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    cmp = comparison(run_dirs, baseline)
+    if fmt == "json":
+        doc = dict(cmp)
+        doc["points"] = [{**p, "ratios": {m: {c: raw_cell(v) for c, v in rs.items()}
+                                          for m, rs in p["ratios"].items()}} for p in cmp["points"]]
+        return json.dumps(doc, indent=1) + "\n"
+    if fmt == "csv":
+        rows = []
+        for p in cmp["points"]:
+            for m, vals in p["metrics"].items():
+                for c in cmp["columns"]:
+                    rows.append([p["point"], m, c, vals.get(c),
+                                 "" if c == cmp["baseline"] else raw_cell(p["ratios"][m].get(c))])
+        return render_csv(["point", "metric", "column", "value", f"ratio_vs_{cmp['baseline']}"], rows)
+    out = [f"compare: {', '.join(cmp['runs'])}  baseline {cmp['baseline']}"]
+    for p in cmp["points"]:
+        out += ["", render_text(point_table(cmp, p))]
+    if cmp["warnings"]:
+        out += ["", "warnings:"] + [f"  {w}" for w in cmp["warnings"]]
+    return "\n".join(out) + "\n"
