@@ -330,3 +330,12 @@ def test_report_without_events_still_written(tmp_path):
     md = commands.report(run).read_text()
     assert "cdf_" not in md and "latency CDFs need the per-event samples" in md
     assert "exit_breakdown.png" in md and (run / "plots" / "exit_breakdown.png").read_bytes().startswith(PNG)
+
+
+def test_report_flags_partial_runs(tmp_path):
+    run = one_point_run(tmp_path)
+    info = json.loads((run / "run.json").read_text())
+    info.update(status="interrupted", points={"base": "completed", "ncpus=8": "running"})
+    (run / "run.json").write_text(json.dumps(info))
+    md = commands.report(run).read_text()
+    assert "**Partial results:** the run is 'interrupted'; 1 of 2 points completed." in md

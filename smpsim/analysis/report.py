@@ -102,6 +102,13 @@ def build_report(run_dir) -> Path:
            f"backend {run.summary.get('backend', info.get('backend'))}, smpsim {info.get('smpsim_version', '?')}"
            + (f" (git {info['git_revision']})" if info.get("git_revision") else "")
            + f", Ray {info.get('ray_version', '?')}, Python {info.get('python_version', '?')}.", ""]
+    if info.get("status") != "completed":
+        pts = info.get("points") or {}
+        done = sum(1 for v in pts.values() if v == "completed")
+        md += [f"**Partial results:** the run is {info.get('status', 'unknown')!r}"
+               + (f"; {done} of {len(pts)} points completed" if pts else "")
+               + (f"; error: {info['error'].get('type')}: {info['error'].get('message')}"
+                  if isinstance(info.get("error"), dict) else "") + ".", ""]
     if swept:
         md += [f"Sweep over {', '.join(f'`{k}`' for k in swept)}: {len(by_point(results))} points.", ""]
     if results:

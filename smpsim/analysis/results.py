@@ -99,7 +99,7 @@ def collect(run: Run) -> list[PolicyResult]:
                         warnings.append(f"{point}/{policy}: {kind}: events.jsonl has {stats['count']} samples, "
                                         f"summary.json count is {s_count}")
                     latency[kind], source[kind] = stats, "events"
-                elif kind in summary_lat:
+                elif isinstance(summary_lat.get(kind), dict):
                     latency[kind], source[kind] = dict(summary_lat[kind]), "summary"
                 else:
                     latency[kind], source[kind] = latency_stats([], []), "none"
