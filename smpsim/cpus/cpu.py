@@ -135,7 +135,7 @@ class SimCpu:
         went_stale = False
         invlpg = 0
         full = req.vas is None
-        if self.curpmap == req.pmap and self.state == LAZY:
+        if not req.local and self.state == LAZY and self.curpmap in req.pmaps:
             # A lazy CPU drops out of pm_cpus and flushes; it must flush again before reuse.
             self._flush_user()
             self.state = STALE
@@ -143,15 +143,17 @@ class SimCpu:
             full = True
         elif full:
             if self.pcid:
-                self.tlb.flush_tag(req.tag)
+                for tag in req.tags:
+                    self.tlb.flush_tag(tag)
             else:
                 self.tlb.flush_all()
         else:
-            for va in req.vas:
-                self.tlb.invalidate(req.tag, va)
+            for tag, va in req.vas:
+                self.tlb.invalidate(tag, va)
             invlpg = len(req.vas)
         work = c["local_full_flush"] if full else invlpg * c["invlpg"]
-        return ShootdownAck(req.xid, self.id, c["ipi_handler"] + work, invlpg, full, went_stale,
+        handler = work if req.local else c["ipi_handler"] + work
+        return ShootdownAck(req.xid, self.id, handler, invlpg, full, went_stale,
                             self._tlb_or_none(req.want_tlb))
 
     # --- switch-away request (memory pressure) ---------------------------------------------

@@ -69,14 +69,20 @@ class QuantumReply:
 
 @dataclass(frozen=True)
 class ShootdownRequest:
-    """Invalidate `vas` (or everything of `pmap` when vas is None) in this CPU's TLB."""
+    """Invalidate `vas` ((tag, va_page) pairs), or everything of `tags` when vas is None.
+
+    `pmaps` are the pmaps the invalidations belong to (a P->V removal can cover
+    several); a LAZY target holding one of them goes STALE. `local` marks the
+    initiator's own flush, which is not an IPI.
+    """
     xid: int
     epoch: int
     initiator: int
-    pmap: int
-    tag: int
+    pmaps: tuple
+    tags: tuple
     vas: Optional[tuple]
     reason: str
+    local: bool = False
     want_tlb: bool = False
 
 

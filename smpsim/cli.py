@@ -1,0 +1,106 @@
+"""The smpsim command line: run | analyze | compare | report | maps-import | bench."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from smpsim.errors import ConfigError, SmpsimError
+
+
+def _fail(message: str, code: int = 1):
+    click.echo(f"smpsim: error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="smpsim")
+def main():
+    """Simulate an SMP kernel's VM layer and measure what a pmap design costs."""
+
+
+@main.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option("--backend", type=click.Choice(["ray", "inline"]), default="ray", show_default=True,
+              help="ray: one actor per simulated CPU plus a VM actor; inline: everything in this process.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<UTC time>-<name>).")
+@click.option("--resume", type=click.Path(file_okay=False), help="Finish an existing run directory.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. machine.ncpus=8 or policies[1].teardown=deferred.")
+@click.option("--check", is_flag=True, help="Run the invariant checker after every step.")
+@click.option("--trace", is_flag=True, help="Write every exchange to messages.msgpack.")
+@click.option("--address", help="Attach to this Ray cluster (default: $RAY_ADDRESS, else start a local one).")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def run(config, backend, out, resume, overrides, check, trace, address, quiet):
+    """Run CONFIG (a TOML experiment) and write a run directory."""
+    from smpsim.experiments.headline import render
+    from smpsim.experiments.runner import RunRequest, run as run_experiment
+    req = RunRequest(config_path=config, overrides=list(overrides), backend=backend, out=out, resume=resume,
+                     check=check, trace=trace, address=address or os.environ.get("RAY_ADDRESS") or None,
+                     progress=not quiet)
+    try:
+        run_dir, summary = run_experiment(req)
+    except ConfigError as e:
+        _fail(str(e), 2)
+    except KeyboardInterrupt:
+        _fail("interrupted; the run directory's run.json says so and its logs are kept", 130)
+    except SmpsimError as e:
+        _fail(f"run failed: {e}", 1)
+    click.echo(render(summary["points"]))
+    click.echo(f"\nrun directory: {run_dir}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def analyze(run_dir, fmt):
+    """Counters and latency distributions per point and policy of RUN_DIR."""
+    from smpsim.analysis.commands import analyze as do
+    try:
+        click.echo(do(run_dir, fmt))
+    except SmpsimError as e:
+        _fail(str(e), 2)
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
+@click.option("--baseline", help="Policy the ratios are taken against (default: the first).")
+def compare(run_dirs, baseline):
+    """RUN_DIRS side by side, with ratios against a baseline policy."""
+    from smpsim.analysis.commands import compare as do
+    try:
+        click.echo(do(list(run_dirs), baseline))
+    except SmpsimError as e:
+        _fail(str(e), 2)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path())
+def report(run_dir):
+    """Write RUN_DIR/report.md with tables and PNG plots."""
+    from smpsim.analysis.commands import report as do
+    try:
+        click.echo(f"wrote {do(run_dir)}")
+    except SmpsimError as e:
+        _fail(str(e), 2)
+
+
+@main.command("maps-import")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file to write.")
+def maps_import(files, out):
+    """Turn /proc/PID/maps snapshots into an image file a config can name (workload.image)."""
+    from pathlib import Path
+
+    from smpsim.experiments.images import import_maps
+    try:
+        import_maps([Path(f) for f in files], Path(out))
+    except (SmpsimError, OSError) as e:
+        _fail(str(e), 2)
+    click.echo(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Experiments: the config schema, workloads, sweeps, the runner and run directories."""

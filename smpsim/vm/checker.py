@@ -1,0 +1,102 @@
+"""The invariant checker (SPEC §6).
+
+`check_all` runs after every step when checking is on; the hooks in the kernel
+(`check_ptp_free`, `check_destroy`) run at the moment of the risky action.
+Any breach raises `InvariantViolation` naming the invariant; the coordinator
+logs it as an `invariant.violation` event and stops the run.
+"""
+
+from __future__ import annotations
+
+from smpsim.cpus.cpu import LAZY, STALE, VALID
+from smpsim.errors import InvariantViolation
+from smpsim.vm.physmem import DATA, FREE, KERNEL, PTP
+from smpsim.vm.pmap import DESTROYED, LIVE, REMOVING_ALL
+
+
+def _fail(name: str, detail: str):
+    raise InvariantViolation(name, detail)
+
+
+def check_pages(k) -> None:
+    phys = k.phys
+    counts = phys.counts
+    if sum(counts.values()) != phys.total:
+        _fail("page_conservation", f"free+data+ptp+kernel = {sum(counts.values())} != {phys.total}")
+    if counts[FREE] != len(phys.free_list):
+        _fail("page_conservation", f"free count {counts[FREE]} != free list length {len(phys.free_list)}")
+    if counts[DATA] != len(phys.owner):
+        _fail("page_conservation", f"data count {counts[DATA]} != owned pages {len(phys.owner)}")
+    nptp = sum(p.nptps for p in k.pmaps.values())
+    if counts[PTP] != nptp:
+        _fail("page_conservation", f"{counts[PTP]} PTP pages allocated but pmaps hold {nptp}")
+
+
+def check_pmaps(k) -> None:
+    holders: dict[int, int] = {}
+    for v in k.views:
+        if v.curpmap is not None:
+            holders[v.curpmap.id] = holders.get(v.curpmap.id, 0) + 1
+            if v.curpmap.state == DESTROYED:
+                _fail("destroy_while_referenced", f"cpu{v.id} has destroyed pmap {v.curpmap.id} loaded")
+    for p in k.pmaps.values():
+        if p.refs < 0:
+            _fail("refcount", f"pmap {p.id} has reference count {p.refs}")
+        proc = k.procs.get(p.owner)
+        expected = (0 if proc is None or proc.state == "exited" else 1) + holders.get(p.id, 0)
+        if p.refs != expected:
+            _fail("refcount", f"pmap {p.id} has {p.refs} references, expected {expected} "
+                              f"(vmspace + {holders.get(p.id, 0)} CPUs)")
+
+
+def check_pv(k) -> None:
+    pv_map: dict[tuple[int, int], int] = {}
+    for pmap_id, va, frame in k.pv.all_entries():
+        key = (pmap_id, va)
+        if key in pv_map:
+            _fail("pv_duplicate", f"pmap {pmap_id} va {va:#x} has PV entries on frames {pv_map[key]} and {frame}")
+        pv_map[key] = frame
+        pmap = k.pmaps.get(pmap_id)
+        if pmap is None:
+            _fail("pv_without_pte", f"PV entry (pmap {pmap_id}, va {va:#x}, frame {frame}) of a destroyed pmap")
+        pte = pmap.pte(va)
+        if pte is None or pte.frame != frame:
+            _fail("pv_without_pte", f"PV entry (pmap {pmap_id}, va {va:#x}, frame {frame}) has no matching PTE")
+    for pmap in k.pmaps.values():
+        shortcut = pmap.state == REMOVING_ALL and k.shortcut
+        if shortcut:
+            continue   # PV entries may go before PTEs, never the other way (checked above)
+        for va, pte in pmap.valid_ptes():
+            if pv_map.get((pmap.id, va)) != pte.frame:
+                _fail("pte_without_pv", f"valid PTE (pmap {pmap.id}, va {va:#x}, frame {pte.frame}) has no PV entry")
+
+
+def check_cpus(k) -> None:
+    for v in k.views:
+        p = v.curpmap
+        if p is None:
+            continue
+        if v.state == VALID and p.state != LIVE:
+            _fail("access_through_dying_pmap", f"cpu{v.id} runs user code on pmap {p.id} in state {p.state}")
+        if v.state in (VALID, LAZY) and v.id not in p.pm_cpus:
+            _fail("pm_cpus", f"cpu{v.id} is {v.state} on pmap {p.id} but not in its pm_cpus")
+        if v.state == STALE and v.id in p.pm_cpus:
+            _fail("pm_cpus", f"cpu{v.id} is STALE on pmap {p.id} but still in its pm_cpus")
+        if v.state != VALID:
+            continue
+        for tag, va, frame in v.tlb:
+            if tag != p.tag:
+                continue
+            pte = p.pte(va)
+            if pte is None or pte.frame != frame:
+                _fail("stale_tlb_entry",
+                      f"cpu{v.id} runs pmap {p.id} with a TLB entry va {va:#x} -> frame {frame} whose "
+                      f"mapping {'is gone' if pte is None else f'now names frame {pte.frame}'} "
+                      f"and whose shootdown has completed")
+
+
+def check_all(k) -> None:
+    check_pages(k)
+    check_pmaps(k)
+    check_pv(k)
+    check_cpus(k)

@@ -1,0 +1,39 @@
+"""The counters: names are a contract (SPEC §5); never rename one, only add."""
+
+from __future__ import annotations
+
+SPEC_COUNTERS = (
+    "tlb_hits", "tlb_misses", "page_walks", "page_faults",
+    "pte_atomic_updates", "pte_plain_stores",
+    "pv_inserts", "pv_removes", "pv_lock_acquires", "pv_lock_contended", "pv_lock_wait_cycles",
+    "p2v_retries",
+    "shootdown_exchanges", "shootdown_ipis", "shootdown_full_flushes", "shootdown_invlpg",
+    "mailbox_waits", "mailbox_wait_cycles",
+    "switch_away_exchanges", "switch_away_ipis",
+    "ptp_allocated", "ptp_freed", "ptp_bulk_freed", "ptp_pinned_peak",
+    "pages_freed", "pagedaemon_scans", "lazy_to_stale", "context_switches",
+)
+
+EXTRA_COUNTERS = (
+    "p2v_retry_cycles",          # cycles lost to P->V backoffs and restarted work
+    "pmap_lock_acquires", "pmap_lock_contended", "pmap_lock_wait_cycles",
+    "object_lock_acquires", "object_lock_contended", "object_lock_wait_cycles",
+    "pages_allocated",           # data pages
+    "local_flushes",             # initiator-side flushes (not IPIs)
+    "ipi_stolen_cycles",         # handler cycles taken from target CPUs by IPIs
+    "pcid_deferred_flushes",     # PCID: inactive CPUs told to flush on next activation instead of an IPI
+    "tlb_switch_flushes",        # full or per-PCID flushes done at context switches
+    "exits", "munmaps", "pagedaemon_runs", "pmaps_destroyed", "ptp_switch_away_freed",
+)
+
+ALL_COUNTERS = SPEC_COUNTERS + EXTRA_COUNTERS
+
+
+class Counters(dict):
+    """A dict of every counter, all starting at 0."""
+
+    def __init__(self):
+        super().__init__((name, 0) for name in ALL_COUNTERS)
+
+    def delta(self, before: dict) -> dict:
+        return {k: v - before[k] for k, v in self.items() if v != before[k]}

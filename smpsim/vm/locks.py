@@ -1,0 +1,114 @@
+"""Locks as resources in simulated time, and the per-operation clock.
+
+Operations are applied one at a time in the order of their simulated start time,
+each atomically; their lock holds are recorded on per-lock calendars of busy
+intervals. An acquisition at time t that falls inside a recorded hold waits
+until that hold ends and counts as contended, so a later-starting operation
+waits for (or, on the P->V path, retries against) the holds of earlier-starting
+operations that overlap it in simulated time. All of this is deterministic.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+PARTS = ("pte", "pv", "lock_wait", "shootdown", "ptp_free", "page_free", "other")
+
+
+class SimLock:
+    """A lock's busy calendar: sorted, non-overlapping [start, end) intervals."""
+
+    __slots__ = ("name", "kind", "starts", "ends")
+
+    def __init__(self, name: str, kind: str):
+        self.name = name
+        self.kind = kind          # counter family: pv, pmap, object, mailbox
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def free_at(self, t: int) -> int:
+        """The earliest time >= t at which the lock is not held."""
+        i = bisect_right(self.starts, t) - 1
+        if i >= 0 and self.ends[i] > t:
+            return self.ends[i]
+        return t
+
+    def busy_at(self, t: int) -> bool:
+        return self.free_at(t) != t
+
+    def record(self, start: int, end: int) -> None:
+        if end <= start:
+            end = start + 1
+        starts, ends = self.starts, self.ends
+        i = bisect_right(starts, start)
+        # merge with the previous interval if it touches
+        if i > 0 and ends[i - 1] >= start:
+            i -= 1
+            start = starts[i]
+            end = max(end, ends[i])
+            del starts[i], ends[i]
+        while i < len(starts) and starts[i] <= end:
+            end = max(end, ends[i])
+            del starts[i], ends[i]
+        starts.insert(i, start)
+        ends.insert(i, end)
+
+    def prune(self, floor: int) -> None:
+        """Forget holds that ended before `floor` (no later operation can start before it)."""
+        n = bisect_right(self.ends, floor)
+        if n:
+            del self.starts[:n], self.ends[:n]
+
+
+class Op:
+    """One kernel operation on one CPU: its local clock and where its cycles went."""
+
+    __slots__ = ("kind", "cpu", "start", "t", "parts", "held", "counters")
+
+    def __init__(self, kind: str, cpu: int, start: int, counters):
+        self.kind = kind
+        self.cpu = cpu
+        self.start = start
+        self.t = start
+        self.parts = dict.fromkeys(PARTS, 0)
+        self.held: list[tuple[SimLock, int]] = []
+        self.counters = counters
+
+    def spend(self, cycles: int, part: str = "other") -> None:
+        self.t += cycles
+        self.parts[part] += cycles
+
+    def acquire(self, lock: SimLock, cost: int, part: str) -> int:
+        """Take `lock` (waiting for a recorded hold to end); return the wait in cycles."""
+        c = self.counters
+        kind = lock.kind
+        free = lock.free_at(self.t)
+        wait = free - self.t
+        if kind == "mailbox":
+            if wait:
+                c["mailbox_waits"] += 1
+                c["mailbox_wait_cycles"] += wait
+        else:
+            c[f"{kind}_lock_acquires"] += 1
+            if wait:
+                c[f"{kind}_lock_contended"] += 1
+                c[f"{kind}_lock_wait_cycles"] += wait
+        if wait:
+            self.spend(wait, "lock_wait")
+        self.held.append((lock, self.t))
+        self.spend(cost, part)
+        return wait
+
+    def release(self, lock: SimLock, cost: int = 0) -> None:
+        for i in range(len(self.held) - 1, -1, -1):
+            if self.held[i][0] is lock:
+                _, since = self.held.pop(i)
+                break
+        else:
+            raise RuntimeError(f"{self.kind} on cpu{self.cpu} releases {lock.name} it does not hold")
+        self.spend(cost, "other")
+        lock.record(since, self.t)
+
+    @property
+    def cycles(self) -> int:
+        return self.t - self.start

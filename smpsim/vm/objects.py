@@ -1,0 +1,73 @@
+"""Memory objects and address maps: uvm_object / amap, vm_map and vm_map_entry.
+
+An anonymous object (an amap) belongs to one map entry and its pages are freed
+when the entry is unmapped. A shared object (a file such as a library's text)
+outlives its mappings: its pages stay cached until the pagedaemon evicts them,
+and they are mapped by many processes (long P->V lists).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from smpsim.vm.locks import SimLock
+
+
+class UObject:
+    __slots__ = ("id", "name", "shared", "pages", "lock", "refs")
+
+    def __init__(self, oid: int, name: str, shared: bool):
+        self.id = oid
+        self.name = name
+        self.shared = shared
+        self.pages: dict[int, int] = {}      # offset (pages) -> frame
+        self.lock = SimLock(f"obj{oid}", "object")
+        self.refs = 0                        # map entries referencing it
+
+
+@dataclass(eq=False)
+class VmMapEntry:
+    """A mapped range [start, start+npages) of `obj` at `offset`.
+
+    `pv` is the list head of proposal 1: with pv_tracking=map_entry the pmap links
+    the PV entry of each mapping in this range here (va -> frame).
+    """
+    start: int
+    npages: int
+    obj: UObject
+    offset: int
+    prot: str = "rw"
+    wired: bool = False
+    pv: dict = field(default_factory=dict)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.npages
+
+    def contains(self, va: int) -> bool:
+        return self.start <= va < self.start + self.npages
+
+
+class VmMap:
+    """A process's vm_map: entries sorted by start, non-overlapping."""
+
+    def __init__(self, pmap):
+        self.pmap = pmap
+        self.entries: list[VmMapEntry] = []
+
+    def insert(self, entry: VmMapEntry) -> None:
+        for e in self.entries:
+            if e.start < entry.end and entry.start < e.end:
+                raise ValueError(f"map entry [{entry.start:#x}, {entry.end:#x}) overlaps "
+                                 f"[{e.start:#x}, {e.end:#x})")
+        self.entries.append(entry)
+        self.entries.sort(key=lambda e: e.start)
+
+    def lookup(self, va: int) -> VmMapEntry | None:
+        for e in self.entries:
+            if e.contains(va):
+                return e
+        return None
+
+    def ranges(self) -> tuple:
+        return tuple((e.start, e.npages) for e in self.entries)

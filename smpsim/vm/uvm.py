@@ -1,0 +1,157 @@
+"""UVM-level operations: processes, uvm_map, uvm_fault, uvm_unmap and exit teardown.
+
+Each function is one kernel operation on one CPU, timed by an `Op`. Exit follows
+NetBSD's order: the dying process's other threads have already left their CPUs
+(they hold the pmap lazily), then `uvmspace_free` calls `pmap_remove_all`,
+`uvm_unmap` of every entry (each `pmap_remove`), `pmap_update` and finally
+`pmap_destroy` for the vmspace's reference. Lazy CPUs keep their own references,
+so the last `pmap_destroy` may come much later, from whichever CPU loads another
+pmap or is switched away under memory pressure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from smpsim.errors import SimulationError
+from smpsim.vm.locks import Op
+from smpsim.vm.objects import UObject, VmMap, VmMapEntry
+from smpsim.vm.pmap import LIVE, REMOVING_ALL
+
+
+@dataclass(eq=False)
+class Thread:
+    proc: "Process"
+    tid: int
+    cpu: int
+
+
+@dataclass(eq=False)
+class Process:
+    pid: int
+    name: str
+    pmap: object
+    map: VmMap
+    home_cpu: int
+    threads: list = field(default_factory=list)
+    state: str = "running"      # running, exiting, exited
+
+
+def make_object(k, name: str, shared: bool) -> UObject:
+    obj = UObject(k.next_id("obj"), name, shared)
+    k.objects[obj.id] = obj
+    return obj
+
+
+def spawn(k, op: Op, name: str, cpus: list[int]) -> Process:
+    """fork/exec: a new process with an empty map and threads on `cpus` (first is home)."""
+    k.need_pages(op, 1)
+    pid = k.next_id("proc")
+    pmap = k.pmap_mod.pmap_create(pid, op)
+    proc = Process(pid, name, pmap, VmMap(pmap), cpus[0])
+    for i, cpu in enumerate(cpus):
+        t = Thread(proc, i, cpu)
+        proc.threads.append(t)
+        k.views[cpu].runq.append(t)
+    k.procs[pid] = proc
+    op.spend(k.costs.context_switch, "other")   # fork/exec bookkeeping; a choice, same for all policies
+    return proc
+
+
+def uvm_map(k, op: Op, proc: Process, start: int, npages: int, obj: UObject | None = None,
+            offset: int = 0, prot: str = "rw", prefault: int = 0) -> VmMapEntry:
+    """Map a range (anonymous when obj is None); fault in the first `prefault` pages."""
+    if obj is None:
+        obj = make_object(k, f"anon.{proc.pid}.{start:x}", shared=False)
+    obj.refs += 1
+    entry = VmMapEntry(start, npages, obj, offset, prot)
+    proc.map.insert(entry)
+    for va in range(start, start + min(prefault, npages)):
+        uvm_fault(k, op, proc, va)
+    return entry
+
+
+def uvm_fault(k, op: Op, proc: Process, va: int) -> int:
+    """Resolve a fault at va: find or allocate the page under the object lock, pmap_enter it.
+    Returns the frame. The fault's cycles are recorded as a `fault` latency."""
+    c = k.costs
+    start = op.t
+    entry = proc.map.lookup(va)
+    if entry is None:
+        raise SimulationError(f"process {proc.pid} faulted on unmapped va page {va:#x}")
+    k.need_pages(op, 4)     # the data page and up to three PTPs
+    k.counters["page_faults"] += 1
+    op.spend(c.fault_trap, "other")
+    obj = entry.obj
+    op.acquire(obj.lock, c.lock_acquire, "other")
+    off = entry.offset + (va - entry.start)
+    frame = obj.pages.get(off)
+    if frame is None:
+        frame = k.phys.alloc_data(obj, off)
+        obj.pages[off] = frame
+        k.counters["pages_allocated"] += 1
+        op.spend(c.page_alloc + c.page_zero, "other")
+    k.pmap_mod.pmap_enter(proc.pmap, va, frame, entry.prot, entry, op)
+    op.release(obj.lock, c.lock_release)
+    k.record_latency("fault", op.t - start)
+    return frame
+
+
+def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, eva: int, reason: str) -> None:
+    """uvm_unmap_remove for one entry's overlap: pmap_remove, then drop the pages."""
+    c = k.costs
+    pmap = proc.pmap
+    hold_obj = k.pv.takes_object_lock_on_remove
+    if hold_obj:
+        op.acquire(entry.obj.lock, c.lock_acquire, "other")
+    k.pmap_mod.pmap_remove(pmap, sva, eva, entry, op, reason)
+    if not entry.obj.shared:
+        # the amap's pages go back to the free list now, even if a dying pmap still names them
+        lo = entry.offset + (sva - entry.start)
+        hi = lo + (eva - sva)
+        for off in [o for o in entry.obj.pages if lo <= o < hi]:
+            frame = entry.obj.pages.pop(off)
+            k.phys.release(frame)
+            k.counters["pages_freed"] += 1
+            op.spend(c.page_free, "page_free")
+    if hold_obj:
+        op.release(entry.obj.lock, c.lock_release)
+
+
+def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "munmap") -> None:
+    """Remove [start, start+npages) from the process's map (whole entries or parts of them)."""
+    end = start + npages
+    for entry in [e for e in proc.map.entries if e.start < end and start < e.end]:
+        sva, eva = max(start, entry.start), min(end, entry.end)
+        _unmap_entry_range(k, op, proc, entry, sva, eva, reason)
+        proc.map.entries.remove(entry)
+        # keep the parts outside the range as their own entries (clipping)
+        if entry.start < sva:
+            proc.map.insert(VmMapEntry(entry.start, sva - entry.start, entry.obj, entry.offset, entry.prot,
+                                       entry.wired, {v: f for v, f in entry.pv.items() if v < sva}))
+            entry.obj.refs += 1
+        if eva < entry.end:
+            proc.map.insert(VmMapEntry(eva, entry.end - eva, entry.obj, entry.offset + (eva - entry.start),
+                                       entry.prot, entry.wired, {v: f for v, f in entry.pv.items() if v >= eva}))
+            entry.obj.refs += 1
+        entry.obj.refs -= 1
+        if entry.obj.refs == 0 and not entry.obj.shared:
+            k.objects.pop(entry.obj.id, None)
+    k.pmap_mod.pmap_update(proc.pmap, op, reason)
+
+
+def exit_teardown(k, op: Op, proc: Process) -> None:
+    """uvmspace_free: pmap_remove_all, unmap everything, pmap_update, pmap_destroy."""
+    pmap = proc.pmap
+    pm = k.pmap_mod
+    pm.pmap_remove_all(pmap)
+    k.dying[pmap.id] = pmap
+    for entry in list(proc.map.entries):
+        _unmap_entry_range(k, op, proc, entry, entry.start, entry.end, "exit")
+        proc.map.entries.remove(entry)
+        entry.obj.refs -= 1
+        if entry.obj.refs == 0 and not entry.obj.shared:
+            k.objects.pop(entry.obj.id, None)
+    pm.pmap_update(pmap, op, "exit")
+    proc.state = "exited"
+    pm.pmap_destroy(pmap, op)
