@@ -32,3 +32,7 @@ class ExchangeError(SmpsimError):
 
 class RunDirError(SmpsimError):
     """A path given to an analysis command is not a usable run directory."""
+
+
+class ClusterError(SmpsimError):
+    """A Ray cluster could not be started or attached to (unreachable address, missing or wrong token)."""

@@ -1,0 +1,128 @@
+"""The Ray backend, driver side: one VM actor and one actor per simulated CPU for each run_point.
+
+`RayBackend(address=None|str, timeout_s, actor_num_cpus)` connects on construction
+(`ray_cluster.connect`: a fresh loopback-only local cluster, or attach to `address`
+/ RAY_ADDRESS); `address` is the GCS address used. For every (point, policy) it
+creates the CPU actors (SPREAD over the nodes, `actor_num_cpus` each, 0 by default
+so 16 simulated CPUs fit a 2-core machine) and the VM actor, then loops
+`vm.step(k)` streaming events, trace and progress to the sink. The driver never
+waits without a deadline: a dead VM actor or one silent past `step_timeout_s`
+becomes an `ExchangeError` naming the VM actor; exchange failures inside the VM
+actor (a dead or silent CPU actor) arrive as the ExchangeError RayTransport raised
+there. Actors are killed when the point ends, whatever the ending (errors and
+KeyboardInterrupt included). `close()` shuts down a cluster this backend started
+and leaves an attached one running.
+
+The actors live in `ray_actors`, the transport in `ray_transport` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import time
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
+
+from smpsim.errors import ExchangeError
+from smpsim.runtime.backend import Backend, RunSink
+from smpsim.runtime.ray_actors import (ERROR_KEY, CpuActor, VmActor, create_cpu_actors, create_vm_actor,
+                                       unpack_error)
+from smpsim.runtime.ray_cluster import ClusterConnection, connect
+from smpsim.runtime.ray_transport import DEFAULT_TIMEOUT_S, RayTransport, kill_actors
+
+__all__ = ["RayBackend", "RayTransport", "CpuActor", "VmActor"]
+
+EPOCHS_PER_STEP = 8
+
+
+def _first_line(e: BaseException, limit: int = 240) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0][:limit]
+
+
+class RayBackend(Backend):
+    name = "ray"
+
+    def __init__(self, address: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 actor_num_cpus: float = 0.0, *, step_timeout_s: float | None = None,
+                 epochs_per_step: int = EPOCHS_PER_STEP, bugs=(), cpu_delay_s: dict | None = None,
+                 local_num_cpus: int = 2):
+        """`cpu_delay_s` {cpu: seconds} makes those CPU actors sleep before each request (fault tests).
+
+        `step_timeout_s` bounds one vm.step() call as seen by the driver (default
+        max(60, 2 x timeout_s + 30): longer than an exchange timeout, so a silent CPU
+        is reported by the VM actor, naming it, before the driver gives up on the VM).
+        """
+        self.timeout_s = float(timeout_s)
+        self.actor_num_cpus = float(actor_num_cpus)
+        self.step_timeout_s = float(step_timeout_s) if step_timeout_s else max(60.0, 2 * self.timeout_s + 30.0)
+        self.epochs_per_step = max(1, int(epochs_per_step))
+        self.bugs = tuple(bugs)
+        self.cpu_delay_s = dict(cpu_delay_s or {})
+        self.cluster: ClusterConnection | None = connect(address, num_cpus=local_num_cpus)
+        self.address = self.cluster.address
+        self.vm_actor = None            # the current point's actors, for diagnostics and fault tests
+        self.cpu_actors: list = []
+
+    # --- one point x policy ------------------------------------------------------------------------
+    def run_point(self, config, policy, *, point: str, check: bool, trace: bool, sink: RunSink) -> dict:
+        if self.cluster is None:
+            raise ExchangeError("RayBackend.run_point after close()")
+        t0 = time.perf_counter()
+        ncpus = config.machine.ncpus
+        self.cpu_actors = create_cpu_actors(ncpus, num_cpus=self.actor_num_cpus, delay_s=self.cpu_delay_s)
+        self.vm_actor = create_vm_actor(config, policy, self.cpu_actors, num_cpus=self.actor_num_cpus,
+                                        timeout_s=self.timeout_s, check=check, trace=trace, point=point,
+                                        bugs=self.bugs)
+        epoch = 0
+        try:
+            self._call(self.vm_actor.start.remote(), "start", epoch, sink)
+            while True:
+                r = self._call(self.vm_actor.step.remote(self.epochs_per_step), "step", epoch, sink)
+                epoch = r["epoch"]
+                if r["events"]:
+                    sink.events(r["events"])
+                if r["trace"]:
+                    sink.trace(r["trace"])
+                sink.progress(r["epoch"], r["total_epochs"])
+                if r["done"]:
+                    break
+            result = self._call(self.vm_actor.result.remote(), "result", epoch, sink)
+        finally:
+            kill_actors([self.vm_actor, *self.cpu_actors])
+            self.vm_actor, self.cpu_actors = None, []
+        result["wall_seconds"] = round(time.perf_counter() - t0, 3)
+        return result
+
+    def _call(self, ref, what: str, epoch: int, sink: RunSink):
+        """ray.get with a deadline; VM actor failures become ExchangeError, smpsim errors are re-raised."""
+        where = f"the VM actor (during {what}, after epoch {epoch})"
+        try:
+            out = ray.get(ref, timeout=self.step_timeout_s)
+        except GetTimeoutError:
+            raise ExchangeError(f"no answer from {where} within {self.step_timeout_s:g} s") from None
+        except RayActorError as e:
+            raise ExchangeError(f"{where} died: {_first_line(e)}") from None
+        except RayTaskError as e:
+            cause = e.cause
+            if isinstance(cause, Exception):
+                raise cause from None
+            raise ExchangeError(f"{where} failed: {_first_line(e)}") from None
+        except RayError as e:
+            raise ExchangeError(f"{where} failed: {_first_line(e)}") from None
+        if isinstance(out, dict) and ERROR_KEY in out:
+            err = unpack_error(out)
+            if getattr(err, "events", None):
+                sink.events(err.events)
+            if getattr(err, "trace", None):
+                sink.trace(err.trace)
+            raise err
+        return out
+
+    def close(self) -> None:
+        if self.vm_actor is not None or self.cpu_actors:
+            kill_actors([a for a in [self.vm_actor, *self.cpu_actors] if a is not None])
+            self.vm_actor, self.cpu_actors = None, []
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
