@@ -90,10 +90,10 @@ class SimCpu:
         hits = 0
         misses: list[int] = []
         if self.state == VALID:
-            tag = self.tag
+            tag, owner = self.tag, self.curpmap
             insert = self.tlb.insert
             for va, frame in req.fills:
-                insert(tag, va, frame)
+                insert(tag, va, frame, owner)
             if req.accesses and req.ranges:
                 hits, misses = self._accesses(req)
         return QuantumReply(req.epoch, self.id, self.state, self.curpmap, hits, tuple(misses),

@@ -4,6 +4,9 @@ One combined level models the second-level STLB (1536 entries, 6-way on
 Haswell-Skylake, per Intel's CPUID descriptors): the L1 dTLB only changes how
 cheap a hit is, not whether a translation is cached, so it is folded into the
 hit cost. Keys are `tag << 40 | va_page` so a lookup is one dict operation.
+Values are `owner << 40 | frame`: the frame, and (for the invariant checker
+only, a real TLB has no such field) the pmap the entry was filled for, so that
+an entry surviving the reuse of its PCID by another pmap can be recognised.
 """
 
 from __future__ import annotations
@@ -22,20 +25,22 @@ class Tlb:
         self.sets: list[dict[int, int]] = [dict() for _ in range(self.nsets)]
 
     def lookup(self, tag: int, va: int) -> int | None:
+        """The frame va maps to under tag, or None on a miss."""
         s = self.sets[va % self.nsets]
         key = (tag << TAG_SHIFT) | va
-        frame = s.pop(key, None)
-        if frame is not None:
-            s[key] = frame
-        return frame
+        value = s.pop(key, None)
+        if value is None:
+            return None
+        s[key] = value
+        return value & VA_MASK
 
-    def insert(self, tag: int, va: int, frame: int) -> None:
+    def insert(self, tag: int, va: int, frame: int, owner: int = 0) -> None:
         s = self.sets[va % self.nsets]
         key = (tag << TAG_SHIFT) | va
         s.pop(key, None)
         if len(s) >= self.ways:
             del s[next(iter(s))]
-        s[key] = frame
+        s[key] = (owner << TAG_SHIFT) | frame
 
     def invalidate(self, tag: int, va: int) -> bool:
         return self.sets[va % self.nsets].pop((tag << TAG_SHIFT) | va, None) is not None
@@ -53,8 +58,10 @@ class Tlb:
         for s in self.sets:
             s.clear()
 
-    def entries(self) -> list[tuple[int, int, int]]:
-        return sorted((k >> TAG_SHIFT, k & VA_MASK, f) for s in self.sets for k, f in s.items())
+    def entries(self) -> list[tuple[int, int, int, int]]:
+        """(tag, va, frame, owner pmap) for every entry, sorted."""
+        return sorted((k >> TAG_SHIFT, k & VA_MASK, v & VA_MASK, v >> TAG_SHIFT)
+                      for s in self.sets for k, v in s.items())
 
     def __len__(self) -> int:
         return sum(len(s) for s in self.sets)

@@ -14,8 +14,8 @@ from typing import Optional
 
 import msgpack
 
-# A TLB entry on the wire: (tag, va_page, frame).
-TlbEntry = tuple[int, int, int]
+# A TLB entry on the wire: (tag, va_page, frame, pmap it was filled for).
+TlbEntry = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)

@@ -84,9 +84,13 @@ def check_cpus(k) -> None:
             _fail("pm_cpus", f"cpu{v.id} is STALE on pmap {p.id} but still in its pm_cpus")
         if v.state != VALID:
             continue
-        for tag, va, frame in v.tlb:
+        for tag, va, frame, owner in v.tlb:
             if tag != p.tag:
                 continue
+            if owner != p.id:
+                _fail("pcid_reuse_unflushed",
+                      f"cpu{v.id} runs pmap {p.id} with tag {tag} but its TLB still holds va {va:#x} -> "
+                      f"frame {frame} filled for pmap {owner}, the tag's previous owner")
             pte = p.pte(va)
             if pte is None or pte.frame != frame:
                 _fail("stale_tlb_entry",

@@ -89,10 +89,10 @@ class VmCoordinator:
         except InvariantViolation as e:
             k.emit("invariant.violation", k.epoch * self.config.machine.quantum_cycles,
                    invariant=e.name, detail=e.detail)
-            e.events = self._drain()
+            e.events, e.trace = self._drain()
             raise
         except SimulationError as e:
-            e.events = self._drain()
+            e.events, e.trace = self._drain()
             raise
         return StepResult(self.epoch, max(self.epoch, self.workload.estimated_epochs()), self.done,
                           *self._drain())

@@ -20,6 +20,9 @@ from smpsim.vm.pv import make_tracker
 
 LATENCY_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault", "pagedaemon")
 
+# Deliberately broken variants, used only by tests to prove the invariant checker catches them.
+BUGS = ("skip_shootdown", "free_ptp_early", "leave_pv", "skip_pcid_flush", "destroy_ignores_lazy")
+
 
 class CpuView:
     """The kernel's per-CPU data for one CPU, kept in step with the CPU through acks and replies."""
@@ -47,6 +50,9 @@ class Kernel:
         self.costs = config.costs
         self.check = check
         self.tracing = trace
+        unknown = set(bugs) - set(BUGS)
+        if unknown:
+            raise ValueError(f"unknown bug variants {sorted(unknown)}; known: {BUGS}")
         self.bugs = set(bugs)
         self.point = point
         self.counters = Counters()

@@ -233,6 +233,11 @@ class PmapModule:
     def pmap_update(self, pmap: Pmap, op: Op, reason: str) -> None:
         """Send the queued invalidations (pmap_tlb_shootnow), then free PTPs they covered."""
         k = self.k
+        if "free_ptp_early" in k.bugs:
+            pending, pmap.ptp_free_pending = pmap.ptp_free_pending, []
+            for ptp in pending:
+                k.check_ptp_free(pmap, ptp, set())
+                k.free_ptp(pmap, ptp, op, bulk=False)
         if pmap.pending_vas or pmap.pending_full:
             vas = None if pmap.pending_full else tuple((pmap.tag, va) for va in pmap.pending_vas)
             pmap.pending_vas = []

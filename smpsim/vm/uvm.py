@@ -154,4 +154,6 @@ def exit_teardown(k, op: Op, proc: Process) -> None:
             k.objects.pop(entry.obj.id, None)
     pm.pmap_update(pmap, op, "exit")
     proc.state = "exited"
+    if "destroy_ignores_lazy" in k.bugs:
+        pmap.refs = 1        # deliberately broken: forget the lazy CPUs' references
     pm.pmap_destroy(pmap, op)

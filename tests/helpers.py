@@ -1,0 +1,49 @@
+"""Small builders shared by the unit tests: configs as dicts, and inline runs."""
+
+from __future__ import annotations
+
+import copy
+
+from smpsim.experiments import config as cfgmod
+from smpsim.runtime.transport import InlineTransport
+from smpsim.vm.coordinator import VmCoordinator
+
+WORKLOADS = {
+    "exit_storm": {"kind": "exit_storm", "processes": 4, "pages": 64, "entries": 2, "threads": 2,
+                   "run_epochs": 2},
+    "munmap_fanout": {"kind": "munmap_fanout", "threads": 4, "region_pages": 16, "rounds": 3},
+    "fork_exit": {"kind": "fork_exit", "iterations": 2, "pages": 32, "entries": 2},
+    "fork_exec_exit": {"kind": "fork_exec_exit", "iterations": 2, "pages": 32, "entries": 2, "libs": 2,
+                       "lib_pages": 16},
+}
+
+
+def config_dict(workload="exit_storm", policies=("netbsd5", "seed"), **machine) -> dict:
+    wl = copy.deepcopy(WORKLOADS[workload]) if isinstance(workload, str) else copy.deepcopy(workload)
+    m = {"ncpus": 4, "phys_pages": 8192}
+    m.update(machine)
+    return {"name": "test", "seed": 7, "machine": m, "workload": wl,
+            "policies": [p if isinstance(p, dict) else {"name": p} for p in policies]}
+
+
+def run_inline(data: dict, policy_index: int = 0, *, check: bool = True, bugs=(), trace: bool = False):
+    """Run one policy of a config dict to the end; return (coordinator, result, events)."""
+    cfg = cfgmod.validate(data)
+    vm = VmCoordinator(cfg, cfg.policies[policy_index], InlineTransport(), check=check, trace=trace, bugs=bugs)
+    vm.start()
+    events = []
+    while True:
+        r = vm.step(16)
+        events.extend(r.events)
+        if r.done:
+            break
+    return vm, vm.result(), events
+
+
+def run_policies(data: dict, **kw) -> dict:
+    """{policy name: (result, events)} for every policy of the config."""
+    out = {}
+    for i, p in enumerate(data["policies"]):
+        _, result, events = run_inline(data, i, **kw)
+        out[p["name"]] = (result, events)
+    return out

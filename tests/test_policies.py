@@ -1,0 +1,145 @@
+"""What the model must show for the 2011 baseline and the seed proposals (issue: core model)."""
+
+import pytest
+
+from smpsim.experiments import config as cfgmod
+from smpsim.vm.counters import SPEC_COUNTERS
+from tests.helpers import config_dict, run_inline, run_policies
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def _bundled(name, *overrides):
+    _, data = cfgmod.load(ROOT / "configs" / f"{name}.toml", list(overrides))
+    return data
+
+
+@pytest.fixture(scope="module")
+def exit_storm():
+    data = _bundled("exit_storm_quick")
+    return run_policies(data)
+
+
+def _exits(events):
+    return [e for e in events if e["event"] == "exit"]
+
+
+def test_every_spec_counter_and_latency_kind_is_reported(exit_storm):
+    result, _ = exit_storm["netbsd5"]
+    assert set(SPEC_COUNTERS) <= set(result["counters"])
+    for kind in ("shootdown", "switch_away", "exit", "munmap", "fault"):
+        assert set(result["latency"][kind]) >= {"count", "mean_cycles", "p50_cycles", "p90_cycles",
+                                                 "p99_cycles", "max_cycles", "p50_wall_us", "p99_wall_us"}
+
+
+def test_netbsd5_exit_pays_an_atomic_update_per_resident_page(exit_storm):
+    _, events = exit_storm["netbsd5"]
+    exits = _exits(events)
+    assert len(exits) == 8
+    for e in exits:
+        assert e["pages"] > 0
+        assert e["deltas"]["pte_atomic_updates"] >= e["pages"]
+    # two threads per process: the other thread's CPU holds the pmap lazily and gets an IPI
+    assert sum(e["deltas"].get("shootdown_exchanges", 0) for e in exits) > 0
+
+
+def test_seed_exit_does_no_pte_writes_no_shootdowns_and_frees_ptps_in_bulk(exit_storm):
+    result, events = exit_storm["seed"]
+    for e in _exits(events):
+        assert e["deltas"].get("pte_atomic_updates", 0) == 0
+        assert e["deltas"].get("shootdown_exchanges", 0) == 0
+        assert e["deltas"].get("shootdown_ipis", 0) == 0
+    assert result["counters"]["ptp_bulk_freed"] > 0
+    base, _ = exit_storm["netbsd5"]
+    assert base["counters"]["ptp_bulk_freed"] == 0
+    assert result["latency"]["exit"]["mean_cycles"] < base["latency"]["exit"]["mean_cycles"]
+
+
+def test_exit_breakdown_adds_up_to_exit_cycles(exit_storm):
+    for result, events in exit_storm.values():
+        assert sum(result["exit_breakdown"].values()) == sum(e["cycles"] for e in _exits(events))
+
+
+def test_shared_eviction_retries_only_with_the_global_hash():
+    res = run_policies(_bundled("shared_eviction_quick"))
+    base = res["netbsd5"][0]["counters"]
+    seed = res["seed"][0]["counters"]
+    assert base["p2v_retries"] > 0 and base["p2v_retry_cycles"] > 0
+    assert base["pv_lock_contended"] > 0
+    assert seed["p2v_retries"] == 0 and seed["pv_lock_acquires"] == 0
+    assert seed["pagedaemon_runs"] > 0
+
+
+def test_pressure_switch_sends_switch_aways_and_lowers_pinned_ptps():
+    res = run_policies(_bundled("memory_pressure_quick"))
+    on = res["seed"][0]["counters"]
+    off = res["seed_no_switch"][0]["counters"]
+    assert on["switch_away_exchanges"] > 0 and on["ptp_switch_away_freed"] > 0
+    assert off["switch_away_exchanges"] == 0
+    assert on["ptp_pinned_peak"] < off["ptp_pinned_peak"]
+    sw = [e for e in res["seed"][1] if e["event"] == "switch_away"]
+    assert sw and all(e["reason"] == "pressure" and e["targets"] for e in sw)
+
+
+# --- ablations: one switch flipped from netbsd5 changes what it should and nothing else ------------
+
+UNTOUCHED = ("tlb_hits", "tlb_misses", "page_faults", "page_walks", "pages_freed", "ptp_allocated",
+             "context_switches", "exits")
+
+
+def _ablate(workload, **switch):
+    data = config_dict(workload, [{"name": "netbsd5"}, {"name": "ablation", "preset": "netbsd5", **switch}])
+    res = run_policies(data)
+    return res["netbsd5"][0]["counters"], res["ablation"][0]["counters"]
+
+
+def test_ablation_pv_tracking_only_removes_pv_locks():
+    base, abl = _ablate("exit_storm", pv_tracking="map_entry")
+    assert base["pv_lock_acquires"] > 0 and abl["pv_lock_acquires"] == 0
+    for name in UNTOUCHED + ("pte_atomic_updates", "pv_inserts", "pv_removes", "shootdown_exchanges",
+                             "shootdown_ipis", "ptp_freed", "ptp_bulk_freed", "lazy_to_stale"):
+        assert base[name] == abl[name], name
+
+
+def test_ablation_deferred_teardown_removes_exit_pte_writes_and_shootdowns():
+    base, abl = _ablate("exit_storm", teardown="deferred")
+    assert abl["pte_atomic_updates"] < base["pte_atomic_updates"]
+    assert abl["ptp_bulk_freed"] > 0 and base["ptp_bulk_freed"] == 0
+    assert abl["shootdown_ipis"] < base["shootdown_ipis"]
+    for name in UNTOUCHED + ("pv_inserts", "pv_removes", "pv_lock_acquires"):
+        assert base[name] == abl[name], name
+
+
+def test_ablation_lazy_tlb_off_means_no_stale_cpus():
+    base, abl = _ablate("exit_storm", lazy_tlb="off")
+    assert base["lazy_to_stale"] > 0 and abl["lazy_to_stale"] == 0
+    assert abl["shootdown_ipis"] < base["shootdown_ipis"]
+    for name in ("page_faults", "pte_atomic_updates", "pv_inserts", "pv_removes", "exits"):
+        assert base[name] == abl[name], name
+
+
+def test_ablation_shootdown_batch_trades_full_flushes_for_invlpg():
+    base, abl = _ablate("munmap_fanout", shootdown_batch=64)
+    assert base["shootdown_full_flushes"] > 0 and abl["shootdown_full_flushes"] < base["shootdown_full_flushes"]
+    assert abl["shootdown_invlpg"] > base["shootdown_invlpg"]
+    for name in ("page_faults", "pte_atomic_updates", "pv_inserts", "pv_removes", "shootdown_exchanges"):
+        assert base[name] == abl[name], name
+
+
+def test_ablation_pcid_avoids_switch_flushes():
+    data = config_dict("fork_exit", [{"name": "netbsd5"}, {"name": "ablation", "preset": "netbsd5", "pcid": True}])
+    data["machine"]["ncpus"] = 2
+    res = run_policies(data)
+    base, abl = res["netbsd5"][0]["counters"], res["ablation"][0]["counters"]
+    assert abl["tlb_switch_flushes"] < base["tlb_switch_flushes"]
+    for name in ("page_faults", "pte_atomic_updates", "pv_inserts", "exits"):
+        assert base[name] == abl[name], name
+
+
+def test_ablation_pressure_switch_on_netbsd5_frees_pinned_pml4s():
+    data = _bundled("memory_pressure_quick", 'policies[2].preset="netbsd5"', 'policies[2].pressure_switch="on"',
+                    'policies[2].teardown="eager"', 'policies[2].pv_tracking="global_hash"')
+    res = run_policies(data)
+    base, abl = res["netbsd5"][0]["counters"], res["seed_no_switch"][0]["counters"]
+    assert base["switch_away_exchanges"] == 0 and abl["switch_away_exchanges"] > 0
+    assert abl["ptp_pinned_peak"] <= base["ptp_pinned_peak"]
