@@ -339,3 +339,18 @@ def test_report_flags_partial_runs(tmp_path):
     (run / "run.json").write_text(json.dumps(info))
     md = commands.report(run).read_text()
     assert "**Partial results:** the run is 'interrupted'; 1 of 2 points completed." in md
+
+
+def test_compare_point_missing_from_baseline_run_has_no_ratios(tmp_path):
+    a = make_run(tmp_path, "runA", {"base": {}}, ["netbsd5"], {("base", "netbsd5", "exit"): [(100, None)]})
+    c = make_run(tmp_path, "runC", {"ncpus=8": {"machine.ncpus": 8}}, ["seed"],
+                 {("ncpus=8", "seed", "exit"): [(40, None)]})
+    doc = json.loads(commands.compare([a, c], None, fmt="json"))
+    p8 = next(p for p in doc["points"] if p["point"] == "ncpus=8")
+    assert p8["columns"] == ["runC:seed"]
+    assert p8["ratios"]["latency.exit.mean_cycles"] == {"runC:seed": None}
+    text = commands.compare([a, c], None)
+    block = text.split("point ncpus=8")[1]
+    assert "baseline runA:netbsd5 has no result here: no ratios" in block
+    header = block.splitlines()[1].split()
+    assert header == ["metric", "runC:seed"]

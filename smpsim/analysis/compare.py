@@ -95,7 +95,9 @@ def comparison(run_dirs: list, baseline: str | None) -> dict:
             b = metrics[m][base.label] if present[base.label] is not None else None
             ratios[m] = {c.label: ratio(metrics[m][c.label], b) for c in cols if c is not base}
         params = next((r.params for r in present.values() if r is not None), {})
-        out_points.append({"point": point, "params": params, "metrics": metrics, "ratios": ratios})
+        out_points.append({"point": point, "params": params,
+                           "columns": [c.label for c in cols if present[c.label] is not None],
+                           "metrics": metrics, "ratios": ratios})
     return {"runs": [r.name for r in runs], "columns": [c.label for c in cols], "baseline": base.label,
             "points": out_points, "warnings": warnings}
 
@@ -105,12 +107,19 @@ def _numeric(v) -> bool:
 
 
 def point_table(cmp: dict, p: dict) -> Table:
-    """The text table of one point: metric, one column per policy, one ratio column per non-baseline policy."""
-    base, others = cmp["baseline"], [c for c in cmp["columns"] if c != cmp["baseline"]]
-    cols = [base] + others
-    t = Table(["metric"] + cols + [f"{c} / {base}" for c in others], title=point_title(p["point"], p["params"]))
+    """The text table of one point: metric, the columns present at that point, and their ratios.
+
+    Ratio columns are headed ``LABEL/base``; the baseline is named in the title.
+    """
+    base = cmp["baseline"]
+    others = [c for c in p["columns"] if c != base]
+    cols = ([base] if base in p["columns"] else []) + others
+    title = point_title(p["point"], p["params"])
+    title += f"  [base = {base}]" if base in p["columns"] else f"  [baseline {base} has no result here: no ratios]"
+    rated = others if base in p["columns"] else []
+    t = Table(["metric"] + cols + [f"{c}/base" for c in rated], title=title)
     for m, vals in p["metrics"].items():
-        rats = [Ratio(p["ratios"][m].get(c)) if _numeric(vals.get(c)) else None for c in others]
+        rats = [Ratio(p["ratios"][m].get(c)) if _numeric(vals.get(c)) else None for c in rated]
         t.rows.append([m] + [vals.get(c) for c in cols] + rats)
     return t
 

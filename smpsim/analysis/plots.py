@@ -22,6 +22,11 @@ from smpsim.analysis.stats import ecdf
 
 LOG_SPAN = 30.0
 COST_KINDS = ("exit", "munmap", "shootdown", "switch_away")
+LINESTYLES = ("-", "--", ":", "-.")   # identical series (e.g. two policies that behave alike) stay visible
+
+
+def _style(i: int) -> dict:
+    return {"color": f"C{i % 10}", "linestyle": LINESTYLES[i % len(LINESTYLES)]}
 
 
 def _figure(npanels: int, width: float = 4.8, height: float = 3.4):
@@ -69,11 +74,11 @@ def latency_cdf(results: list[PolicyResult], kind: str, outdir: Path) -> tuple[s
     fig, axes = _figure(len(groups))
     for ax, (point, rs) in zip(axes, groups.items()):
         allv = []
-        for r in rs:
+        for i, r in enumerate(rs):
             samples = r.events.cycles.get(kind, []) if r.events else []
             if samples:
                 xs, ys = ecdf(samples)
-                ax.step([xs[0]] + xs, [0.0] + ys, where="post", label=f"{r.policy} (n={len(xs)})")
+                ax.step([xs[0]] + xs, [0.0] + ys, where="post", label=f"{r.policy} (n={len(xs)})", **_style(i))
                 allv += xs
         if wide_span(allv):
             ax.set_xscale("log")
@@ -107,19 +112,27 @@ def cost_vs_param(results: list[PolicyResult], key: str, swept: list[str], outdi
     xvals = [r.params.get(key) for r in results]
     numeric_x = all(_as_number(x) is not None for x in xvals)
     categories = list(dict.fromkeys(repr(x) for x in xvals))
-    fig, axes = _figure(len(metrics))
+    policies = list(dict.fromkeys(r.policy for r in results))
+    groups = list(dict.fromkeys(tuple(repr(r.params.get(k)) for k in others) for r in results))
+    markers = "os^vDx*"
+    fig, axes = _figure(len(metrics), width=5.6, height=3.8)
     for ax, (title, get) in zip(axes, metrics):
-        lines: dict[str, list[tuple]] = {}
+        # colour = policy, line style and marker = values of the other swept parameters
+        lines: dict[tuple[int, int], list[tuple]] = {}
         for r in results:
-            label = r.policy + "".join(f", {k.split('.')[-1]}={r.params.get(k)}" for k in others)
             x = r.params.get(key) if numeric_x else categories.index(repr(r.params.get(key)))
             y = _as_number(get(r))
             if y is not None:
-                lines.setdefault(label, []).append((x, y))
+                g = groups.index(tuple(repr(r.params.get(k)) for k in others))
+                lines.setdefault((policies.index(r.policy), g), []).append((x, y))
         ys = []
-        for label, pts in lines.items():
+        for (pi, g), pts in sorted(lines.items()):
             pts.sort()
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+            sample = next(r for r in results if r.policy == policies[pi]
+                          and tuple(repr(r.params.get(k)) for k in others) == groups[g])
+            label = policies[pi] + "".join(f", {k.split('.')[-1]}={sample.params.get(k)}" for k in others)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label, color=f"C{pi % 10}",
+                    linestyle=LINESTYLES[g % len(LINESTYLES)], marker=markers[g % len(markers)])
             ys += [p[1] for p in pts]
         if wide_span(ys):
             ax.set_yscale("log")
@@ -130,7 +143,7 @@ def cost_vs_param(results: list[PolicyResult], key: str, swept: list[str], outdi
         ax.set_xlabel(key)
         ax.set_title(title)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="x-small", ncols=2 if len(lines) > 6 else 1)
     return f"cost against {key}", _save(fig, outdir / f"vs_{safe_name(key)}.png")
 
 
@@ -175,10 +188,10 @@ def pinned_ptps(results: list[PolicyResult], outdir: Path) -> tuple[str, Path] |
         return None
     fig, axes = _figure(len(groups))
     for ax, (point, rs) in zip(axes, groups.items()):
-        for r in rs:
+        for i, r in enumerate(rs):
             if r.events and r.events.pinned:
                 ax.step([t for t, _ in r.events.pinned], [n for _, n in r.events.pinned],
-                        where="post", label=r.policy)
+                        where="post", label=r.policy, **_style(i))
         ax.set_title(point if len(groups) > 1 else "pinned page-table pages")
         ax.set_xlabel("simulated time (cycles)")
         ax.set_ylabel("PTPs held by dying pmaps")

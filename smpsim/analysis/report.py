@@ -35,6 +35,7 @@ HEADLINE = [
     ("P->V retries", lambda r: r.counters.get("p2v_retries")),
     ("pinned PTPs (peak)", lambda r: r.counters.get("ptp_pinned_peak")),
     ("pagedaemon scans", lambda r: r.counters.get("pagedaemon_scans")),
+    ("pagedaemon: mean cycles", lambda r: r.latency.get("pagedaemon", {}).get("mean_cycles")),
     ("simulated cycles", lambda r: r.totals.get("sim_cycles")),
 ]
 
