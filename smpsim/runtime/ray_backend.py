@@ -28,7 +28,7 @@ from smpsim.runtime.backend import Backend, RunSink
 from smpsim.runtime.ray_actors import (ERROR_KEY, CpuActor, VmActor, create_cpu_actors, create_vm_actor,
                                        unpack_error)
 from smpsim.runtime.ray_cluster import ClusterConnection, connect
-from smpsim.runtime.ray_transport import DEFAULT_TIMEOUT_S, RayTransport, kill_actors
+from smpsim.runtime.ray_transport import DEFAULT_TIMEOUT_S, SETUP_TIMEOUT_S, RayTransport, kill_actors
 
 __all__ = ["RayBackend", "RayTransport", "CpuActor", "VmActor"]
 
@@ -97,10 +97,12 @@ class RayBackend(Backend):
     def _call(self, ref, what: str, epoch: int, sink: RunSink):
         """ray.get with a deadline; VM actor failures become ExchangeError, smpsim errors are re-raised."""
         where = f"the VM actor (during {what}, after epoch {epoch})"
+        # start() also waits for every actor's worker process to come up
+        timeout_s = self.step_timeout_s + (SETUP_TIMEOUT_S if what == "start" else 0.0)
         try:
-            out = ray.get(ref, timeout=self.step_timeout_s)
+            out = ray.get(ref, timeout=timeout_s)
         except GetTimeoutError:
-            raise ExchangeError(f"no answer from {where} within {self.step_timeout_s:g} s") from None
+            raise ExchangeError(f"no answer from {where} within {timeout_s:g} s") from None
         except RayActorError as e:
             raise ExchangeError(f"{where} died: {_first_line(e)}") from None
         except RayTaskError as e:

@@ -21,6 +21,7 @@ from smpsim.runtime.messages import (CpuSetup, QuantumRequest, ShootdownRequest,
 from smpsim.runtime.transport import Exchange, Transport
 
 DEFAULT_TIMEOUT_S = 120.0
+SETUP_TIMEOUT_S = 120.0     # the setup exchange also waits for the actors' worker processes to start
 
 _KIND = {QuantumRequest: "quantum", ShootdownRequest: "shootdown", SwitchAwayRequest: "switch_away",
          SnapshotRequest: "snapshot", CpuSetup: "setup"}
@@ -59,6 +60,7 @@ class RayTransport(Transport):
         self.timeout_s = float(timeout_s)
         self.actor_num_cpus = actor_num_cpus
         self.delay_s = dict(delay_s or {})
+        self.setup_timeout_s = max(self.timeout_s, SETUP_TIMEOUT_S)
 
     def start(self, setups: list[CpuSetup]) -> None:
         if self.actors is None:
@@ -68,7 +70,7 @@ class RayTransport(Transport):
             raise ExchangeError(f"{len(setups)} CPUs to set up but {len(self.actors)} CPU actors were created")
         targets = [s.cpu for s in setups]
         refs = [self.actors[c].setup.remote(encode(s)) for c, s in zip(targets, setups)]
-        self._wait(refs, targets, setups)
+        self._wait(refs, targets, setups, self.setup_timeout_s)
 
     def exchange(self, targets: list[int], requests: list) -> Exchange:
         t0 = time.perf_counter_ns()
@@ -77,14 +79,15 @@ class RayTransport(Transport):
         wall_us = (time.perf_counter_ns() - t0) / 1000.0
         return Exchange(tuple(decode(b) for b in raw), wall_us)
 
-    def _wait(self, refs, targets, requests):
+    def _wait(self, refs, targets, requests, timeout_s: float | None = None):
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
         try:
-            return ray.get(refs, timeout=self.timeout_s)
+            return ray.get(refs, timeout=timeout_s)
         except GetTimeoutError:
             _, pending = ray.wait(refs, num_returns=len(refs), timeout=0)
             pending = set(pending)
             slow = [f"cpu{c}" for c, r in zip(targets, refs) if r in pending] or ["?"]
-            raise ExchangeError(f"{', '.join(slow)} gave no reply within {self.timeout_s:g} s "
+            raise ExchangeError(f"{', '.join(slow)} gave no reply within {timeout_s:g} s "
                                 f"to {_where(requests)}") from None
         except RayActorError as e:
             dead = self._failed(refs, targets) or ["?"]

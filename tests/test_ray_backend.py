@@ -1,0 +1,134 @@
+"""RayBackend end to end on the session cluster: same simulated results as inline, faults named clearly."""
+
+from __future__ import annotations
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from smpsim.errors import ExchangeError, InvariantViolation  # noqa: E402
+from smpsim.experiments import config as cfgmod  # noqa: E402
+from smpsim.runtime.inline_backend import InlineBackend  # noqa: E402
+from smpsim.runtime.ray_backend import RayBackend  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+
+class Sink:
+    def __init__(self, on_progress=None):
+        self.events_, self.trace_, self.progress_ = [], [], []
+        self.on_progress = on_progress
+
+    def events(self, events):
+        self.events_.extend(events)
+
+    def trace(self, records):
+        self.trace_.extend(records)
+
+    def progress(self, epoch, total):
+        self.progress_.append((epoch, total))
+        if self.on_progress:
+            self.on_progress(epoch)
+
+
+def _policy(cfg, name):
+    return next(p for p in cfg.policies if p.name == name)
+
+
+def _sim_only(result: dict) -> dict:
+    """The result without wall-clock figures (keys ending in _us / wall_seconds)."""
+    out = {k: v for k, v in result.items() if k != "wall_seconds"}
+    out["latency"] = {kind: {k: v for k, v in stats.items() if "wall" not in k}
+                      for kind, stats in result["latency"].items()}
+    return out
+
+
+def _sim_events(events):
+    return [{k: v for k, v in e.items() if not (k.endswith("_us") or k == "ts")} for e in events]
+
+
+@pytest.mark.parametrize("config,policy", [("exit_storm_quick", "netbsd5"), ("memory_pressure_quick", "seed")])
+def test_ray_equals_inline(ray_backend, config, policy):
+    cfg, _ = cfgmod.load(f"configs/{config}.toml")
+    pol = _policy(cfg, policy)
+    s_inline, s_ray = Sink(), Sink()
+    a = InlineBackend().run_point(cfg, pol, point="base", check=True, trace=True, sink=s_inline)
+    b = ray_backend.run_point(cfg, pol, point="base", check=True, trace=True, sink=s_ray)
+    assert _sim_only(b) == _sim_only(a)
+    assert _sim_events(s_ray.events_) == _sim_events(s_inline.events_)
+    assert s_ray.progress_ == s_inline.progress_ or s_ray.progress_[-1] == s_inline.progress_[-1]
+    assert len(s_ray.trace_) == len(s_inline.trace_)
+    exchanges = [e for e in s_ray.events_ if e["event"] in ("shootdown", "switch_away")]
+    assert exchanges, "the config should exchange shootdowns"
+    assert all(e["wall_us"] > 0 for e in exchanges)
+    assert all(r["wall_us"] > 0 for r in s_ray.trace_ if "wall_us" in r)
+    assert ray_backend.vm_actor is None and ray_backend.cpu_actors == []
+
+
+def _quick():
+    cfg, _ = cfgmod.load("configs/exit_storm_quick.toml")
+    return cfg, _policy(cfg, "netbsd5")
+
+
+def test_killed_cpu_actor_mid_run(ray_cluster):
+    cfg, pol = _quick()
+    backend = RayBackend(timeout_s=60.0)
+    killed = []
+
+    def kill_cpu(epoch):
+        if not killed:
+            ray.kill(backend.cpu_actors[2], no_restart=True)
+            killed.append(epoch)
+
+    try:
+        with pytest.raises(ExchangeError) as err:
+            backend.run_point(cfg, pol, point="base", check=False, trace=False, sink=Sink(kill_cpu))
+    finally:
+        backend.close()
+    msg = str(err.value)
+    assert "cpu2" in msg and "died" in msg and "quantum" in msg and f"epoch {killed[0]}" in msg, msg
+    assert backend.vm_actor is None and backend.cpu_actors == []
+
+
+def test_killed_vm_actor_mid_run(ray_cluster):
+    cfg, pol = _quick()
+    backend = RayBackend(timeout_s=60.0)
+
+    def kill_vm(epoch):
+        ray.kill(backend.vm_actor, no_restart=True)
+
+    try:
+        with pytest.raises(ExchangeError, match=r"the VM actor .*died"):
+            backend.run_point(cfg, pol, point="base", check=False, trace=False, sink=Sink(kill_vm))
+    finally:
+        backend.close()
+
+
+def test_slow_cpu_actor_times_out(ray_cluster):
+    cfg, pol = _quick()
+    backend = RayBackend(timeout_s=1.0, cpu_delay_s={3: 60.0})
+    try:
+        with pytest.raises(ExchangeError) as err:
+            backend.run_point(cfg, pol, point="base", check=False, trace=False, sink=Sink())
+    finally:
+        backend.close()
+    msg = str(err.value)
+    assert "cpu3 gave no reply within 1 s" in msg and "quantum exchange of epoch 0" in msg, msg
+
+
+def test_invariant_violation_crosses_with_its_events(ray_cluster):
+    cfg, _ = cfgmod.load("configs/munmap_fanout_quick.toml")
+    pol = _policy(cfg, "netbsd5")
+    s_inline, s_ray = Sink(), Sink()
+    with pytest.raises(InvariantViolation) as want:
+        InlineBackend(bugs=("skip_shootdown",)).run_point(cfg, pol, point="base", check=True, trace=False,
+                                                          sink=s_inline)
+    backend = RayBackend(timeout_s=30.0, bugs=("skip_shootdown",))
+    try:
+        with pytest.raises(InvariantViolation) as got:
+            backend.run_point(cfg, pol, point="base", check=True, trace=False, sink=s_ray)
+    finally:
+        backend.close()
+    assert (got.value.name, got.value.detail, str(got.value)) == (want.value.name, want.value.detail, str(want.value))
+    assert s_ray.events_[-1]["event"] == "invariant.violation"
+    assert _sim_events(s_ray.events_) == _sim_events(s_inline.events_)
