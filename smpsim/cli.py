@@ -35,7 +35,13 @@ def main():
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def run(config, backend, out, resume, overrides, check, trace, address, quiet):
     """Run CONFIG (a TOML experiment) and write a run directory."""
+    import signal
+
     from smpsim.experiments.headline import render
+
+    def _terminate(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _terminate)   # a killed run ends "interrupted", like Ctrl-C
     from smpsim.experiments.runner import RunRequest, run as run_experiment
     req = RunRequest(config_path=config, overrides=list(overrides), backend=backend, out=out, resume=resume,
                      check=check, trace=trace, address=address or os.environ.get("RAY_ADDRESS") or None,
@@ -66,12 +72,13 @@ def analyze(run_dir, fmt):
 
 @main.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
-@click.option("--baseline", help="Policy the ratios are taken against (default: the first).")
-def compare(run_dirs, baseline):
+@click.option("--baseline", help="Policy (or RUN:POLICY) the ratios are taken against (default: the first).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def compare(run_dirs, baseline, fmt):
     """RUN_DIRS side by side, with ratios against a baseline policy."""
     from smpsim.analysis.commands import compare as do
     try:
-        click.echo(do(list(run_dirs), baseline))
+        click.echo(do(list(run_dirs), baseline, fmt))
     except SmpsimError as e:
         _fail(str(e), 2)
 

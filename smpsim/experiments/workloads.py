@@ -9,8 +9,6 @@ and stack are in a real address space.
 
 from __future__ import annotations
 
-from smpsim.errors import ConfigError
-
 ENTRY_STRIDE = 1 << 18          # pages: 1 GiB between entries
 
 
@@ -72,10 +70,7 @@ class ExitStorm(Workload):
         if w.image is None:
             return [split_layout(w.pages, w.entries)]
         from smpsim.experiments.images import load_images
-        try:
-            images = load_images(w.image)
-        except FileNotFoundError:
-            raise ConfigError(f"workload.image: image file not found: {w.image}") from None
+        images = load_images(w.image)
         layouts = []
         for img in images:
             entries = []

@@ -104,10 +104,12 @@ class Kernel:
         fields.update(event=event, sim_cycles=t, epoch=self.epoch)
         self.events.append(fields)
 
-    def record_latency(self, kind: str, cycles: int, wall_us: float = 0.0) -> None:
+    def record_latency(self, kind: str, cycles: int, wall_us: float | None = None) -> None:
+        """Record one sample; wall-clock time only for exchanges, which are the only thing timed."""
         cyc, wall = self.latency[kind]
         cyc.append(cycles)
-        wall.append(wall_us)
+        if wall_us is not None:
+            wall.append(wall_us)
 
     # --- invariant hooks ---------------------------------------------------------------------------
     def violation(self, name: str, detail: str) -> None:
