@@ -73,3 +73,5 @@ def test_violation_stops_the_run_and_is_logged(tmp_path):
     assert lines[0]["event"] == "run.start"
     v = [l for l in lines if l["event"] == "invariant.violation"]
     assert len(v) == 1 and v[0]["invariant"] == "ptp_freed_early"
+    assert lines[-1]["event"] == "run.end" and lines[-1]["status"] == "failed"
+    assert lines[-1]["error"]["type"] == "InvariantViolation"

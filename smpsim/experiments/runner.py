@@ -168,6 +168,7 @@ def _run_point(req, backend, pdir: Path, name: str, params: dict, point_data: di
     events = EventLog(pdir / "events.jsonl", name)
     trace = TraceLog(pdir / "messages.msgpack") if req.trace else None
     entries = []
+    policy = None
     try:
         for policy in pcfg.policies:
             progress.start(name, policy.name)
@@ -181,11 +182,13 @@ def _run_point(req, backend, pdir: Path, name: str, params: dict, point_data: di
         pstatus["status"] = "interrupted"
         pstatus["error"] = {"type": "KeyboardInterrupt", "message": "interrupted by the user (SIGINT)"}
         top_status["points"][name] = "interrupted"
+        _log_end(events, policy, pstatus)
         raise
     except Exception as e:
         pstatus["status"] = "failed"
         pstatus["error"] = {"type": type(e).__name__, "message": str(e)}
         top_status["points"][name] = "failed"
+        _log_end(events, policy, pstatus)
         raise
     finally:
         pstatus["ended_at"] = utc_now()
@@ -196,3 +199,9 @@ def _run_point(req, backend, pdir: Path, name: str, params: dict, point_data: di
         if trace is not None:
             trace.close()
     return entries
+
+
+def _log_end(events: EventLog, policy, pstatus: dict) -> None:
+    """The last line of a run that did not complete says why."""
+    events.write([{"event": "run.end", "status": pstatus["status"], "error": pstatus["error"],
+                   "sim_cycles": None, "epoch": None}], policy.name if policy is not None else None)
