@@ -196,13 +196,20 @@ class PmapModule:
         c = k.costs
         shortcut = pmap.state == REMOVING_ALL and k.shortcut
         op.acquire(pmap.lock, c.lock_acquire, "other")
+        if shortcut and entry is not None and k.pv.name == "map_entry":
+            # proposal 1 + 2: walk the map entry's own PV list; the page tables are not read
+            for va in sorted(v for v in entry.pv if sva <= v < eva):
+                pt = pmap.ptps[(1, va >> 9)]
+                self._remove_pte(pmap, pt, va, pt.ptes[va], entry, op, shortcut)
+            op.release(pmap.lock, c.lock_release)
+            return
         for idx in range(sva >> 9, ((eva - 1) >> 9) + 1):
             pt = pmap.ptps.get((1, idx))
             if pt is None:
                 continue
             lo, hi = max(sva, idx << 9), min(eva, (idx + 1) << 9)
-            if not shortcut:
-                op.spend((hi - lo) * c.pte_scan, "pte")
+            # the PTEs are read to find the mappings (and, with the shortcut, their PV entries)
+            op.spend((hi - lo) * c.pte_scan, "pte")
             for va in sorted(v for v in pt.ptes if lo <= v < hi):
                 pte = pt.ptes[va]
                 if shortcut and (pmap.id, va) not in k.pv.pages.get(pte.frame, ()):
