@@ -143,3 +143,15 @@ def test_ablation_pressure_switch_on_netbsd5_frees_pinned_pml4s():
     base, abl = res["netbsd5"][0]["counters"], res["seed_no_switch"][0]["counters"]
     assert base["switch_away_exchanges"] == 0 and abl["switch_away_exchanges"] > 0
     assert abl["ptp_pinned_peak"] <= base["ptp_pinned_peak"]
+
+
+def test_pmap_protect_downgrades_ptes_and_shoots_down_the_other_threads():
+    data = config_dict("munmap_fanout")
+    data["workload"]["protect"] = True
+    _, result, events = run_inline(data, 0)
+    _, plain, _ = run_inline(config_dict("munmap_fanout"), 0)
+    prot = [e for e in events if e["event"] == "shootdown" and e["reason"] == "protect"]
+    assert len(prot) == 3                                   # one per round
+    assert all(len(e["targets"]) == 3 for e in prot)        # threads on 4 CPUs, initiator excluded
+    # every resident page of the region is downgraded once: one more atomic update per page
+    assert result["counters"]["pte_atomic_updates"] - plain["counters"]["pte_atomic_updates"] == 3 * 16

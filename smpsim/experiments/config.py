@@ -94,6 +94,7 @@ class MunmapFanout(_Strict):
     region_pages: int = Field(64, ge=1, description="R: pages per munmap")
     rounds: int = Field(8, ge=1)
     interval_epochs: int = Field(1, ge=1)
+    protect: bool = Field(False, description="mprotect the region read-only (pmap_protect) one epoch before each munmap")
 
 
 class MemoryPressure(_Strict):

@@ -174,7 +174,10 @@ class MunmapFanout(Workload):
         w = self.w
         if kind == "spawn":
             return [self._mmap(align_up(t, self.q), proc)]
-        if kind == "mmap":
+        if kind == "mmap" or kind == "mprotect":
+            if kind == "mmap" and w.protect:
+                return [self.ev(align_up(t, self.q) + w.interval_epochs * self.q, proc.home_cpu, "mprotect",
+                                pid=proc.pid, start=self.REGION, npages=w.region_pages, prot="r")]
             return [self.ev(align_up(t, self.q) + w.interval_epochs * self.q, proc.home_cpu, "munmap",
                             pid=proc.pid, start=self.REGION, npages=w.region_pages)]
         if kind == "munmap":

@@ -150,45 +150,19 @@ class VmCoordinator:
         return t
 
     def _switch(self, view, thread, start: int) -> Switch:
-        """pmap_activate / pmap_deactivate as the kernel sees them; the CPU does the TLB side."""
+        """The scheduler's decision for one CPU as a context-switch notice; the kernel side
+        (pm_cpus, references) is pmap_activate / pmap_deactivate, the TLB side is the CPU's."""
         k = self.k
-        target = thread.proc.pmap if thread is not None else None
         if thread is not view.cur_thread:
             k.counters["context_switches"] += 1
             view.cur_thread = thread
-        if target is None:
-            if view.state == VALID:
-                if self.policy.lazy_tlb == "on":
-                    view.state = LAZY
-                else:
-                    k.drop_cpu_ref(view, Op("switch", view.id, start, k.counters))
-                    k.counters["tlb_switch_flushes"] += 0 if self.policy.pcid else 1
+        op = Op("switch", view.id, start, k.counters)
+        if thread is None:
+            k.pmap_mod.pmap_deactivate(view, op)
             return Switch(None)
-        if target is view.curpmap:
-            if view.state == STALE:
-                target.pm_cpus.add(view.id)
-                k.counters["tlb_switch_flushes"] += 1
-            view.state = VALID
-        else:
-            k.drop_cpu_ref(view, Op("switch", view.id, start, k.counters))
-            view.curpmap = target
-            target.refs += 1
-            target.pm_cpus.add(view.id)
-            view.state = VALID
-            if not self.policy.pcid:
-                k.counters["tlb_switch_flushes"] += 1
-        flush_tag = False
-        if self.policy.pcid:
-            tag = target.tag
-            flush_tag = view.tag_owner.get(tag, target.id) != target.id or tag in view.flush_tags
-            if "skip_pcid_flush" in k.bugs:
-                flush_tag = False
-            if flush_tag:
-                k.counters["tlb_switch_flushes"] += 1
-            view.tag_owner[tag] = target.id
-            view.flush_tags.discard(tag)
-            target.pcid_cpus.add(view.id)
-        return Switch(target.id, target.tag, flush_tag)
+        pmap = thread.proc.pmap
+        flush_tag = k.pmap_mod.pmap_activate(view, pmap, op)
+        return Switch(pmap.id, pmap.tag, flush_tag)
 
     def _quanta(self, start: int) -> None:
         k, m = self.k, self.config.machine
@@ -304,6 +278,9 @@ class VmCoordinator:
             k.record_latency("munmap", op.cycles)
             k.emit("munmap", op.start, process=proc.pid, cpu=op.cpu, pages=args["npages"], cycles=op.cycles,
                    deltas=k.counters.delta(before))
+            return w.after(kind, args, op.t, proc)
+        if kind == "mprotect":
+            uvm.uvm_map_protect(k, op, proc, args["start"], args["npages"], args["prot"])
             return w.after(kind, args, op.t, proc)
         if kind == "mmap":
             obj = self.shared_object(args["obj"]) if args.get("obj") else None

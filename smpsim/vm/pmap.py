@@ -11,8 +11,8 @@ consecutive VA pages; its `ptes` dict maps va -> Pte for the valid slots.
 
 from __future__ import annotations
 
+from smpsim.cpus.cpu import LAZY, STALE, VALID
 from smpsim.vm.locks import Op, SimLock
-from smpsim.vm.physmem import PhysMem
 
 LIVE, REMOVING_ALL, DESTROYED = "live", "removing-all", "destroyed"
 
@@ -115,6 +115,50 @@ class PmapModule:
         k.release_tag(pmap)
         k.on_pmap_destroyed(pmap)
         return True
+
+    # --- context switches ------------------------------------------------------------------
+    def pmap_deactivate(self, view, op: Op) -> None:
+        """The CPU stops running user code. With lazy_tlb the user pmap stays loaded (LAZY,
+        still in pm_cpus, still referenced); without, the CPU loads pmap_kernel at once."""
+        k = self.k
+        if view.state != VALID:
+            return
+        if k.policy.lazy_tlb == "on":
+            view.state = LAZY
+        else:
+            k.drop_cpu_ref(view, op)
+            if not k.policy.pcid:
+                k.counters["tlb_switch_flushes"] += 1
+
+    def pmap_activate(self, view, pmap: Pmap, op: Op) -> bool:
+        """The CPU runs a thread of `pmap` (pmap_load). Returns whether the CPU must flush the
+        PCID first (it was reused by another pmap, or a shootdown skipped this inactive CPU)."""
+        k = self.k
+        if pmap is view.curpmap:
+            if view.state == STALE:
+                pmap.pm_cpus.add(view.id)           # back in; the CPU flushes before use
+                k.counters["tlb_switch_flushes"] += 1
+            view.state = VALID
+        else:
+            k.drop_cpu_ref(view, op)
+            view.curpmap = pmap
+            self.pmap_reference(pmap)
+            pmap.pm_cpus.add(view.id)
+            view.state = VALID
+            if not k.policy.pcid:
+                k.counters["tlb_switch_flushes"] += 1   # CR3 reload
+        if not k.policy.pcid:
+            return False
+        tag = pmap.tag
+        flush = view.tag_owner.get(tag, pmap.id) != pmap.id or tag in view.flush_tags
+        if "skip_pcid_flush" in k.bugs:
+            flush = False
+        if flush:
+            k.counters["tlb_switch_flushes"] += 1
+        view.tag_owner[tag] = pmap.id
+        view.flush_tags.discard(tag)
+        pmap.pcid_cpus.add(view.id)
+        return flush
 
     # --- entering mappings ---------------------------------------------------------------
     def _ensure_pt(self, pmap: Pmap, va: int, op: Op) -> Ptp:
@@ -219,6 +263,34 @@ class PmapModule:
         if pmap.ptp_free_pending:
             # PTPs may only be freed once no CPU can walk them: shoot down now.
             self.pmap_update(pmap, op, reason)
+
+    def pmap_protect(self, pmap: Pmap, sva: int, eva: int, prot: str, op: Op) -> None:
+        """Lower the protection of [sva, eva) to `prot` (NetBSD: never raises it; no read
+        access means remove). Each changed PTE is an atomic update; a PTE that may be in a
+        TLB is queued for shootdown, sent by the caller's pmap_update."""
+        k = self.k
+        c = k.costs
+        if "r" not in prot:
+            self.pmap_remove(pmap, sva, eva, None, op, "protect")
+            return
+        op.acquire(pmap.lock, c.lock_acquire, "other")
+        for idx in range(sva >> 9, ((eva - 1) >> 9) + 1):
+            pt = pmap.ptps.get((1, idx))
+            if pt is None:
+                continue
+            lo, hi = max(sva, idx << 9), min(eva, (idx + 1) << 9)
+            op.spend((hi - lo) * c.pte_scan, "pte")
+            for va in sorted(v for v in pt.ptes if lo <= v < hi):
+                pte = pt.ptes[va]
+                new = "".join(ch for ch in pte.prot if ch in prot)
+                if new == pte.prot:
+                    continue
+                pte.prot = new
+                k.counters["pte_atomic_updates"] += 1
+                op.spend(c.pte_atomic, "pte")
+                if pte.ref:
+                    self.pmap_tlb_shootdown(pmap, va)
+        op.release(pmap.lock, c.lock_release)
 
     def pmap_remove_all(self, pmap: Pmap) -> bool:
         """The address space is going away. With deferred teardown later pmap_remove calls

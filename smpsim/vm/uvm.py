@@ -140,6 +140,16 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
     k.pmap_mod.pmap_update(proc.pmap, op, reason)
 
 
+def uvm_map_protect(k, op: Op, proc: Process, start: int, npages: int, prot: str) -> None:
+    """mprotect: lower the protection of whole entries in the range, then shoot down."""
+    end = start + npages
+    for entry in proc.map.entries:
+        if entry.start < end and start < entry.end:
+            entry.prot = "".join(ch for ch in entry.prot if ch in prot)
+            k.pmap_mod.pmap_protect(proc.pmap, max(start, entry.start), min(end, entry.end), prot, op)
+    k.pmap_mod.pmap_update(proc.pmap, op, "protect")
+
+
 def exit_teardown(k, op: Op, proc: Process) -> None:
     """uvmspace_free: pmap_remove_all, unmap everything, pmap_update, pmap_destroy."""
     pmap = proc.pmap
