@@ -6,11 +6,21 @@ cluster start-up itself: `address="local"`, 2 CPUs, no dashboard, loopback only
 process it is reused and left alone.
 `ray_backend` (function): a RayBackend on that cluster (short exchange timeout); its
 actors are killed at the end of the test, the cluster stays up.
+Also helpers (`clean_env`, `run_driver`, `result_of`) for tests whose driver must run in
+a subprocess because it starts or attaches to a cluster of its own.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +42,37 @@ def ray_backend(ray_cluster):
     backend = RayBackend(timeout_s=30.0)
     yield backend
     backend.close()
+
+
+# --- helpers for tests that run a Ray driver in a subprocess -----------------------------------
+def clean_env(**extra) -> dict:
+    """This environment without any RAY_* variable (the test process's Ray sets some), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def run_driver(source: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", source], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def result_of(proc: subprocess.CompletedProcess) -> dict:
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, f"driver failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def kill_and_wait(actor, max_pings: int = 100_000) -> None:
+    """ray.kill(actor) and return once it is dead (ray.kill is asynchronous: calls made just after it
+    may still be served). Waits by pinging the actor until a call fails, no sleeping."""
+    import ray
+    from ray.exceptions import RayActorError
+    ray.kill(actor, no_restart=True)
+    for _ in range(max_pings):
+        try:
+            ray.get(actor.ping.remote(), timeout=60)
+        except RayActorError:
+            return
+    raise AssertionError(f"{actor} still answers after ray.kill")

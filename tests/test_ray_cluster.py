@@ -6,11 +6,7 @@ process keeps the session cluster of tests/ray_fixtures.py).
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,10 +14,9 @@ pytest.importorskip("ray")
 
 from smpsim.errors import ClusterError  # noqa: E402
 from smpsim.runtime.ray_cluster import is_loopback, resolve_address, split_address  # noqa: E402
+from tests.ray_fixtures import clean_env, result_of, run_driver  # noqa: E402
 
 pytestmark = pytest.mark.ray
-
-ROOT = Path(__file__).resolve().parents[1]
 
 LISTENERS = r'''
 import json, shutil, subprocess, sys
@@ -77,25 +72,6 @@ info["left_running"] = [p.name() for p in alive if p.status() != psutil.STATUS_Z
 info["initialized_after_close"] = ray.is_initialized()
 print("RESULT " + json.dumps(info))
 '''
-
-
-def clean_env(**extra) -> dict:
-    """This environment without any RAY_* variable (the test process's Ray sets some), plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(extra)
-    return env
-
-
-def run_driver(source: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", source], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def result_of(proc: subprocess.CompletedProcess) -> dict:
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, f"driver failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    return json.loads(lines[-1][len("RESULT "):])
 
 
 def test_default_backend_is_fresh_local_and_loopback_only():

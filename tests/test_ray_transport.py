@@ -13,6 +13,8 @@ from smpsim.runtime.messages import (CpuSetup, QuantumRequest, ShootdownRequest,
 from smpsim.runtime.ray_transport import RayTransport  # noqa: E402
 from smpsim.runtime.transport import InlineTransport  # noqa: E402
 
+from tests.ray_fixtures import kill_and_wait  # noqa: E402
+
 pytestmark = pytest.mark.ray
 
 NCPUS = 3
@@ -72,7 +74,7 @@ def test_dead_cpu_actor_names_actor_epoch_and_exchange(ray_cluster):
     try:
         t.start(_setups())
         t.exchange([0, 1, 2], [QuantumRequest(0, c, Switch(1, 0), ((0, 8),), 4) for c in range(NCPUS)])
-        ray.kill(t.actors[1], no_restart=True)
+        kill_and_wait(t.actors[1])
         with pytest.raises(ExchangeError) as err:
             t.exchange([0, 1, 2], [ShootdownRequest(9, 5, 0, (1,), (0,), None, "exit") for _ in range(NCPUS)])
     finally:

@@ -85,6 +85,9 @@ class VmWorker:
     def __repr__(self) -> str:
         return "vm"
 
+    def ping(self) -> str:
+        return "vm"
+
     def start(self):
         from smpsim.runtime.ray_transport import RayTransport
         from smpsim.vm.coordinator import VmCoordinator
