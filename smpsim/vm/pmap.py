@@ -247,49 +247,46 @@ class PmapModule:
                 self._remove_pte(pmap, pt, va, pt.ptes[va], entry, op, shortcut)
             op.release(pmap.lock, c.lock_release)
             return
-        for idx in range(sva >> 9, ((eva - 1) >> 9) + 1):
-            pt = pmap.ptps.get((1, idx))
-            if pt is None:
-                continue
-            lo, hi = max(sva, idx << 9), min(eva, (idx + 1) << 9)
-            # the PTEs are read to find the mappings (and, with the shortcut, their PV entries)
-            op.spend((hi - lo) * c.pte_scan, "pte")
-            for va in sorted(v for v in pt.ptes if lo <= v < hi):
-                pte = pt.ptes[va]
-                if shortcut and (pmap.id, va) not in k.pv.pages.get(pte.frame, ()):
-                    continue   # its PV entry is already gone
-                self._remove_pte(pmap, pt, va, pte, entry, op, shortcut)
+        for pt, va, pte in self._scan(pmap, sva, eva, op):
+            if shortcut and (pmap.id, va) not in k.pv.pages.get(pte.frame, ()):
+                continue   # its PV entry is already gone
+            self._remove_pte(pmap, pt, va, pte, entry, op, shortcut)
         op.release(pmap.lock, c.lock_release)
         if pmap.ptp_free_pending:
             # PTPs may only be freed once no CPU can walk them: shoot down now.
             self.pmap_update(pmap, op, reason)
 
-    def pmap_protect(self, pmap: Pmap, sva: int, eva: int, prot: str, op: Op) -> None:
+    def _scan(self, pmap: Pmap, sva: int, eva: int, op: Op):
+        """The valid PTEs of [sva, eva) as (level-1 PTP, va, pte), charging the PTE reads."""
+        scan = self.k.costs.pte_scan
+        for idx in range(sva >> 9, ((eva - 1) >> 9) + 1):
+            pt = pmap.ptps.get((1, idx))
+            if pt is None:
+                continue
+            lo, hi = max(sva, idx << 9), min(eva, (idx + 1) << 9)
+            op.spend((hi - lo) * scan, "pte")
+            for va in sorted(v for v in pt.ptes if lo <= v < hi):
+                yield pt, va, pt.ptes[va]
+
+    def pmap_protect(self, pmap: Pmap, sva: int, eva: int, prot: str, entry, op: Op) -> None:
         """Lower the protection of [sva, eva) to `prot` (NetBSD: never raises it; no read
         access means remove). Each changed PTE is an atomic update; a PTE that may be in a
         TLB is queued for shootdown, sent by the caller's pmap_update."""
         k = self.k
         c = k.costs
         if "r" not in prot:
-            self.pmap_remove(pmap, sva, eva, None, op, "protect")
+            self.pmap_remove(pmap, sva, eva, entry, op, "protect")
             return
         op.acquire(pmap.lock, c.lock_acquire, "other")
-        for idx in range(sva >> 9, ((eva - 1) >> 9) + 1):
-            pt = pmap.ptps.get((1, idx))
-            if pt is None:
+        for pt, va, pte in self._scan(pmap, sva, eva, op):
+            new = "".join(ch for ch in pte.prot if ch in prot)
+            if new == pte.prot:
                 continue
-            lo, hi = max(sva, idx << 9), min(eva, (idx + 1) << 9)
-            op.spend((hi - lo) * c.pte_scan, "pte")
-            for va in sorted(v for v in pt.ptes if lo <= v < hi):
-                pte = pt.ptes[va]
-                new = "".join(ch for ch in pte.prot if ch in prot)
-                if new == pte.prot:
-                    continue
-                pte.prot = new
-                k.counters["pte_atomic_updates"] += 1
-                op.spend(c.pte_atomic, "pte")
-                if pte.ref:
-                    self.pmap_tlb_shootdown(pmap, va)
+            pte.prot = new
+            k.counters["pte_atomic_updates"] += 1
+            op.spend(c.pte_atomic, "pte")
+            if pte.ref:
+                self.pmap_tlb_shootdown(pmap, va)
         op.release(pmap.lock, c.lock_release)
 
     def pmap_remove_all(self, pmap: Pmap) -> bool:
