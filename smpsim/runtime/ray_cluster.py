@@ -213,9 +213,11 @@ def attach(address: str) -> ClusterConnection:
     source = _enable_token_auth_if_available()
     probe(address, token_source=source)
     loop = is_loopback(host)
+    # On a loopback cluster the driver's node is the head's (127.0.0.1, or another 127.x a head was given).
+    node_ip = (host if host.startswith("127.") else "127.0.0.1") if loop else None
     try:
         with loopback_mode() if loop else nullcontext():
-            ctx = ray.init(address=address, _node_ip_address="127.0.0.1" if loop else None, **_init_kwargs())
+            ctx = ray.init(address=address, _node_ip_address=node_ip, **_init_kwargs())
     except Exception as e:
         raise ClusterError(f"could not attach to the Ray cluster at {address}: {_first_line(e)}") from None
     return ClusterConnection(ctx.address_info["address"], started=False, initialised=True)
