@@ -9,8 +9,9 @@ so 16 simulated CPUs fit a 2-core machine) and the VM actor, then loops
 waits without a deadline: a dead VM actor or one silent past `step_timeout_s`
 becomes an `ExchangeError` naming the VM actor; exchange failures inside the VM
 actor (a dead or silent CPU actor) arrive as the ExchangeError RayTransport raised
-there. Actors are killed when the point ends, whatever the ending (errors and
-KeyboardInterrupt included). `close()` shuts down a cluster this backend started
+there. The VM actor is killed when the point ends, whatever the ending (errors and
+KeyboardInterrupt included); CPU actors are kept for the next point with the same
+number of CPUs (each run sets them up afresh) unless the point failed. `close()` shuts down a cluster this backend started
 and leaves an attached one running.
 
 The actors live in `ray_actors`, the transport in `ray_transport` (re-exported here).
@@ -63,6 +64,10 @@ class RayBackend(Backend):
         self.address = self.cluster.address
         self.vm_actor = None            # the current point's actors, for diagnostics and fault tests
         self.cpu_actors: list = []
+        # CPU actors are kept between run_point calls with the same ncpus: starting a worker
+        # process costs ~0.5-1 s on 2 cores, and each run sends a fresh CpuSetup anyway
+        # (CpuWorker.setup builds a new SimCpu), so nothing carries over between runs.
+        self._cpu_pool: list = []
 
     # --- one point x policy ------------------------------------------------------------------------
     def run_point(self, config, policy, *, point: str, check: bool, trace: bool, sink: RunSink) -> dict:
@@ -70,7 +75,10 @@ class RayBackend(Backend):
             raise ExchangeError("RayBackend.run_point after close()")
         t0 = time.perf_counter()
         ncpus = config.machine.ncpus
-        self.cpu_actors = create_cpu_actors(ncpus, num_cpus=self.actor_num_cpus, delay_s=self.cpu_delay_s)
+        if len(self._cpu_pool) != ncpus:
+            kill_actors(self._cpu_pool)
+            self._cpu_pool = create_cpu_actors(ncpus, num_cpus=self.actor_num_cpus, delay_s=self.cpu_delay_s)
+        self.cpu_actors = list(self._cpu_pool)
         self.vm_actor = create_vm_actor(config, policy, self.cpu_actors, num_cpus=self.actor_num_cpus,
                                         timeout_s=self.timeout_s, check=check, trace=trace, point=point,
                                         bugs=self.bugs)
@@ -88,8 +96,13 @@ class RayBackend(Backend):
                 if r["done"]:
                     break
             result = self._call(self.vm_actor.result.remote(), "result", epoch, sink)
+        except BaseException:
+            # after a failure the CPU actors' state is unknown: do not reuse them
+            kill_actors(self._cpu_pool)
+            self._cpu_pool = []
+            raise
         finally:
-            kill_actors([self.vm_actor, *self.cpu_actors])
+            kill_actors([self.vm_actor])
             self.vm_actor, self.cpu_actors = None, []
         result["wall_seconds"] = round(time.perf_counter() - t0, 3)
         return result
@@ -122,9 +135,10 @@ class RayBackend(Backend):
         return out
 
     def close(self) -> None:
-        if self.vm_actor is not None or self.cpu_actors:
-            kill_actors([a for a in [self.vm_actor, *self.cpu_actors] if a is not None])
-            self.vm_actor, self.cpu_actors = None, []
+        leftover = [a for a in [self.vm_actor, *self.cpu_actors, *self._cpu_pool] if a is not None]
+        if leftover:
+            kill_actors(leftover)
+        self.vm_actor, self.cpu_actors, self._cpu_pool = None, [], []
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None

@@ -1,0 +1,87 @@
+"""`smpsim run` on Ray end to end: same results as inline for every bundled quick config,
+16 simulated CPUs on a 2-core machine, and a killed CPU actor ending in a failed run.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from smpsim.errors import ExchangeError  # noqa: E402
+from smpsim.experiments import runner  # noqa: E402
+from smpsim.experiments.runner import RunRequest, run  # noqa: E402
+from smpsim.runtime.ray_backend import RayBackend  # noqa: E402
+from tests.ray_fixtures import kill_and_wait  # noqa: E402
+
+pytestmark = pytest.mark.ray
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = sorted(p.stem for p in (ROOT / "configs").glob("*_quick.toml"))
+
+
+def _sim(summary: dict) -> list:
+    """Every point's counters, simulated latencies and breakdown (wall-clock figures dropped)."""
+    out = []
+    for p in summary["points"]:
+        lat = {k: {s: v for s, v in st.items() if "wall" not in s} for k, st in p["latency"].items()}
+        out.append((p["point"], p["policy"], p["counters"], lat, p["exit_breakdown"], p["sim_cycles"]))
+    return out
+
+
+@pytest.mark.parametrize("config", QUICK)
+def test_ray_run_equals_inline_for_every_quick_config(ray_cluster, tmp_path, config):
+    # the first two policies keep the suite short; the equality is per policy
+    kw = dict(config_path=str(ROOT / "configs" / f"{config}.toml"), progress=False,
+              overrides=["policies=[\"netbsd5\", \"seed\"]"])
+    _, a = run(RunRequest(backend="inline", out=str(tmp_path / "inline"), **kw))
+    _, b = run(RunRequest(backend="ray", out=str(tmp_path / "ray"), **kw))
+    assert b["backend"] == "ray" and a["backend"] == "inline"
+    assert _sim(b) == _sim(a)
+    status = json.loads((tmp_path / "ray" / "run.json").read_text())
+    assert status["status"] == "completed" and status["ray_address"]
+    lines = [json.loads(l) for l in (tmp_path / "ray" / "base" / "events.jsonl").read_text().splitlines()]
+    exchanges = [l for l in lines if l["event"] in ("shootdown", "switch_away")]
+    assert all(l["wall_us"] > 0 for l in exchanges)
+    for p in b["points"]:
+        for kind in ("shootdown", "switch_away"):
+            st = p["latency"][kind]
+            if st["count"]:
+                assert st["p50_wall_us"] > 0 and st["p99_wall_us"] >= st["p50_wall_us"]
+
+
+def test_sixteen_cpu_actors_on_two_cores(ray_cluster, tmp_path):
+    kw = dict(config_path=str(ROOT / "configs" / "fork_exit_quick.toml"), progress=False,
+              overrides=["machine.ncpus=16", "workload.iterations=1", "policies=[\"netbsd5\"]"])
+    _, b = run(RunRequest(backend="ray", out=str(tmp_path / "ray"), **kw))
+    _, a = run(RunRequest(backend="inline", out=str(tmp_path / "inline"), **kw))
+    assert _sim(b) == _sim(a)
+    assert b["points"][0]["counters"]["exits"] == 16
+
+
+def test_killed_cpu_actor_fails_the_run_with_intact_logs(ray_cluster, tmp_path, monkeypatch):
+    class KillingBackend(RayBackend):
+        def run_point(self, config, policy, *, sink, **kw):
+            real = sink.progress
+
+            def progress(epoch, total):
+                if self.cpu_actors and epoch >= 8:
+                    kill_and_wait(self.cpu_actors[1])
+                real(epoch, total)
+            sink.progress = progress
+            return super().run_point(config, policy, sink=sink, **kw)
+
+    monkeypatch.setattr(runner, "make_backend", lambda req, timeout_s: KillingBackend(timeout_s=60.0))
+    out = tmp_path / "run"
+    with pytest.raises(ExchangeError, match="cpu1"):
+        run(RunRequest(config_path=str(ROOT / "configs" / "exit_storm_quick.toml"), backend="ray",
+                       out=str(out), progress=False))
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"] == "failed" and status["error"]["type"] == "ExchangeError"
+    assert "cpu1" in status["error"]["message"] and "epoch" in status["error"]["message"]
+    lines = [json.loads(l) for l in (out / "base" / "events.jsonl").read_text().splitlines()]
+    assert lines[0]["event"] == "run.start"
+    assert [l["seq"] for l in lines] == list(range(len(lines)))
+    assert sum(1 for l in lines if l["event"] == "epoch") >= 8
+    assert lines[-1]["event"] == "run.end" and lines[-1]["status"] == "failed"
