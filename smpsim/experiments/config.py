@@ -265,7 +265,15 @@ def load(path: str | Path, overrides: list[str] = ()) -> tuple[ExperimentConfig,
     """Validated config and the raw dict it came from (after overrides), and every sweep point validated."""
     data = apply_overrides(read_toml(path), list(overrides))
     data.setdefault("name", Path(path).stem)
+    image = (data.get("workload") or {}).get("image")
+    if isinstance(image, str) and not image.startswith("bundled:") and not Path(image).is_absolute():
+        beside = Path(path).resolve().parent / image
+        if beside.is_file():
+            data["workload"]["image"] = str(beside)      # an image named relative to its config
     cfg = validate(data, str(path))
+    if cfg.workload.kind == "exit_storm" and cfg.workload.image:
+        from smpsim.experiments.images import resolve_images
+        resolve_images(cfg.workload.image)               # refuse a missing or bad image before starting
     for params, point_data in sweep_points(data):
         validate(point_data, f"{path} at sweep point {params}")
     return cfg, data

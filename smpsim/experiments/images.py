@@ -295,3 +295,18 @@ def bundled_image(name: str) -> ProcessImage:
     if name not in snaps:
         raise ConfigError(f"no bundled maps snapshot {name!r}; available: {', '.join(sorted(snaps))}")
     return parse_maps(snaps[name], source=name)
+
+
+BUNDLED_PREFIX = "bundled:"
+
+
+def resolve_images(spec: str) -> list[ProcessImage]:
+    """What a config's ``workload.image`` names: an image file written by ``smpsim maps-import``,
+    or ``bundled:NAME[,NAME...]`` for snapshots shipped with smpsim (see :func:`bundled_maps`)."""
+    if spec.startswith(BUNDLED_PREFIX):
+        names = [n.strip() for n in spec[len(BUNDLED_PREFIX):].split(",") if n.strip()]
+        if not names:
+            raise ConfigError(f"workload.image={spec!r}: name at least one bundled snapshot after "
+                              f"'{BUNDLED_PREFIX}'; available: {', '.join(sorted(bundled_maps()))}")
+        return [bundled_image(n) for n in names]
+    return load_images(spec)

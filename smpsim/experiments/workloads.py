@@ -69,15 +69,15 @@ class ExitStorm(Workload):
         w = self.w
         if w.image is None:
             return [split_layout(w.pages, w.entries)]
-        from smpsim.experiments.images import load_images
-        images = load_images(w.image)
+        from smpsim.experiments.images import resolve_images
         layouts = []
-        for img in images:
+        for img in resolve_images(w.image):
             entries = []
             for e in img.entries:
-                touch = min(e.npages, w.pages)
+                # touch at most `pages` pages of each accessible entry; reservations (---p) stay untouched
+                touch = min(e.npages, w.pages) if "r" in e.prot else 0
                 obj = f"file:{e.shared_object}" if e.shared_object else None
-                entries.append((e.start_page, e.npages, obj, e.offset_pages, touch, e.prot or "r"))
+                entries.append((e.start_page, e.npages, obj, e.offset_pages, touch, e.prot))
             layouts.append(entries)
         return layouts
 
@@ -93,7 +93,7 @@ class ExitStorm(Workload):
     def ranges(self, proc):
         if self.w.image is None:
             return proc.map.ranges()
-        return tuple((e.start, min(e.npages, self.w.pages)) for e in proc.map.entries)
+        return tuple((e.start, min(e.npages, self.w.pages)) for e in proc.map.entries if "r" in e.prot)
 
     def after(self, kind, args, t, proc):
         w = self.w
