@@ -34,7 +34,11 @@ def main():
 @click.option("--address", help="Attach to this Ray cluster (default: $RAY_ADDRESS, else start a local one).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def run(config, backend, out, resume, overrides, check, trace, address, quiet):
-    """Run CONFIG (a TOML experiment) and write a run directory."""
+    """Run CONFIG (a TOML experiment, with or without a [sweep]) and write a run directory."""
+    _run(config, backend, out, resume, overrides, check, trace, address, quiet)
+
+
+def _run(config, backend, out, resume, overrides, check, trace, address, quiet):
     import signal
 
     from smpsim.experiments.headline import render
@@ -56,6 +60,24 @@ def run(config, backend, out, resume, overrides, check, trace, address, quiet):
         _fail(f"run failed: {e}", 1)
     click.echo(render(summary["points"]))
     click.echo(f"\nrun directory: {run_dir}")
+
+
+@main.command()
+@click.pass_context
+def sweep(ctx, **kw):
+    """Run CONFIG's [sweep]: every point x policy (the same as `run`, but the config must sweep)."""
+    from smpsim.experiments import config as cfgmod
+    if kw["config"] and not kw["resume"]:
+        try:
+            data = cfgmod.apply_overrides(cfgmod.read_toml(kw["config"]), list(kw["overrides"]))
+        except ConfigError as e:
+            _fail(str(e), 2)
+        if not data.get("sweep"):
+            _fail(f"{kw['config']} has no [sweep] table; use `smpsim run` for a single point", 2)
+    _run(**kw)
+
+
+sweep.params = list(run.params)
 
 
 @main.command()
