@@ -44,6 +44,9 @@ def test_ray_run_equals_inline_for_every_quick_config(ray_cluster, tmp_path, con
     lines = [json.loads(l) for l in (tmp_path / "ray" / "base" / "events.jsonl").read_text().splitlines()]
     exchanges = [l for l in lines if l["event"] in ("shootdown", "switch_away")]
     assert all(l["wall_us"] > 0 for l in exchanges)
+    if config == "exit_storm_quick":
+        from smpsim.analysis.commands import analyze, report
+        assert json.loads(analyze(tmp_path / "ray", "json")) and report(tmp_path / "ray").is_file()
     for p in b["points"]:
         for kind in ("shootdown", "switch_away"):
             st = p["latency"][kind]
