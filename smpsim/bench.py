@@ -584,8 +584,8 @@ def bench_quick_config(res: Results, use_ray: bool, out_root: Path) -> None:
     res.section("2d. configs/exit_storm_quick.toml end to end (runner.run, 4 policies)",
                 ["CPUs", "backend", "wall s"], rows,
                 note=("`runner.run(RunRequest(backend=..., progress=False))`: validation, run directory, every "
-                      "policy (a fresh set of actors per policy on Ray), summary. Ray wall time is on the "
-                      "already-running cluster (no cluster start-up)."))
+                      "policy (on Ray: the CPU and VM actors as RayBackend creates and reuses them), summary. "
+                      "Ray wall time is on the already-running cluster (no cluster start-up)."))
 
 
 # --- 3. scaling --------------------------------------------------------------------------------------------------
