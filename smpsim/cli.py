@@ -131,5 +131,14 @@ def maps_import(files, out):
     click.echo(f"wrote {out}")
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []})
+@click.pass_context
+def bench(ctx):
+    """Measure simulator speed and exchange overhead (see BENCHMARKS.md); `smpsim bench --help`."""
+    from smpsim.bench import main as bench_main
+    sys.exit(bench_main(ctx.args))
+
+
 if __name__ == "__main__":
     main()

@@ -143,19 +143,10 @@ def _to_wire(obj):
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
-def _tuplify(value):
-    if isinstance(value, list):
-        return tuple(_tuplify(v) for v in value)
-    return value
-
-
 def _from_wire(code, data):
-    cls = MESSAGE_TYPES[code]
-    values = msgpack.unpackb(data, ext_hook=_from_wire, strict_map_key=False)
-    kwargs = {}
-    for name, v in zip(_TUPLE_FIELDS[cls], values):
-        kwargs[name] = v if isinstance(v, dict) else _tuplify(v)
-    return cls(**kwargs)
+    # use_list=False: arrays come back as tuples, the types the records declare
+    return MESSAGE_TYPES[code](*msgpack.unpackb(data, ext_hook=_from_wire, strict_map_key=False,
+                                                use_list=False))
 
 
 def packb(obj) -> bytes:
@@ -169,8 +160,7 @@ def encode(msg) -> bytes:
 
 def decode(data: bytes):
     """The message (or list of messages) encoded by `encode`."""
-    value = msgpack.unpackb(data, ext_hook=_from_wire, strict_map_key=False)
-    return _tuplify(value) if isinstance(value, list) else value
+    return msgpack.unpackb(data, ext_hook=_from_wire, strict_map_key=False, use_list=False)
 
 
 def to_plain(msg) -> dict:

@@ -109,8 +109,14 @@ def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, ev
         # the amap's pages go back to the free list now, even if a dying pmap still names them
         lo = entry.offset + (sva - entry.start)
         hi = lo + (eva - sva)
-        for off in [o for o in entry.obj.pages if lo <= o < hi]:
-            frame = entry.obj.pages.pop(off)
+        pages = entry.obj.pages
+        # ascending offsets, however they are found: the free list order must not depend on it
+        if hi - lo < len(pages):
+            offsets = [o for o in range(lo, hi) if o in pages]
+        else:
+            offsets = sorted(o for o in pages if lo <= o < hi)
+        for off in offsets:
+            frame = pages.pop(off)
             k.phys.release(frame)
             k.counters["pages_freed"] += 1
             op.spend(c.page_free, "page_free")
