@@ -26,8 +26,8 @@ class CostModel(BaseModel):
                              "random accesses over large working sets walk cold tables")
     invlpg: int = _c(250, "INVLPG of one 4 KiB page, 216-280 on Intel (Molnar/Hansen, LKML 2015)")
     local_full_flush: int = _c(120, "CR3 reload without global pages, 96-152 (Molnar/Hansen 2015)")
-    context_switch: int = _c(2000, "choice: kernel context switch path excluding the CR3 write "
-                                   "(~800 ns); only relative costs matter between policies")
+    context_switch: int = _c(2000, "choice: switching a CPU to another address space (pmap_load), "
+                                   "excluding the TLB flush (~800 ns); charged to that CPU's quantum")
     pcid_switch_saving: int = _c(250, "PCID saves ~100 ns per context switch (Lutomirski, LKML 2017)")
 
     # --- PTE updates -----------------------------------------------------------

@@ -159,10 +159,14 @@ class VmCoordinator:
         op = Op("switch", view.id, start, k.counters)
         if thread is None:
             k.pmap_mod.pmap_deactivate(view, op)
-            return Switch(None)
-        pmap = thread.proc.pmap
-        flush_tag = k.pmap_mod.pmap_activate(view, pmap, op)
-        return Switch(pmap.id, pmap.tag, flush_tag)
+            sw = Switch(None)
+        else:
+            pmap = thread.proc.pmap
+            sw = Switch(pmap.id, pmap.tag, k.pmap_mod.pmap_activate(view, pmap, op))
+        # the switch (and a last pmap_destroy it may trigger) runs on this CPU before its quantum
+        k.counters["switch_cycles"] += op.cycles
+        view.stolen += op.cycles
+        return sw
 
     def _quanta(self, start: int) -> None:
         k, m = self.k, self.config.machine

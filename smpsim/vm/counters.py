@@ -23,6 +23,7 @@ EXTRA_COUNTERS = (
     "ipi_stolen_cycles",         # handler cycles taken from target CPUs by IPIs
     "pcid_deferred_flushes",     # PCID: inactive CPUs told to flush on next activation instead of an IPI
     "tlb_switch_flushes",        # full or per-PCID flushes done at context switches
+    "switch_cycles",             # pmap_activate/deactivate work, incl. a last pmap_destroy; taken from the quantum
     "exits", "munmaps", "pagedaemon_runs", "pmaps_destroyed", "ptp_switch_away_freed",
 )
 

@@ -18,7 +18,7 @@ from smpsim.vm.physmem import PhysMem
 from smpsim.vm.pmap import DESTROYED, LIVE, REMOVING_ALL, Pmap, PmapModule
 from smpsim.vm.pv import make_tracker
 
-LATENCY_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault", "pagedaemon")
+LATENCY_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault", "pagedaemon", "destroy")
 
 # Deliberately broken variants, used only by tests to prove the invariant checker catches them.
 BUGS = ("skip_shootdown", "free_ptp_early", "leave_pv", "skip_pcid_flush", "destroy_ignores_lazy")

@@ -90,6 +90,16 @@ def pmap_page_remove(k, frame: int, op: Op) -> None:
             op.release(pmap.lock, c.lock_release)
         op.release(obj.lock, c.lock_release)
 
+    for pmap in touched:
+        # invalidations queued by pmap_free_ptp while unmapping go out in the same packet
+        if pmap.pending_full:
+            full = True
+        for va in pmap.pending_vas:
+            if len(vas) >= k.policy.shootdown_batch:
+                full = True
+            else:
+                vas.append((pmap.tag, va))
+        pmap.pending_vas, pmap.pending_full = [], False
     if touched:
         flushed = k.shootnow(touched, None if full else tuple(vas), op, "pagedaemon") if (vas or full) else set()
         for pmap in touched:

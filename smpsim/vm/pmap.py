@@ -106,9 +106,10 @@ class PmapModule:
             return False
         k.check_destroy(pmap)
         bulk = pmap.state == REMOVING_ALL and k.shortcut
-        c = k.costs
+        start = op.t
         for ptp in list(pmap.ptps.values()):
             k.free_ptp(pmap, ptp, op, bulk=bulk)
+        k.record_latency("destroy", op.t - start)
         pmap.ptps.clear()
         pmap.state = DESTROYED
         k.counters["pmaps_destroyed"] += 1
@@ -129,15 +130,18 @@ class PmapModule:
             k.drop_cpu_ref(view, op)
             if not k.policy.pcid:
                 k.counters["tlb_switch_flushes"] += 1
+                op.spend(k.costs.local_full_flush, "other")
 
     def pmap_activate(self, view, pmap: Pmap, op: Op) -> bool:
         """The CPU runs a thread of `pmap` (pmap_load). Returns whether the CPU must flush the
         PCID first (it was reused by another pmap, or a shootdown skipped this inactive CPU)."""
         k = self.k
+        c = k.costs
         if pmap is view.curpmap:
             if view.state == STALE:
                 pmap.pm_cpus.add(view.id)           # back in; the CPU flushes before use
                 k.counters["tlb_switch_flushes"] += 1
+                op.spend(c.local_full_flush, "other")
             view.state = VALID
         else:
             k.drop_cpu_ref(view, op)
@@ -145,8 +149,11 @@ class PmapModule:
             self.pmap_reference(pmap)
             pmap.pm_cpus.add(view.id)
             view.state = VALID
-            if not k.policy.pcid:
-                k.counters["tlb_switch_flushes"] += 1   # CR3 reload
+            if k.policy.pcid:
+                op.spend(c.context_switch - min(c.pcid_switch_saving, c.context_switch), "other")
+            else:
+                op.spend(c.context_switch + c.local_full_flush, "other")   # CR3 reload flushes
+                k.counters["tlb_switch_flushes"] += 1
         if not k.policy.pcid:
             return False
         tag = pmap.tag
@@ -155,6 +162,7 @@ class PmapModule:
             flush = False
         if flush:
             k.counters["tlb_switch_flushes"] += 1
+            op.spend(c.local_full_flush, "other")       # INVPCID single-context
         view.tag_owner[tag] = pmap.id
         view.flush_tags.discard(tag)
         pmap.pcid_cpus.add(view.id)
@@ -178,8 +186,11 @@ class PmapModule:
             parent = ptp
         return parent
 
-    def pmap_enter(self, pmap: Pmap, va: int, frame: int, prot: str, entry, op: Op) -> None:
-        """Map va -> frame; link the PV entry (on `entry`'s list with pv_tracking=map_entry)."""
+    def pmap_enter(self, pmap: Pmap, va: int, frame: int, prot: str, entry, op: Op,
+                   access: bool = True) -> None:
+        """Map va -> frame; link the PV entry (on `entry`'s list with pv_tracking=map_entry).
+        `access`: the faulting access retries at once and sets PG_U; a prefaulted mapping
+        stays unreferenced until a TLB fill uses it (and so needs no shootdown until then)."""
         k = self.k
         c = k.costs
         op.acquire(pmap.lock, c.lock_acquire, "other")
@@ -191,7 +202,7 @@ class PmapModule:
             if old is not None:
                 self._remove_pte(pmap, pt, va, old, entry, op, shortcut=False)
             pte = Pte(frame, prot, entry.wired)
-            pte.ref = True          # the faulting access sets PG_U when it retries
+            pte.ref = access
             pt.ptes[va] = pte
             pt.nvalid += 1
             pmap.resident += 1

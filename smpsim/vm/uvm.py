@@ -67,13 +67,14 @@ def uvm_map(k, op: Op, proc: Process, start: int, npages: int, obj: UObject | No
     entry = VmMapEntry(start, npages, obj, offset, prot)
     proc.map.insert(entry)
     for va in range(start, start + min(prefault, npages)):
-        uvm_fault(k, op, proc, va)
+        uvm_fault(k, op, proc, va, access=False)
     return entry
 
 
-def uvm_fault(k, op: Op, proc: Process, va: int) -> int:
+def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True) -> int:
     """Resolve a fault at va: find or allocate the page under the object lock, pmap_enter it.
-    Returns the frame. The fault's cycles are recorded as a `fault` latency."""
+    Returns the frame. The fault's cycles are recorded as a `fault` latency. `access` False
+    is a prefault (the mapping is made ahead of any access, as uvm_fault's neighbours are)."""
     c = k.costs
     start = op.t
     entry = proc.map.lookup(va)
@@ -91,14 +92,15 @@ def uvm_fault(k, op: Op, proc: Process, va: int) -> int:
         obj.pages[off] = frame
         k.counters["pages_allocated"] += 1
         op.spend(c.page_alloc + c.page_zero, "other")
-    k.pmap_mod.pmap_enter(proc.pmap, va, frame, entry.prot, entry, op)
+    k.pmap_mod.pmap_enter(proc.pmap, va, frame, entry.prot, entry, op, access)
     op.release(obj.lock, c.lock_release)
     k.record_latency("fault", op.t - start)
     return frame
 
 
-def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, eva: int, reason: str) -> None:
-    """uvm_unmap_remove for one entry's overlap: pmap_remove, then drop the pages."""
+def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, eva: int, reason: str) -> list:
+    """uvm_unmap_remove for one entry's overlap: pmap_remove, and detach the anonymous pages.
+    Returns the frames to free once the caller's pmap_update has shot the range down."""
     c = k.costs
     pmap = proc.pmap
     hold_obj = k.pv.takes_object_lock_on_remove
@@ -106,7 +108,6 @@ def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, ev
         op.acquire(entry.obj.lock, c.lock_acquire, "other")
     k.pmap_mod.pmap_remove(pmap, sva, eva, entry, op, reason)
     if not entry.obj.shared:
-        # the amap's pages go back to the free list now, even if a dying pmap still names them
         lo = entry.offset + (sva - entry.start)
         hi = lo + (eva - sva)
         pages = entry.obj.pages
@@ -115,21 +116,30 @@ def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, ev
             offsets = [o for o in range(lo, hi) if o in pages]
         else:
             offsets = sorted(o for o in pages if lo <= o < hi)
-        for off in offsets:
-            frame = pages.pop(off)
-            k.phys.release(frame)
-            k.counters["pages_freed"] += 1
-            op.spend(c.page_free, "page_free")
+        detached = [pages.pop(off) for off in offsets]
+    else:
+        detached = []
     if hold_obj:
         op.release(entry.obj.lock, c.lock_release)
+    return detached
+
+
+def _free_detached(k, op: Op, frames: list) -> None:
+    """uvm_unmap_detach: the pages go back to the free list after the shootdown, even if a
+    dying pmap's PTEs (deferred teardown) still name them."""
+    for frame in frames:
+        k.phys.release(frame)
+        k.counters["pages_freed"] += 1
+        op.spend(k.costs.page_free, "page_free")
 
 
 def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "munmap") -> None:
     """Remove [start, start+npages) from the process's map (whole entries or parts of them)."""
     end = start + npages
+    detached = []
     for entry in [e for e in proc.map.entries if e.start < end and start < e.end]:
         sva, eva = max(start, entry.start), min(end, entry.end)
-        _unmap_entry_range(k, op, proc, entry, sva, eva, reason)
+        detached += _unmap_entry_range(k, op, proc, entry, sva, eva, reason)
         proc.map.entries.remove(entry)
         # keep the parts outside the range as their own entries (clipping)
         if entry.start < sva:
@@ -144,6 +154,7 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
         if entry.obj.refs == 0 and not entry.obj.shared:
             k.objects.pop(entry.obj.id, None)
     k.pmap_mod.pmap_update(proc.pmap, op, reason)
+    _free_detached(k, op, detached)
 
 
 def uvm_map_protect(k, op: Op, proc: Process, start: int, npages: int, prot: str) -> None:
@@ -162,13 +173,15 @@ def exit_teardown(k, op: Op, proc: Process) -> None:
     pm = k.pmap_mod
     pm.pmap_remove_all(pmap)
     k.dying[pmap.id] = pmap
+    detached = []
     for entry in list(proc.map.entries):
-        _unmap_entry_range(k, op, proc, entry, entry.start, entry.end, "exit")
+        detached += _unmap_entry_range(k, op, proc, entry, entry.start, entry.end, "exit")
         proc.map.entries.remove(entry)
         entry.obj.refs -= 1
         if entry.obj.refs == 0 and not entry.obj.shared:
             k.objects.pop(entry.obj.id, None)
     pm.pmap_update(pmap, op, "exit")
+    _free_detached(k, op, detached)
     proc.state = "exited"
     if "destroy_ignores_lazy" in k.bugs:
         pmap.refs = 1        # deliberately broken: forget the lazy CPUs' references
