@@ -4,9 +4,17 @@ import json
 
 import pytest
 
+from pathlib import Path
+
 from smpsim.errors import InvariantViolation
+from smpsim.experiments import config as cfgmod
 from smpsim.experiments.runner import RunRequest, run
+from smpsim.runtime.transport import InlineTransport
+from smpsim.vm import checker
+from smpsim.vm.coordinator import VmCoordinator
 from tests.helpers import config_dict, run_inline
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _violation(data, policy_index=0, bugs=()):
@@ -19,11 +27,73 @@ def test_correct_model_passes_every_check_on_every_workload():
     for wl in ("exit_storm", "munmap_fanout", "fork_exit", "fork_exec_exit"):
         for i in range(2):
             run_inline(config_dict(wl), i, check=True)
+    variants = [{"name": "pcid", "preset": "seed", "pcid": True},
+                {"name": "nolazy", "preset": "netbsd5", "lazy_tlb": "off"},
+                {"name": "nolazy_seed", "preset": "seed", "lazy_tlb": "off"}]
+    for i in range(len(variants)):
+        run_inline(config_dict("exit_storm", variants), i, check=True)
+        run_inline(config_dict("munmap_fanout", variants), i, check=True)
 
 
-def test_skipped_shootdown_leaves_a_stale_tlb_entry():
+@pytest.mark.parametrize("name", ["memory_pressure_quick", "shared_eviction_quick"])
+def test_pagedaemon_p2v_and_switch_away_paths_pass_every_check(name):
+    _, data = cfgmod.load(ROOT / "configs" / f"{name}.toml")
+    for i in range(len(data["policies"])):
+        _, result, _ = run_inline(data, i, check=True)
+        assert result["counters"]["pagedaemon_runs"] > 0
+
+
+def test_skipped_shootdown_is_caught_when_the_ptp_is_freed():
     e = _violation(config_dict("munmap_fanout"), bugs=("skip_shootdown",))
-    assert e.name in ("stale_tlb_entry", "ptp_freed_early")
+    assert e.name == "ptp_freed_early"
+    assert "VALID" in e.detail
+
+
+def test_mapping_removed_without_shootdown_leaves_a_stale_tlb_entry():
+    # run until the threads have the region in their TLBs, then remove one PTE behind their back
+    cfg = cfgmod.validate(config_dict("munmap_fanout"))
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
+    vm.start()
+    k = vm.k
+    while True:
+        vm.step(1)
+        held = [(v, e) for v in k.views if v.state == "VALID" for e in v.tlb if e[0] == v.curpmap.tag]
+        if held:
+            break
+    view, (tag, va, frame, _) = held[0]
+    pt = view.curpmap.ptps[(1, va >> 9)]
+    del pt.ptes[va]                      # pmap_remove without pmap_tlb_shootdown
+    with pytest.raises(InvariantViolation) as exc:
+        checker.check_cpus(k)
+    assert exc.value.name == "stale_tlb_entry" and f"va {va:#x}" in exc.value.detail
+
+
+def test_user_access_through_a_dying_pmap_is_caught():
+    cfg = cfgmod.validate(config_dict("munmap_fanout"))
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
+    vm.start()
+    while not any(v.state == "VALID" for v in vm.k.views):
+        vm.step(1)
+    view = next(v for v in vm.k.views if v.state == "VALID")
+    vm.k.pmap_mod.pmap_remove_all(view.curpmap)   # the pmap dies while a thread still runs on it
+    with pytest.raises(InvariantViolation) as exc:
+        checker.check_cpus(k=vm.k)
+    assert exc.value.name == "access_through_dying_pmap"
+
+
+def test_page_conservation_and_refcounts_are_checked():
+    cfg = cfgmod.validate(config_dict("fork_exit"))
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
+    vm.start()
+    vm.step(2)
+    vm.k.phys.counts[2] += 1                      # a PTP page that no pmap holds
+    with pytest.raises(InvariantViolation, match="page_conservation"):
+        checker.check_pages(vm.k)
+    vm.k.phys.counts[2] -= 1
+    pmap = next(iter(vm.k.pmaps.values()))
+    pmap.refs += 1                                # a reference nobody holds
+    with pytest.raises(InvariantViolation, match="refcount"):
+        checker.check_pmaps(vm.k)
 
 
 def test_ptp_freed_before_its_shootdown_is_caught():
@@ -75,3 +145,18 @@ def test_violation_stops_the_run_and_is_logged(tmp_path):
     assert len(v) == 1 and v[0]["invariant"] == "ptp_freed_early"
     assert lines[-1]["event"] == "run.end" and lines[-1]["status"] == "failed"
     assert lines[-1]["error"]["type"] == "InvariantViolation"
+
+
+def test_a_live_mapping_of_a_freed_page_is_caught():
+    cfg = cfgmod.validate(config_dict("fork_exit"))
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
+    vm.start()
+    vm.step(2)
+    pmap = next(p for p in vm.k.pmaps.values() if p.resident)
+    va, pte = next(pmap.valid_ptes())
+    obj, off = vm.k.phys.owner[pte.frame]
+    del obj.pages[off]
+    vm.k.phys.release(pte.frame)                  # the page is freed while still mapped
+    with pytest.raises(InvariantViolation) as exc:
+        checker.check_pv(vm.k)
+    assert exc.value.name == "pte_names_free_page"

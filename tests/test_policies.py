@@ -27,6 +27,13 @@ def _exits(events):
 def test_every_spec_counter_and_latency_kind_is_reported(exit_storm):
     result, _ = exit_storm["netbsd5"]
     assert set(SPEC_COUNTERS) <= set(result["counters"])
+    # the counters an exit storm must move, counted where the model does the work
+    for name in ("tlb_hits", "tlb_misses", "page_walks", "page_faults", "pte_atomic_updates",
+                 "pte_plain_stores", "pv_inserts", "pv_removes", "pv_lock_acquires", "shootdown_exchanges",
+                 "shootdown_ipis", "shootdown_full_flushes", "ptp_allocated", "ptp_freed", "ptp_pinned_peak",
+                 "pages_freed", "lazy_to_stale", "context_switches", "switch_cycles"):
+        assert result["counters"][name] > 0, name
+    assert result["latency"]["exit"]["count"] == 8 and result["latency"]["fault"]["count"] == 2048
     for kind in ("shootdown", "switch_away", "exit", "munmap", "fault"):
         assert set(result["latency"][kind]) >= {"count", "mean_cycles", "p50_cycles", "p90_cycles",
                                                  "p99_cycles", "max_cycles", "p50_wall_us", "p99_wall_us"}
@@ -79,6 +86,12 @@ def test_pressure_switch_sends_switch_aways_and_lowers_pinned_ptps():
     assert on["ptp_pinned_peak"] < off["ptp_pinned_peak"]
     sw = [e for e in res["seed"][1] if e["event"] == "switch_away"]
     assert sw and all(e["reason"] == "pressure" and e["targets"] for e in sw)
+    # under memory pressure too, the shortcut teardown writes no PTE and flushes nothing
+    exits = _exits(res["seed"][1])
+    assert len(exits) == 4
+    for e in exits:
+        for name in ("pte_atomic_updates", "shootdown_exchanges", "local_flushes", "shootdown_invlpg"):
+            assert e["deltas"].get(name, 0) == 0, (name, e["deltas"])
 
 
 # --- ablations: one switch flipped from netbsd5 changes what it should and nothing else ------------
@@ -132,6 +145,7 @@ def test_ablation_pcid_avoids_switch_flushes():
     res = run_policies(data)
     base, abl = res["netbsd5"][0]["counters"], res["ablation"][0]["counters"]
     assert abl["tlb_switch_flushes"] < base["tlb_switch_flushes"]
+    assert abl["switch_cycles"] < base["switch_cycles"]
     for name in ("page_faults", "pte_atomic_updates", "pv_inserts", "exits"):
         assert base[name] == abl[name], name
 
@@ -142,6 +156,7 @@ def test_ablation_pressure_switch_on_netbsd5_frees_pinned_pml4s():
     res = run_policies(data)
     base, abl = res["netbsd5"][0]["counters"], res["seed_no_switch"][0]["counters"]
     assert base["switch_away_exchanges"] == 0 and abl["switch_away_exchanges"] > 0
+    assert abl["ptp_switch_away_freed"] > 0          # the dying pmaps' PML4s, freed early
     assert abl["ptp_pinned_peak"] <= base["ptp_pinned_peak"]
 
 

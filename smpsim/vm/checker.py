@@ -62,11 +62,15 @@ def check_pv(k) -> None:
         pte = pmap.pte(va)
         if pte is None or pte.frame != frame:
             _fail("pv_without_pte", f"PV entry (pmap {pmap_id}, va {va:#x}, frame {frame}) has no matching PTE")
+    kinds = k.phys.kind
     for pmap in k.pmaps.values():
         shortcut = pmap.state == REMOVING_ALL and k.shortcut
         if shortcut:
-            continue   # PV entries may go before PTEs, never the other way (checked above)
+            continue   # PV entries may go before PTEs, and PTEs may name freed pages
         for va, pte in pmap.valid_ptes():
+            if kinds[pte.frame] != DATA:
+                _fail("pte_names_free_page", f"valid PTE (pmap {pmap.id}, va {va:#x}) names frame {pte.frame}, "
+                                             f"which is no longer a data page")
             if pv_map.get((pmap.id, va)) != pte.frame:
                 _fail("pte_without_pv", f"valid PTE (pmap {pmap.id}, va {va:#x}, frame {pte.frame}) has no PV entry")
 
