@@ -66,7 +66,7 @@ def make_backend(req: RunRequest, timeout_s: float):
         return InlineBackend(bugs=req.bugs)
     if req.backend == "ray":
         from smpsim.runtime.ray_backend import RayBackend
-        return RayBackend(address=req.address, timeout_s=timeout_s)
+        return RayBackend(address=req.address, timeout_s=timeout_s, bugs=req.bugs)
     raise ConfigError(f"--backend {req.backend!r}: allowed are ray, inline")
 
 
