@@ -71,7 +71,7 @@ class Op:
         self.start = start
         self.t = start
         self.parts = dict.fromkeys(PARTS, 0)
-        self.held: list[tuple[SimLock, int]] = []
+        self.held: list[tuple[SimLock, int, str]] = []
         self.counters = counters
 
     def spend(self, cycles: int, part: str = "other") -> None:
@@ -95,18 +95,18 @@ class Op:
                 c[f"{kind}_lock_wait_cycles"] += wait
         if wait:
             self.spend(wait, "lock_wait")
-        self.held.append((lock, self.t))
+        self.held.append((lock, self.t, part))
         self.spend(cost, part)
         return wait
 
     def release(self, lock: SimLock, cost: int = 0) -> None:
         for i in range(len(self.held) - 1, -1, -1):
             if self.held[i][0] is lock:
-                _, since = self.held.pop(i)
+                _, since, part = self.held.pop(i)
                 break
         else:
             raise RuntimeError(f"{self.kind} on cpu{self.cpu} releases {lock.name} it does not hold")
-        self.spend(cost, "other")
+        self.spend(cost, part)          # the release is part of the work the lock protected
         lock.record(since, self.t)
 
     @property
