@@ -3,13 +3,15 @@
 Each epoch of `quantum_cycles`:
   1. the scheduler picks what each CPU runs and every CPU gets one quantum request
      (context-switch notice, TLB fills for its last misses, accesses to make), all at once;
-  2. the CPUs' misses are resolved in CPU order: a page walk when the PTE is valid,
-     otherwise `uvm_fault` -> `pmap_enter`, at times spread over the epoch;
-  3. kernel operations due in the epoch (spawn, exit, munmap, ...) run in order of
-     simulated start time (ties: CPU id, then sequence number); each may exchange
+  2. kernel operations due in the epoch run in order of simulated start time (ties:
+     CPU id, then sequence number): spawn, exit, munmap, mprotect, pagedaemon runs, and
+     each CPU's TLB misses at their moments spread over the quantum (a page walk when
+     the PTE is valid, otherwise `uvm_fault` -> `pmap_enter`); any of them may exchange
      shootdowns with CPUs and may wake the pagedaemon;
-  4. below freetarg, pressure relief runs (switch-away, pagedaemon); the epoch is logged
-     and, with checking on, every invariant is verified.
+  3. below freetarg the pagedaemon is woken; the epoch is logged and, with checking on,
+     every invariant is verified.
+The translations of this epoch's misses reach the CPUs as fills with the next quantum,
+if their PTEs are still valid then.
 An exit kills the process's threads in the epoch it is called and tears the address
 space down at the start of the next one, after those threads have left their CPUs
 (as lwp_exit runs before uvmspace_free).
@@ -119,7 +121,7 @@ class VmCoordinator:
         if k.check:
             checker.check_all(k)
         self.epoch += 1
-        if not [e for e in self.queue if e[3] != "pagedaemon"] and self.workload.finished():
+        if not [e for e in self.queue if e[3] not in ("pagedaemon", "miss")] and self.workload.finished():
             self.quiet_epochs += 1
             if self.quiet_epochs > self.config.run.tail_epochs:
                 self.done = True
@@ -207,21 +209,32 @@ class VmCoordinator:
             k.counters["tlb_misses"] += len(rep.misses)
             if not rep.misses:
                 continue
-            proc = thread.proc
-            pmap = proc.pmap
+            # each miss is resolved at its moment in the quantum, in time order with the other
+            # operations of the epoch (a munmap early in the epoch happens before a later miss)
             n = len(rep.misses)
+            pid = thread.proc.pid
             for i, va in enumerate(rep.misses):
-                t = max(start + (i + 1) * q // (n + 1), view.busy_until)
-                op = Op("fault", view.id, t, k.counters)
-                pte = pmap.pte(va)
-                if pte is not None:
-                    k.counters["page_walks"] += 1
-                    pte.ref = True
-                else:
-                    op.spend(k.costs.page_walk)   # the walk that found no PTE
-                    uvm.uvm_fault(k, op, proc, va)
-                view.fill_vas.append(va)
-            view.fills_pmap = pmap
+                self.schedule(start + (i + 1) * q // (n + 1), view.id, "miss", pid=pid, va=va)
+
+    def _miss(self, op: Op, proc, va: int) -> None:
+        """A TLB miss reported by a CPU: a page walk, or a fault when there is no valid PTE."""
+        k = self.k
+        view = k.views[op.cpu]
+        pmap = proc.pmap
+        if proc.state != "running" or view.curpmap is not pmap or proc.map.lookup(va) is None:
+            k.counters["misses_dropped"] += 1    # the thread left, or the range was unmapped first
+            return
+        pte = pmap.pte(va)
+        if pte is not None:
+            k.counters["page_walks"] += 1
+            op.spend(k.costs.page_walk)
+            pte.ref = True
+        else:
+            op.spend(k.costs.page_walk)          # the walk that found no PTE
+            uvm.uvm_fault(k, op, proc, va)
+        if view.fills_pmap is not pmap:
+            view.fills_pmap, view.fill_vas = pmap, []
+        view.fill_vas.append(va)
 
     # --- 3: kernel operations ----------------------------------------------------------------------------
     def _ops(self, end: int) -> None:
@@ -229,6 +242,11 @@ class VmCoordinator:
         while self.queue and self.queue[0][0] < end:
             time, cpu, seq, kind, args = heapq.heappop(self.queue)
             view = k.views[cpu]
+            if kind == "miss":
+                # part of the quantum's own time: recorded as fault latencies, but it neither
+                # waits for nor delays the kernel operations this CPU initiates
+                self._miss(Op(kind, cpu, time, k.counters), k.procs[args["pid"]], args["va"])
+                continue       # checked with the epoch: a fill changes no mapping
             t = max(time, view.busy_until)
             if t >= end:
                 heapq.heappush(self.queue, (t, cpu, seq, kind, args))

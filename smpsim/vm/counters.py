@@ -24,6 +24,7 @@ EXTRA_COUNTERS = (
     "pcid_deferred_flushes",     # PCID: inactive CPUs told to flush on next activation instead of an IPI
     "tlb_switch_flushes",        # full or per-PCID flushes done at context switches
     "switch_cycles",             # pmap_activate/deactivate work, incl. a last pmap_destroy; taken from the quantum
+    "misses_dropped",            # misses whose thread left or whose range was unmapped before they were resolved
     "exits", "munmaps", "pagedaemon_runs", "pmaps_destroyed", "ptp_switch_away_freed",
 )
 
