@@ -39,3 +39,17 @@ def test_mailbox_waits_are_counted_separately():
     op = Op("s", 2, 10, c)
     op.acquire(box, 20, "shootdown")
     assert c["mailbox_waits"] == 1 and c["mailbox_wait_cycles"] == 990
+
+
+def test_hold_of_known_length_waits_for_a_gap_long_enough():
+    c = Counters()
+    box = SimLock("mb", "mailbox")
+    box.record(100, 200)
+    box.record(250, 400)
+    op = Op("s", 0, 50, c)
+    wait = op.hold_for(box, 100, "shootdown")      # [50, 150) would overlap [100, 200); [200, 300) too
+    assert wait == 350 and op.t == 500
+    assert box.starts == [100, 250] and box.ends == [200, 500]
+    assert c["mailbox_waits"] == 1 and c["mailbox_wait_cycles"] == 350
+    op2 = Op("s", 1, 0, c)
+    assert op2.hold_for(box, 100, "shootdown") == 0 and op2.t == 100   # fits before the first hold

@@ -197,14 +197,14 @@ class Kernel:
             dests.append(me)
         t0 = op.t
         wait = 0
-        if targets:
-            wait = op.acquire(self.mailbox, c.mailbox_claim, "shootdown")
         ex = self.exchange(dests, reqs)
         acks = list(ex.replies)
         local_ack = acks.pop() if local else None
-        cycles = 0
         if targets:
-            cycles = c.ipi_first + c.ipi_extra * (len(targets) - 1) + max(a.handler_cycles for a in acks)
+            # the mailbox is held from the claim until the slowest target has acknowledged
+            held = c.mailbox_claim + c.ipi_first + c.ipi_extra * (len(targets) - 1) + \
+                max(a.handler_cycles for a in acks)
+            wait = op.hold_for(self.mailbox, held, "shootdown")
             k["shootdown_exchanges"] += 1
             k["shootdown_ipis"] += len(targets)
             if vas is None:
@@ -212,12 +212,9 @@ class Kernel:
         if local_ack is not None:
             k["local_flushes"] += 1
             k["shootdown_invlpg"] += local_ack.invlpg
-            cycles += local_ack.handler_cycles
+            op.spend(local_ack.handler_cycles, "shootdown")
             if self.check:
                 view.tlb = local_ack.tlb
-        op.spend(cycles, "shootdown")
-        if targets:
-            op.release(self.mailbox)
         for a in acks:
             v = self.views[a.cpu]
             k["shootdown_invlpg"] += a.invlpg

@@ -6,6 +6,12 @@ intervals. An acquisition at time t that falls inside a recorded hold waits
 until that hold ends and counts as contended, so a later-starting operation
 waits for (or, on the P->V path, retries against) the holds of earlier-starting
 operations that overlap it in simulated time. All of this is deterministic.
+
+Exclusion is exact at the moment of acquisition. A hold whose length is only
+known at release may run into a hold recorded later in processing order by an
+operation that started later; the calendar then merges the two (an
+approximation of true interleaving). The shootdown mailbox, whose hold length is
+known before it is taken, uses `Op.hold_for` and never overlaps.
 """
 
 from __future__ import annotations
@@ -31,6 +37,16 @@ class SimLock:
         i = bisect_right(self.starts, t) - 1
         if i >= 0 and self.ends[i] > t:
             return self.ends[i]
+        return t
+
+    def free_for(self, t: int, duration: int) -> int:
+        """The earliest time >= t from which the lock is free for `duration` cycles."""
+        starts, ends = self.starts, self.ends
+        t = self.free_at(t)
+        i = bisect_right(starts, t)
+        while i < len(starts) and starts[i] < t + duration:
+            t = ends[i]
+            i += 1
         return t
 
     def busy_at(self, t: int) -> bool:
@@ -78,25 +94,36 @@ class Op:
         self.t += cycles
         self.parts[part] += cycles
 
-    def acquire(self, lock: SimLock, cost: int, part: str) -> int:
-        """Take `lock` (waiting for a recorded hold to end); return the wait in cycles."""
+    def _wait(self, lock: SimLock, free: int) -> int:
+        """Count the acquisition and wait until `free`; return the wait in cycles."""
         c = self.counters
-        kind = lock.kind
-        free = lock.free_at(self.t)
         wait = free - self.t
-        if kind == "mailbox":
+        if lock.kind == "mailbox":
             if wait:
                 c["mailbox_waits"] += 1
                 c["mailbox_wait_cycles"] += wait
         else:
-            c[f"{kind}_lock_acquires"] += 1
+            c[f"{lock.kind}_lock_acquires"] += 1
             if wait:
-                c[f"{kind}_lock_contended"] += 1
-                c[f"{kind}_lock_wait_cycles"] += wait
+                c[f"{lock.kind}_lock_contended"] += 1
+                c[f"{lock.kind}_lock_wait_cycles"] += wait
         if wait:
             self.spend(wait, "lock_wait")
+        return wait
+
+    def acquire(self, lock: SimLock, cost: int, part: str) -> int:
+        """Take `lock` (waiting for a recorded hold to end); return the wait in cycles."""
+        wait = self._wait(lock, lock.free_at(self.t))
         self.held.append((lock, self.t, part))
         self.spend(cost, part)
+        return wait
+
+    def hold_for(self, lock: SimLock, duration: int, part: str) -> int:
+        """Take `lock` for a hold whose length is known in advance (the shootdown mailbox):
+        wait for a gap long enough, so the hold never overlaps another. Returns the wait."""
+        wait = self._wait(lock, lock.free_for(self.t, duration))
+        lock.record(self.t, self.t + duration)
+        self.spend(duration, part)
         return wait
 
     def release(self, lock: SimLock, cost: int = 0) -> None:
