@@ -209,28 +209,41 @@ class VmCoordinator:
             k.counters["tlb_misses"] += len(rep.misses)
             if not rep.misses:
                 continue
-            # each miss is resolved at its moment in the quantum, in time order with the other
-            # operations of the epoch (a munmap early in the epoch happens before a later miss)
+            # A miss with a valid PTE is a page walk: it takes no lock and changes no mapping
+            # (if a later operation removes the PTE, the fill is dropped before delivery).
+            # A miss that faults runs at its moment in the quantum, in time order with the
+            # epoch's other operations (a munmap early in the epoch comes before it).
             n = len(rep.misses)
-            pid = thread.proc.pid
+            proc = thread.proc
+            pmap = proc.pmap
+            if view.fills_pmap is not pmap:
+                view.fills_pmap, view.fill_vas = pmap, []
+            walks = 0
             for i, va in enumerate(rep.misses):
-                self.schedule(start + (i + 1) * q // (n + 1), view.id, "miss", pid=pid, va=va)
+                pte = pmap.pte(va)
+                if pte is not None:
+                    pte.ref = True
+                    view.fill_vas.append(va)
+                    walks += 1
+                else:
+                    self.schedule(start + (i + 1) * q // (n + 1), view.id, "miss", pid=proc.pid, va=va)
+            k.counters["page_walks"] += walks
 
     def _miss(self, op: Op, proc, va: int) -> None:
-        """A TLB miss reported by a CPU: a page walk, or a fault when there is no valid PTE."""
+        """A TLB miss that found no valid PTE at quantum time: fault it in now (or walk, if
+        another CPU's fault mapped it in between)."""
         k = self.k
         view = k.views[op.cpu]
         pmap = proc.pmap
         if proc.state != "running" or view.curpmap is not pmap or proc.map.lookup(va) is None:
             k.counters["misses_dropped"] += 1    # the thread left, or the range was unmapped first
             return
+        op.spend(k.costs.page_walk)              # the walk that found no PTE
         pte = pmap.pte(va)
         if pte is not None:
             k.counters["page_walks"] += 1
-            op.spend(k.costs.page_walk)
             pte.ref = True
         else:
-            op.spend(k.costs.page_walk)          # the walk that found no PTE
             uvm.uvm_fault(k, op, proc, va)
         if view.fills_pmap is not pmap:
             view.fills_pmap, view.fill_vas = pmap, []
