@@ -160,3 +160,16 @@ def test_a_live_mapping_of_a_freed_page_is_caught():
     with pytest.raises(InvariantViolation) as exc:
         checker.check_pv(vm.k)
     assert exc.value.name == "pte_names_free_page"
+
+
+def test_a_mapping_without_its_pv_entry_is_caught():
+    cfg = cfgmod.validate(config_dict("fork_exit"))
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
+    vm.start()
+    vm.step(2)
+    pmap = next(p for p in vm.k.pmaps.values() if p.resident)
+    va, pte = next(pmap.valid_ptes())
+    del vm.k.pv.pages[pte.frame][(pmap.id, va)]   # the PV entry vanishes, the PTE stays
+    with pytest.raises(InvariantViolation) as exc:
+        checker.check_pv(vm.k)
+    assert exc.value.name == "pte_without_pv" and f"va {va:#x}" in exc.value.detail
