@@ -114,9 +114,23 @@ def test_pv_entry_left_behind_is_caught():
     assert e.name == "pv_without_pte"
 
 
-def test_pv_entry_left_behind_by_the_shortcut_is_caught_after_destroy():
+def test_pv_entry_left_behind_by_the_shortcut_is_caught():
+    # seed: the entry is unmapped but its PV entry stays on the page's list
     e = _violation(config_dict("fork_exit"), 1, bugs=("leave_pv",))
-    assert e.name == "pv_without_pte"
+    assert e.name == "pv_index" and "only on pages" in e.detail
+
+
+def test_pv_entry_of_a_destroyed_pmap_is_caught():
+    cfg = cfgmod.validate(config_dict("fork_exit", ["seed"]))
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
+    vm.start()
+    vm.step(2)
+    pmap = next(p for p in vm.k.pmaps.values() if p.resident)
+    va, pte = next(pmap.valid_ptes())
+    del vm.k.pmaps[pmap.id]                        # destroyed while its PV entries remain
+    with pytest.raises(InvariantViolation) as exc:
+        checker.check_pv(vm.k)
+    assert exc.value.name == "pv_without_pte" and "destroyed pmap" in exc.value.detail
 
 
 def test_pcid_reuse_without_flush_is_caught():
@@ -173,3 +187,14 @@ def test_a_mapping_without_its_pv_entry_is_caught():
     with pytest.raises(InvariantViolation) as exc:
         checker.check_pv(vm.k)
     assert exc.value.name == "pte_without_pv" and f"va {va:#x}" in exc.value.detail
+
+
+def test_object_reference_counts_are_checked():
+    cfg = cfgmod.validate(config_dict("fork_exit"))
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
+    vm.start()
+    vm.step(2)
+    obj = next(iter(vm.k.objects.values()))
+    obj.refs += 1
+    with pytest.raises(InvariantViolation, match="object_refcount"):
+        checker.check_objects(vm.k)

@@ -87,3 +87,20 @@ def test_existing_out_dir_is_refused(tmp_path):
     out = _run(tmp_path, "r1", config="configs/fork_exit_quick.toml")
     with pytest.raises(ConfigError, match="--resume"):
         _run(tmp_path, "r1", config="configs/fork_exit_quick.toml")
+
+
+def test_results_do_not_depend_on_the_process_hash_seed(tmp_path):
+    """Two separate processes with different PYTHONHASHSEED (set/dict order of strings differs)."""
+    import os
+    import subprocess
+    import sys
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"h{seed}"
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        r = subprocess.run([sys.executable, "-m", "smpsim.cli", "run", str(ROOT / "configs" / "fork_exec_exit_quick.toml"),
+                            "--backend", "inline", "--out", str(out), "--quiet"],
+                           capture_output=True, text=True, env=env, cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+        outs.append(json.loads((out / "summary.json").read_text()))
+    assert _strip_wall(outs[0]) == _strip_wall(outs[1])

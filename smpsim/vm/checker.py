@@ -75,6 +75,38 @@ def check_pv(k) -> None:
                 _fail("pte_without_pv", f"valid PTE (pmap {pmap.id}, va {va:#x}, frame {pte.frame}) has no PV entry")
 
 
+def check_pv_indexes(k) -> None:
+    """The V->P side of PV tracking holds exactly the entries of the per-page (P->V) lists:
+    the global hash's chains, or the map entries' own lists."""
+    on_pages = {(pmap_id, va): frame for pmap_id, va, frame in k.pv.all_entries()}
+    if k.pv.name == "global_hash":
+        indexed = [key for chain in k.pv.buckets.values() for key in chain]
+        where = "the global PV hash"
+    else:
+        indexed = []
+        for proc in k.procs.values():
+            for entry in proc.map.entries:
+                indexed.extend((proc.pmap.id, va) for va in entry.pv)
+        where = "the map entries' PV lists"
+    if len(indexed) != len(set(indexed)) or set(indexed) != set(on_pages):
+        extra = sorted(set(indexed) - set(on_pages))[:3]
+        missing = sorted(set(on_pages) - set(indexed))[:3]
+        _fail("pv_index", f"{where} and the per-page PV lists disagree: only in the index {extra}, "
+                          f"only on pages {missing}, {len(indexed) - len(set(indexed))} duplicates")
+
+
+def check_objects(k) -> None:
+    """Each object's reference count is the number of map entries naming it."""
+    refs: dict[int, int] = {}
+    for proc in k.procs.values():
+        for entry in proc.map.entries:
+            refs[entry.obj.id] = refs.get(entry.obj.id, 0) + 1
+    for obj in list(k.objects.values()):
+        if obj.refs != refs.get(obj.id, 0):
+            _fail("object_refcount", f"object {obj.name} has {obj.refs} references but "
+                                     f"{refs.get(obj.id, 0)} map entries name it")
+
+
 def check_cpus(k) -> None:
     for v in k.views:
         p = v.curpmap
@@ -107,4 +139,6 @@ def check_all(k) -> None:
     check_pages(k)
     check_pmaps(k)
     check_pv(k)
+    check_pv_indexes(k)
+    check_objects(k)
     check_cpus(k)
