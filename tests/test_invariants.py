@@ -17,6 +17,15 @@ from tests.helpers import config_dict, run_inline
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _started(workload="fork_exit", policies=("netbsd5", "seed"), epochs=2):
+    """A checked inline model of `workload` started and run for `epochs` epochs."""
+    cfg = cfgmod.validate(config_dict(workload, policies))
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
+    vm.start()
+    vm.step(epochs)
+    return vm
+
+
 def _violation(data, policy_index=0, bugs=()):
     with pytest.raises(InvariantViolation) as exc:
         run_inline(data, policy_index, bugs=bugs)
@@ -82,10 +91,7 @@ def test_user_access_through_a_dying_pmap_is_caught():
 
 
 def test_page_conservation_and_refcounts_are_checked():
-    cfg = cfgmod.validate(config_dict("fork_exit"))
-    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
-    vm.start()
-    vm.step(2)
+    vm = _started()
     vm.k.phys.counts[2] += 1                      # a PTP page that no pmap holds
     with pytest.raises(InvariantViolation, match="page_conservation"):
         checker.check_pages(vm.k)
@@ -121,10 +127,7 @@ def test_pv_entry_left_behind_by_the_shortcut_is_caught():
 
 
 def test_pv_entry_of_a_destroyed_pmap_is_caught():
-    cfg = cfgmod.validate(config_dict("fork_exit", ["seed"]))
-    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
-    vm.start()
-    vm.step(2)
+    vm = _started(policies=["seed"])
     pmap = next(p for p in vm.k.pmaps.values() if p.resident)
     va, pte = next(pmap.valid_ptes())
     del vm.k.pmaps[pmap.id]                        # destroyed while its PV entries remain
@@ -162,10 +165,7 @@ def test_violation_stops_the_run_and_is_logged(tmp_path):
 
 
 def test_a_live_mapping_of_a_freed_page_is_caught():
-    cfg = cfgmod.validate(config_dict("fork_exit"))
-    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
-    vm.start()
-    vm.step(2)
+    vm = _started()
     pmap = next(p for p in vm.k.pmaps.values() if p.resident)
     va, pte = next(pmap.valid_ptes())
     obj, off = vm.k.phys.owner[pte.frame]
@@ -177,10 +177,7 @@ def test_a_live_mapping_of_a_freed_page_is_caught():
 
 
 def test_a_mapping_without_its_pv_entry_is_caught():
-    cfg = cfgmod.validate(config_dict("fork_exit"))
-    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
-    vm.start()
-    vm.step(2)
+    vm = _started()
     pmap = next(p for p in vm.k.pmaps.values() if p.resident)
     va, pte = next(pmap.valid_ptes())
     del vm.k.pv.pages[pte.frame][(pmap.id, va)]   # the PV entry vanishes, the PTE stays
@@ -190,10 +187,7 @@ def test_a_mapping_without_its_pv_entry_is_caught():
 
 
 def test_object_reference_counts_are_checked():
-    cfg = cfgmod.validate(config_dict("fork_exit"))
-    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
-    vm.start()
-    vm.step(2)
+    vm = _started()
     obj = next(iter(vm.k.objects.values()))
     obj.refs += 1
     with pytest.raises(InvariantViolation, match="object_refcount"):
