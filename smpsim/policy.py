@@ -1,5 +1,10 @@
 """Policies: the switches of SPEC §3 and the presets that name interesting combinations.
 
+`teardown` has a third value beside the SPEC's two: `gc`, NetBSD's 2008-2019
+`md_gc_pmap` path (after pmap_remove_all, PTEs are still cleared and PV entries
+removed one by one, but shootdowns for the pmap are suppressed and the emptied
+PTPs collected; pmap_update then does one full flush and frees them).
+
 `netbsd5` is the 2011 x86 pmap after the rmind-uvmplock merge; `seed` switches on
 all three proposals of the 2011 tech-kern post. Any switch can be overridden on a
 preset, which is how each proposal is measured alone (an ablation).
@@ -27,7 +32,7 @@ class Policy(BaseModel):
     name: str = Field(min_length=1)
     preset: Literal["netbsd5", "seed"] = "netbsd5"
     pv_tracking: Literal["global_hash", "map_entry"] = "global_hash"
-    teardown: Literal["eager", "deferred"] = "eager"
+    teardown: Literal["eager", "deferred", "gc"] = "eager"
     lazy_tlb: Literal["on", "off"] = "on"
     pressure_switch: Literal["on", "off"] = "off"
     shootdown_batch: int = Field(default=6, ge=1, le=512)

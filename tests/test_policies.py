@@ -170,3 +170,20 @@ def test_pmap_protect_downgrades_ptes_and_shoots_down_the_other_threads():
     assert all(len(e["targets"]) == 3 for e in prot)        # threads on 4 CPUs, initiator excluded
     # every resident page of the region is downgraded once: one more atomic update per page
     assert result["counters"]["pte_atomic_updates"] - plain["counters"]["pte_atomic_updates"] == 3 * 16
+
+
+def test_gc_teardown_clears_ptes_but_sends_one_full_flush_per_exit():
+    data = config_dict("exit_storm", [{"name": "netbsd5"}, {"name": "gc", "preset": "netbsd5", "teardown": "gc"}])
+    data["workload"]["entries"] = 4          # several entries: eager sends a shootdown per emptied PTP batch
+    res = run_policies(data)
+    eager, gc = res["netbsd5"], res["gc"]
+    for e in _exits(gc[1]):
+        assert e["deltas"]["pte_atomic_updates"] >= e["pages"]          # PTEs still cleared one by one
+        assert e["deltas"].get("shootdown_exchanges", 0) <= 1
+        assert e["deltas"].get("local_flushes", 0) <= 1                  # at most one full flush, at pmap_update
+        assert e["deltas"].get("shootdown_invlpg", 0) == 0
+    eager_flushes = sum(e["deltas"].get("local_flushes", 0) for e in _exits(eager[1]))
+    gc_flushes = sum(e["deltas"].get("local_flushes", 0) for e in _exits(gc[1]))
+    assert gc_flushes < eager_flushes
+    assert gc[0]["counters"]["ptp_bulk_freed"] == 0
+    assert gc[0]["counters"]["ptp_freed"] == eager[0]["counters"]["ptp_freed"]

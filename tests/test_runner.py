@@ -43,7 +43,8 @@ def test_run_directory_contract(tmp_path):
         assert key in status
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"] == "exit_storm_quick" and summary["backend"] == "inline"
-    assert [p["policy"] for p in summary["points"]] == ["netbsd5", "seed", "pv_map_entry", "deferred"]
+    assert [p["policy"] for p in summary["points"]] == ["netbsd5", "seed", "pv_map_entry", "deferred",
+                                                           "md_gc_pmap"]
     for p in summary["points"]:
         assert set(SPEC_COUNTERS) <= set(p["counters"])
         assert all(isinstance(p["counters"][c], int) for c in SPEC_COUNTERS)

@@ -61,6 +61,7 @@ class Kernel:
         self.pv = make_tracker(policy.pv_tracking, self.costs)
         self.pmap_mod = PmapModule(self)
         self.shortcut = policy.teardown == "deferred"
+        self.gc_teardown = policy.teardown == "gc"
         self.pmaps: dict[int, Pmap] = {}
         self.objects: dict[int, object] = {}
         self.procs: dict[int, object] = {}

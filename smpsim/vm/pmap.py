@@ -263,8 +263,9 @@ class PmapModule:
                 continue   # its PV entry is already gone
             self._remove_pte(pmap, pt, va, pte, entry, op, shortcut)
         op.release(pmap.lock, c.lock_release)
-        if pmap.ptp_free_pending:
-            # PTPs may only be freed once no CPU can walk them: shoot down now.
+        if pmap.ptp_free_pending and not (k.gc_teardown and pmap.state == REMOVING_ALL):
+            # PTPs may only be freed once no CPU can walk them: shoot down now
+            # (md_gc_pmap collects them for the caller's pmap_update instead).
             self.pmap_update(pmap, op, reason)
 
     def _scan(self, pmap: Pmap, sva: int, eva: int, op: Op):
@@ -302,14 +303,20 @@ class PmapModule:
 
     def pmap_remove_all(self, pmap: Pmap) -> bool:
         """The address space is going away. With deferred teardown later pmap_remove calls
-        take the shortcut; with eager teardown nothing changes but the state."""
+        take the shortcut; with gc they suppress shootdowns and collect PTPs until
+        pmap_update; with eager teardown nothing changes but the state."""
         pmap.state = REMOVING_ALL
         return False
 
     # --- shootdowns -----------------------------------------------------------------------------
     def pmap_tlb_shootdown(self, pmap: Pmap, va: int) -> None:
-        """Queue an invalidation in the current packet; past shootdown_batch VAs it becomes full."""
+        """Queue an invalidation in the current packet; past shootdown_batch VAs it becomes full.
+        With teardown=gc a pmap being torn down only asks for one full flush at pmap_update."""
         if pmap.pending_full:
+            return
+        if self.k.gc_teardown and pmap.state == REMOVING_ALL:
+            pmap.pending_full = True
+            pmap.pending_vas.clear()
             return
         if len(pmap.pending_vas) >= self.k.policy.shootdown_batch:
             pmap.pending_full = True
