@@ -621,8 +621,6 @@ def bench_scaling(res: Results, ray_backend) -> None:
 
 
 def bench_many_actors(res: Results) -> None:
-    import ray
-
     from smpsim.runtime.ray_actors import create_cpu_actors
     from smpsim.runtime.ray_transport import RayTransport, kill_actors
     n = res.sizes.try_ncpus

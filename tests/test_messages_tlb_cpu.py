@@ -1,6 +1,5 @@
 """Messages survive msgpack; the TLB is set-associative LRU; the CPU state machine follows x86_tlb.c."""
 
-import pytest
 
 from smpsim.costs import CostModel
 from smpsim.cpus.cpu import KERNEL, LAZY, STALE, VALID, SimCpu

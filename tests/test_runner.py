@@ -86,7 +86,7 @@ def test_resume_runs_only_missing_points(tmp_path):
 
 def test_existing_out_dir_is_refused(tmp_path):
     from smpsim.errors import ConfigError
-    out = _run(tmp_path, "r1", config="configs/fork_exit_quick.toml")
+    _run(tmp_path, "r1", config="configs/fork_exit_quick.toml")
     with pytest.raises(ConfigError, match="--resume"):
         _run(tmp_path, "r1", config="configs/fork_exit_quick.toml")
 

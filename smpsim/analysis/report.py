@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smpsim.analysis.analyze import analyze_text, by_point, point_title, run_header
+from smpsim.analysis.analyze import analyze_text, by_point
 from smpsim.analysis.load import load_run
-from smpsim.analysis.plots import (COST_KINDS, cost_vs_param, exit_breakdown, latency_cdf,
+from smpsim.analysis.plots import (cost_vs_param, exit_breakdown, latency_cdf,
                                    pinned_ptps)
 from smpsim.analysis.results import PolicyResult, collect, swept_keys
 from smpsim.analysis.stats import ratio

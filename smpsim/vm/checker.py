@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from smpsim.cpus.cpu import LAZY, STALE, VALID
 from smpsim.errors import InvariantViolation
-from smpsim.vm.physmem import DATA, FREE, KERNEL, PTP
+from smpsim.vm.physmem import DATA, FREE, PTP
 from smpsim.vm.pmap import DESTROYED, LIVE, REMOVING_ALL
 
 

@@ -23,14 +23,12 @@ import heapq
 from dataclasses import dataclass, field
 
 from smpsim.analysis.stats import latency_stats
-from smpsim.cpus.cpu import KERNEL, LAZY, STALE, VALID
+from smpsim.cpus.cpu import LAZY, STALE
 from smpsim.errors import InvariantViolation, SimulationError
 from smpsim.runtime.messages import CpuSetup, QuantumRequest, Switch
 from smpsim.vm import checker, uvm
-from smpsim.vm.counters import SPEC_COUNTERS
 from smpsim.vm.kernel import LATENCY_KINDS, Kernel
 from smpsim.vm.locks import PARTS, Op
-from smpsim.vm.pmap import LIVE
 
 
 @dataclass
@@ -134,9 +132,7 @@ class VmCoordinator:
         yield k.mailbox
         for p in k.pmaps.values():
             yield p.lock
-        for o in k.objects.values():
-            yield o.lock
-        for o in self.shared.values():
+        for o in k.objects.values():            # shared objects are registered there too
             yield o.lock
         yield from getattr(k.pv, "stripes", ())
         yield from getattr(k.pv, "pp_locks", {}).values()

@@ -15,7 +15,7 @@ from smpsim.runtime.messages import ShootdownRequest, SwitchAwayRequest, to_plai
 from smpsim.vm.counters import Counters
 from smpsim.vm.locks import Op, SimLock
 from smpsim.vm.physmem import PhysMem
-from smpsim.vm.pmap import DESTROYED, LIVE, REMOVING_ALL, Pmap, PmapModule
+from smpsim.vm.pmap import Pmap, PmapModule
 from smpsim.vm.pv import make_tracker
 
 LATENCY_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault", "pagedaemon", "destroy")

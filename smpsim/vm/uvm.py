@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from smpsim.errors import SimulationError
 from smpsim.vm.locks import Op
 from smpsim.vm.objects import UObject, VmMap, VmMapEntry
-from smpsim.vm.pmap import LIVE, REMOVING_ALL
 
 
 @dataclass(eq=False)
