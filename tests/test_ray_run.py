@@ -39,6 +39,13 @@ def test_ray_run_equals_inline_for_every_quick_config(ray_cluster, tmp_path, con
     _, b = run(RunRequest(backend="ray", out=str(tmp_path / "ray"), **kw))
     assert b["backend"] == "ray" and a["backend"] == "inline"
     assert _sim(b) == _sim(a)
+    # the event streams too, line by line, without their wall-clock fields
+    streams = []
+    for name in ("inline", "ray"):
+        lines = (tmp_path / name / "base" / "events.jsonl").read_text().splitlines()
+        streams.append([{k: v for k, v in json.loads(l).items() if not (k == "ts" or k.endswith("_us"))}
+                        for l in lines])
+    assert streams[0] == streams[1]
     status = json.loads((tmp_path / "ray" / "run.json").read_text())
     assert status["status"] == "completed" and status["ray_address"]
     lines = [json.loads(l) for l in (tmp_path / "ray" / "base" / "events.jsonl").read_text().splitlines()]
