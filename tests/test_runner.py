@@ -106,3 +106,38 @@ def test_results_do_not_depend_on_the_process_hash_seed(tmp_path):
         assert r.returncode == 0, r.stderr
         outs.append(json.loads((out / "summary.json").read_text()))
     assert _strip_wall(outs[0]) == _strip_wall(outs[1])
+
+
+def test_interrupted_run_says_so_and_keeps_its_logs(tmp_path, monkeypatch):
+    from smpsim.experiments import progress
+
+    def interrupt(self, epoch, total):
+        if epoch >= 8:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(progress.Progress, "epochs", interrupt)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run(RunRequest(config_path=str(ROOT / "configs" / "exit_storm_quick.toml"), backend="inline",
+                       out=str(out), progress=False))
+    for status_file in (out / "run.json", out / "base" / "run.json"):
+        status = json.loads(status_file.read_text())
+        assert status["status"] == "interrupted" and status["ended_at"]
+    lines = [json.loads(l) for l in (out / "base" / "events.jsonl").read_text().splitlines()]
+    assert lines[0]["event"] == "run.start" and sum(l["event"] == "epoch" for l in lines) >= 8
+    assert lines[-1]["event"] == "run.end" and lines[-1]["status"] == "interrupted"
+
+
+def test_sigint_to_the_cli_ends_the_run_interrupted(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "smpsim.cli", "run", str(ROOT / "configs" / "study_exit_cost.toml"),
+                             "--backend", "inline", "--out", str(out)],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    first = proc.stderr.readline()              # "[1/48] ..." : the run has started (not a terminal)
+    assert first.startswith("[1/")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
