@@ -17,6 +17,7 @@ import math
 import re
 from pathlib import Path
 
+from smpsim.analysis.analyze import by_point
 from smpsim.analysis.results import BREAKDOWN_PARTS, PolicyResult
 from smpsim.analysis.stats import ecdf
 
@@ -58,16 +59,9 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _points(results: list[PolicyResult]) -> dict[str, list[PolicyResult]]:
-    groups: dict[str, list[PolicyResult]] = {}
-    for r in results:
-        groups.setdefault(r.point, []).append(r)
-    return groups
-
-
 def latency_cdf(results: list[PolicyResult], kind: str, outdir: Path) -> tuple[str, Path] | None:
     """CDF of ``kind`` latencies (simulated cycles) from events.jsonl samples; None without samples."""
-    groups = {pt: rs for pt, rs in _points(results).items()
+    groups = {pt: rs for pt, rs in by_point(results).items()
               if any(r.events and r.events.cycles.get(kind) for r in rs)}
     if not groups:
         return None
@@ -182,7 +176,7 @@ def exit_breakdown(results: list[PolicyResult], outdir: Path) -> tuple[str, Path
 
 def pinned_ptps(results: list[PolicyResult], outdir: Path) -> tuple[str, Path] | None:
     """PTPs pinned by dying pmaps (``ptp_pinned`` of epoch events) over simulated time; None if never any."""
-    groups = {pt: rs for pt, rs in _points(results).items()
+    groups = {pt: rs for pt, rs in by_point(results).items()
               if any(r.events and any(n for _, n in r.events.pinned) for r in rs)}
     if not groups:
         return None

@@ -31,26 +31,12 @@ def pmap_page_remove(k, frame: int, op: Op) -> None:
     full = False
 
     def unmap_one(pmap, va, page_locked):
-        nonlocal full
-        pt = pmap.ptps.get((1, va >> 9))
-        pte = pt.ptes[va]
+        # pmap_remove's per-PTE work; its invalidations are gathered into one packet below
+        pt = pmap.ptps[(1, va >> 9)]
         entry = k.procs[pmap.owner].map.lookup(va)
-        # pmap_remove's per-PTE work, with the invalidation collected into one packet
-        k.pv.remove(op, pmap, va, frame, pt.frame, entry, page_locked=page_locked)
-        del pt.ptes[va]
-        pt.nvalid -= 1
-        pmap.resident -= 1
-        k.counters["pte_atomic_updates"] += 1
-        op.spend(c.pte_atomic, "pte")
+        pm._remove_pte(pmap, pt, va, pt.ptes[va], entry, op, shortcut=False, page_locked=page_locked)
         if pmap not in touched:
             touched.append(pmap)
-        if pte.ref:
-            if len(vas) >= k.policy.shootdown_batch:
-                full = True
-            else:
-                vas.append((pmap.tag, va))
-        if pt.nvalid == 0:
-            pm._unlink_ptp(pmap, pt, op)
 
     if k.policy.p2v_retry:
         pp = k.pv.pp_lock(frame)
@@ -91,7 +77,7 @@ def pmap_page_remove(k, frame: int, op: Op) -> None:
         op.release(obj.lock, c.lock_release)
 
     for pmap in touched:
-        # invalidations queued by pmap_free_ptp while unmapping go out in the same packet
+        # everything the removals queued (PTEs and freed PTPs) goes out in one packet
         if pmap.pending_full:
             full = True
         for va in pmap.pending_vas:

@@ -123,6 +123,14 @@ def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, ev
     return detached
 
 
+def _release_object(k, obj: UObject) -> None:
+    """A map entry lets go of its object: a private object goes away with its last
+    entry; a shared one stays cached."""
+    obj.refs -= 1
+    if obj.refs == 0 and not obj.shared:
+        k.objects.pop(obj.id, None)
+
+
 def _free_detached(k, op: Op, frames: list) -> None:
     """uvm_unmap_detach: the pages go back to the free list after the shootdown, even if a
     dying pmap's PTEs (deferred teardown) still name them."""
@@ -149,9 +157,7 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
             proc.map.insert(VmMapEntry(eva, entry.end - eva, entry.obj, entry.offset + (eva - entry.start),
                                        entry.prot, entry.wired, {v: f for v, f in entry.pv.items() if v >= eva}))
             entry.obj.refs += 1
-        entry.obj.refs -= 1
-        if entry.obj.refs == 0 and not entry.obj.shared:
-            k.objects.pop(entry.obj.id, None)
+        _release_object(k, entry.obj)
     k.pmap_mod.pmap_update(proc.pmap, op, reason)
     _free_detached(k, op, detached)
 
@@ -176,9 +182,7 @@ def exit_teardown(k, op: Op, proc: Process) -> None:
     for entry in list(proc.map.entries):
         detached += _unmap_entry_range(k, op, proc, entry, entry.start, entry.end, "exit")
         proc.map.entries.remove(entry)
-        entry.obj.refs -= 1
-        if entry.obj.refs == 0 and not entry.obj.shared:
-            k.objects.pop(entry.obj.id, None)
+        _release_object(k, entry.obj)
     pm.pmap_update(pmap, op, "exit")
     _free_detached(k, op, detached)
     proc.state = "exited"
