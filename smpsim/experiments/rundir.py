@@ -88,7 +88,6 @@ class EventLog:
         for ev in events:
             ev = dict(ev)
             name = ev.pop("event")
-            ev.pop("policy_name", None)
             self.log.info(name, seq=self.seq, policy=policy, point=self.point, **ev)
             self.seq += 1
         self.file.flush()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from smpsim.errors import ConfigError, SmpsimError
+from smpsim.errors import ConfigError
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments.progress import Progress
 from smpsim.experiments.rundir import (EventLog, TraceLog, base_status, read_json, utc_now, write_json,
@@ -131,10 +131,6 @@ def run(req: RunRequest, echo=print) -> tuple[Path, dict]:
     except KeyboardInterrupt:
         status["status"] = "interrupted"
         status["error"] = {"type": "KeyboardInterrupt", "message": "interrupted by the user (SIGINT)"}
-        raise
-    except SmpsimError as e:
-        status["status"] = "failed"
-        status["error"] = {"type": type(e).__name__, "message": str(e)}
         raise
     except Exception as e:
         status["status"] = "failed"

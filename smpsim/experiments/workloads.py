@@ -62,7 +62,6 @@ class ExitStorm(Workload):
     def __init__(self, config, k):
         super().__init__(config, k)
         self.spawned_at: list[int] = []
-        self.exited = 0
         self.layout = self._layout()
 
     def _layout(self):

@@ -47,7 +47,8 @@ class VmCoordinator:
         self.config = config
         self.policy = policy
         self.transport = transport
-        self.k = Kernel(config, policy, check=check, trace=trace, bugs=bugs, point=point)
+        self.point = point
+        self.k = Kernel(config, policy, check=check, trace=trace, bugs=bugs)
         self.k.exchange = self._exchange
         self.k.schedule = self.schedule
         self.workload = make_workload(config, self.k)
@@ -70,7 +71,7 @@ class VmCoordinator:
         self.transport.start([CpuSetup(i, m.tlb_entries, m.tlb_ways, p.lazy_tlb == "on", p.pcid,
                                        self.config.seed, costs) for i in range(m.ncpus)])
         self.k.emit("run.start", 0, ncpus=m.ncpus, switches=p.switches(),
-                    workload=self.config.workload.model_dump(), policy_name=p.name)
+                    workload=self.config.workload.model_dump())
         for ev in self.workload.initial_events():
             self.schedule(ev[0], ev[1], ev[2], **ev[3])
 

@@ -43,7 +43,7 @@ class CpuView:
 
 
 class Kernel:
-    def __init__(self, config, policy, *, check: bool, trace: bool, bugs=(), point: str = "base"):
+    def __init__(self, config, policy, *, check: bool, trace: bool, bugs=()):
         m = config.machine
         self.config = config
         self.policy = policy
@@ -54,7 +54,6 @@ class Kernel:
         if unknown:
             raise ValueError(f"unknown bug variants {sorted(unknown)}; known: {BUGS}")
         self.bugs = set(bugs)
-        self.point = point
         self.counters = Counters()
         fm, ft = m.watermarks()
         self.phys = PhysMem(m.phys_pages, m.kernel_pages, fm, ft)
