@@ -233,7 +233,7 @@ def actor_pids(actors: list) -> list[int]:
 def cpu_setups(n: int) -> list:
     from smpsim.costs import CostModel
     from smpsim.experiments.config import MachineConfig
-    from smpsim.runtime.messages import CpuSetup
+    from smpsim.protocol import CpuSetup
     m = MachineConfig()
     costs = CostModel().model_dump()
     return [CpuSetup(i, m.tlb_entries, m.tlb_ways, True, False, 1, costs) for i in range(n)]
@@ -241,14 +241,14 @@ def cpu_setups(n: int) -> list:
 
 def warm_request(cpu: int, pages: int = 512):
     """A quantum that loads PMAP on the CPU and fills its TLB with `pages` translations."""
-    from smpsim.runtime.messages import QuantumRequest, Switch
+    from smpsim.protocol import QuantumRequest, Switch
     fills = tuple((BASE_VA + i, 1000 + i) for i in range(pages))
     return QuantumRequest(0, cpu, Switch(PMAP, PMAP), ((BASE_VA, pages),), 0, fills)
 
 
 def shootdown_requests(xid: int, k: int, initiator: int) -> list:
     """What pmap_update sends for a batch of SHOOTDOWN_VAS pages of PMAP to k CPUs running it."""
-    from smpsim.runtime.messages import ShootdownRequest
+    from smpsim.protocol import ShootdownRequest
     off = (xid * SHOOTDOWN_VAS) % 512
     vas = tuple((PMAP, BASE_VA + (off + j) % 512) for j in range(SHOOTDOWN_VAS))
     return [ShootdownRequest(xid, 1, initiator, (PMAP,), (PMAP,), vas, "bench") for _ in range(k)]
@@ -258,7 +258,8 @@ def run_quanta(handle, cpu: int, working_set: int, accesses: int, quanta: int, *
     """`quanta` quanta of `accesses` lookups over `working_set` pages of PMAP, each quantum's misses
     filled by the next (as the coordinator does). Only `handle` is timed (wall and this thread's CPU
     time); with `wire` it takes and returns msgpack bytes, encoded and decoded outside the timing."""
-    from smpsim.runtime.messages import QuantumRequest, Switch, decode, encode
+    from smpsim.protocol import QuantumRequest, Switch
+    from smpsim.runtime.wire import decode, encode
     sw = Switch(PMAP, PMAP)
     ranges = ((BASE_VA, working_set),)
     fills: tuple = ()
@@ -303,7 +304,7 @@ def bench_exchange(res: Results, kmax: int) -> None:
     import ray
 
     from smpsim.cpus.cpu import SimCpu
-    from smpsim.runtime.messages import decode, encode
+    from smpsim.runtime.wire import decode, encode
     from smpsim.runtime.ray_actors import create_cpu_actors
     from smpsim.runtime.ray_transport import RayTransport, kill_actors
     sz = res.sizes
@@ -724,7 +725,7 @@ def pyspy_record(pids: list, seconds: float, workdir: Path) -> list:
     return out
 
 
-OWN_CODE = ("smpsim/runtime/messages.py", "smpsim/cpus/")
+OWN_CODE = ("smpsim/protocol.py", "smpsim/runtime/wire.py", "smpsim/cpus/")
 
 
 def collapse_summary(path: Path, top: int = 8, within: str | None = None) -> tuple[int, list]:
@@ -839,7 +840,7 @@ def _profile_exchange(res: Results, workdir: Path) -> None:
 
 def _profile_tlb(res: Results, workdir: Path, working_sets: list) -> None:
     """CpuWorker.handle (what a CPU actor runs per quantum: decode, run_quantum, encode), in this process."""
-    from smpsim.runtime.messages import encode
+    from smpsim.runtime.wire import encode
     from smpsim.runtime.ray_actors import CpuWorker
     for ws in working_sets:
         worker = CpuWorker(0)

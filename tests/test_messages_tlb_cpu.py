@@ -4,17 +4,18 @@
 from smpsim.costs import CostModel
 from smpsim.cpus.cpu import KERNEL, LAZY, STALE, VALID, SimCpu
 from smpsim.cpus.tlb import Tlb
-from smpsim.runtime.messages import (CpuSetup, QuantumReply, QuantumRequest, ShootdownAck, ShootdownRequest,
-                                     Switch, SwitchAwayRequest, decode, encode)
+from smpsim.protocol import (CpuSetup, QuantumReply, QuantumRequest, ShootdownAck, ShootdownRequest, Switch,
+                             SwitchAwayRequest)
+from smpsim.runtime.wire import decode, encode
 
 
 def test_every_message_round_trips_through_msgpack():
     msgs = [
         QuantumRequest(3, 1, Switch(5, 5, True), ((10, 4), (99, 2)), 100, ((10, 77),), True),
-        QuantumReply(3, 1, VALID, 5, 90, (11, 12), 1, ((5, 10, 77, 5),)),
+        QuantumReply(3, 1, VALID, 5, 90, (11, 12), ((5, 10, 77, 5),)),
         ShootdownRequest(9, 3, 0, (5, 6), (5, 6), ((5, 10), (6, 11)), "pagedaemon", False, False),
         ShootdownRequest(9, 3, 0, (5,), (5,), None, "exit", True, False),
-        ShootdownAck(9, 2, 1450, 1, False, True, None),
+        ShootdownAck(9, 2, 1450, 1, True, None),
         SwitchAwayRequest(4, 3, 5, "pressure", False),
     ]
     for m in msgs:
@@ -49,9 +50,9 @@ def test_lazy_cpu_goes_stale_on_shootdown_and_flushes_before_reuse():
     assert cpu.run_quantum(QuantumRequest(2, 0, Switch(None), (), 0)).state == LAZY
     assert len(cpu.tlb) == 8                       # lazy: the user pmap stays loaded
     ack = cpu.shootdown(ShootdownRequest(1, 2, 1, (7,), (7,), ((7, 3),), "munmap"))
-    assert ack.went_stale and ack.full_flush and cpu.state == STALE and len(cpu.tlb) == 0
+    assert ack.went_stale and cpu.state == STALE and len(cpu.tlb) == 0
     r = cpu.run_quantum(QuantumRequest(3, 0, Switch(7, 7), ((0, 8),), 10))
-    assert r.state == VALID and r.flushes == 1
+    assert r.state == VALID and cpu.curpmap == 7 and r.misses   # the flushed TLB misses again
 
 
 def test_valid_cpu_invalidates_only_named_vas():

@@ -51,9 +51,9 @@ DEFAULT_BACKEND = LISTENERS + r'''
 import ray
 from smpsim.runtime.ray_backend import RayBackend
 from smpsim.runtime.ray_transport import RayTransport
-from smpsim.runtime.messages import SnapshotRequest
+from smpsim.protocol import SnapshotRequest
 from smpsim.costs import CostModel
-from smpsim.runtime.messages import CpuSetup
+from smpsim.protocol import CpuSetup
 
 backend = RayBackend(timeout_s=60)
 t = RayTransport(timeout_s=60)          # a few actors, so worker processes listen too

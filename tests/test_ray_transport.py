@@ -8,8 +8,8 @@ ray = pytest.importorskip("ray")
 
 from smpsim.costs import CostModel  # noqa: E402
 from smpsim.errors import ExchangeError  # noqa: E402
-from smpsim.runtime.messages import (CpuSetup, QuantumRequest, ShootdownRequest, SnapshotRequest,  # noqa: E402
-                                     Switch, SwitchAwayRequest)
+from smpsim.protocol import (CpuSetup, QuantumRequest, ShootdownRequest, SnapshotRequest,  # noqa: E402
+                             Switch, SwitchAwayRequest)
 from smpsim.runtime.ray_transport import RayTransport  # noqa: E402
 from smpsim.runtime.transport import InlineTransport  # noqa: E402
 

@@ -15,9 +15,8 @@ from bisect import bisect_right
 
 from smpsim import rng
 from smpsim.cpus.tlb import Tlb
-from smpsim.runtime.messages import (CpuSetup, CpuSnapshot, QuantumReply, QuantumRequest,
-                                     ShootdownAck, ShootdownRequest, SnapshotRequest,
-                                     SwitchAwayAck, SwitchAwayRequest)
+from smpsim.protocol import (CpuSetup, CpuSnapshot, QuantumReply, QuantumRequest, ShootdownAck,
+                             ShootdownRequest, SnapshotRequest, SwitchAwayAck, SwitchAwayRequest)
 
 VALID, LAZY, STALE, KERNEL = "VALID", "LAZY", "STALE", "KERNEL"
 
@@ -57,8 +56,7 @@ class SimCpu:
         return tuple(self.tlb.entries()) if want else None
 
     # --- context switches (pmap_activate / pmap_deactivate) ------------------------
-    def _switch(self, sw) -> int:
-        flushes = 0
+    def _switch(self, sw) -> None:
         if sw.run_pmap is None:
             if self.state == VALID:
                 if self.lazy_tlb:
@@ -66,27 +64,22 @@ class SimCpu:
                 else:
                     if not self.pcid:
                         self.tlb.flush_all()
-                        flushes += 1
                     self.curpmap, self.tag, self.state = None, 0, KERNEL
-            return flushes
+            return
         if sw.run_pmap == self.curpmap:
             if self.state == STALE:
                 self._flush_user()
-                flushes += 1
         else:
             if not self.pcid:
                 self.tlb.flush_all()
-                flushes += 1
             self.curpmap, self.tag = sw.run_pmap, sw.tag
         if sw.flush_tag and self.pcid:
             self.tlb.flush_tag(sw.tag)
-            flushes += 1
         self.state = VALID
-        return flushes
 
     # --- quantum -----------------------------------------------------------------------
     def run_quantum(self, req: QuantumRequest) -> QuantumReply:
-        flushes = self._switch(req.switch)
+        self._switch(req.switch)
         hits = 0
         misses: list[int] = []
         if self.state == VALID:
@@ -97,7 +90,7 @@ class SimCpu:
             if req.accesses and req.ranges:
                 hits, misses = self._accesses(req)
         return QuantumReply(req.epoch, self.id, self.state, self.curpmap, hits, tuple(misses),
-                            flushes, self._tlb_or_none(req.want_tlb))
+                            self._tlb_or_none(req.want_tlb))
 
     def _accesses(self, req: QuantumRequest):
         starts, cum = [], []
@@ -153,7 +146,7 @@ class SimCpu:
             invlpg = len(req.vas)
         work = c["local_full_flush"] if full else invlpg * c["invlpg"]
         handler = work if req.local else c["ipi_handler"] + work
-        return ShootdownAck(req.xid, self.id, handler, invlpg, full, went_stale,
+        return ShootdownAck(req.xid, self.id, handler, invlpg, went_stale,
                             self._tlb_or_none(req.want_tlb))
 
     # --- switch-away request (memory pressure) ---------------------------------------------

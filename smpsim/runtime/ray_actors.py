@@ -20,7 +20,7 @@ import ray
 
 from smpsim.cpus.cpu import SimCpu
 from smpsim.errors import ExchangeError, SmpsimError
-from smpsim.runtime.messages import decode, encode
+from smpsim.runtime.wire import decode, encode
 
 ERROR_KEY = "__smpsim_error__"
 

@@ -16,8 +16,8 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from smpsim.errors import ExchangeError
-from smpsim.runtime.messages import (CpuSetup, QuantumRequest, ShootdownRequest, SnapshotRequest,
-                                     SwitchAwayRequest, decode, encode)
+from smpsim.protocol import CpuSetup, QuantumRequest, ShootdownRequest, SnapshotRequest, SwitchAwayRequest
+from smpsim.runtime.wire import decode, encode
 from smpsim.runtime.transport import Exchange, Transport
 
 DEFAULT_TIMEOUT_S = 120.0

@@ -14,7 +14,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from smpsim.cpus.cpu import SimCpu
-from smpsim.runtime.messages import CpuSetup, CpuSnapshot, SnapshotRequest, decode, encode
+from smpsim.protocol import CpuSetup, CpuSnapshot, SnapshotRequest
+from smpsim.runtime.wire import decode, encode
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from smpsim.analysis.stats import latency_stats
 from smpsim.cpus.cpu import LAZY, STALE
 from smpsim.errors import InvariantViolation, SimulationError
-from smpsim.runtime.messages import CpuSetup, QuantumRequest, Switch
+from smpsim.protocol import CpuSetup, QuantumRequest, Switch
 from smpsim.vm import checker, uvm
 from smpsim.vm.kernel import LATENCY_KINDS, Kernel
 from smpsim.vm.locks import PARTS, Op

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from smpsim.cpus.cpu import KERNEL, LAZY, STALE, VALID
 from smpsim.errors import InvariantViolation, SimulationError
-from smpsim.runtime.messages import ShootdownRequest, SwitchAwayRequest, to_plain
+from smpsim.protocol import ShootdownRequest, SwitchAwayRequest, to_plain
 from smpsim.vm.counters import Counters
 from smpsim.vm.locks import Op, SimLock
 from smpsim.vm.physmem import PhysMem

@@ -1,9 +1,9 @@
-"""Typed messages between the VM coordinator and the CPUs, with a msgpack encoding.
+"""The protocol between the VM coordinator and the CPUs: frozen message records, no encoding.
 
-Everything that crosses the CPU/VM boundary is one of these frozen records;
-`encode` and `decode` turn them into bytes and back, so the inline backend and
-the Ray backend carry exactly the same bytes. Tuples become lists on the wire
-and are restored by `decode`.
+Everything that crosses the CPU/VM boundary is one of these records. Both sides
+import this module and nothing else of each other; how the records travel
+(msgpack bytes, in this process or between Ray actors) is the runtime's
+business (`smpsim.runtime.wire`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
-import msgpack
 
 # A TLB entry on the wire: (tag, va_page, frame, pmap it was filled for).
 TlbEntry = tuple[int, int, int, int]
@@ -63,7 +62,6 @@ class QuantumReply:
     curpmap: Optional[int]
     hits: int
     misses: tuple               # unique missed va pages, in order of first miss
-    flushes: int                # full local flushes done by the switch
     tlb: Optional[tuple] = None
 
 
@@ -92,7 +90,6 @@ class ShootdownAck:
     cpu: int
     handler_cycles: int         # cycles the handler took on the target (stolen from it)
     invlpg: int
-    full_flush: bool
     went_stale: bool            # a LAZY target dropped out of pm_cpus
     tlb: Optional[tuple] = None
 
@@ -131,36 +128,8 @@ class CpuSnapshot:
     tlb: tuple
 
 
-MESSAGE_TYPES = [CpuSetup, Switch, QuantumRequest, QuantumReply, ShootdownRequest,
-                 ShootdownAck, SwitchAwayRequest, SwitchAwayAck, SnapshotRequest, CpuSnapshot]
-_CODE = {cls: i for i, cls in enumerate(MESSAGE_TYPES)}
-_TUPLE_FIELDS = {cls: [f.name for f in dataclasses.fields(cls)] for cls in MESSAGE_TYPES}
-
-
-def _to_wire(obj):
-    if dataclasses.is_dataclass(obj):
-        return msgpack.ExtType(_CODE[type(obj)], packb([getattr(obj, n) for n in _TUPLE_FIELDS[type(obj)]]))
-    raise TypeError(f"cannot encode {type(obj).__name__}")
-
-
-def _from_wire(code, data):
-    # use_list=False: arrays come back as tuples, the types the records declare
-    return MESSAGE_TYPES[code](*msgpack.unpackb(data, ext_hook=_from_wire, strict_map_key=False,
-                                                use_list=False))
-
-
-def packb(obj) -> bytes:
-    return msgpack.packb(obj, default=_to_wire, use_bin_type=True)
-
-
-def encode(msg) -> bytes:
-    """Bytes for one message (a dataclass above, or a list of them)."""
-    return packb(msg)
-
-
-def decode(data: bytes):
-    """The message (or list of messages) encoded by `encode`."""
-    return msgpack.unpackb(data, ext_hook=_from_wire, strict_map_key=False, use_list=False)
+MESSAGE_TYPES = (CpuSetup, Switch, QuantumRequest, QuantumReply, ShootdownRequest,
+                 ShootdownAck, SwitchAwayRequest, SwitchAwayAck, SnapshotRequest, CpuSnapshot)
 
 
 def to_plain(msg) -> dict:
