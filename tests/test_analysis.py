@@ -13,7 +13,7 @@ import pytest
 from smpsim.analysis import commands
 from smpsim.analysis.errors import AnalysisOptionError
 from smpsim.analysis.load import iter_events
-from smpsim.analysis.stats import latency_stats, nearest_rank
+from smpsim.stats import latency_stats, nearest_rank
 from smpsim.errors import RunDirError
 
 COUNTERS = ["tlb_hits", "tlb_misses", "page_walks", "page_faults", "pte_atomic_updates",
@@ -132,7 +132,7 @@ def test_nearest_rank_single_sample_and_bounds():
 def test_stats_module_has_no_heavy_imports():
     import subprocess
     import sys
-    code = ("import sys, smpsim.analysis.stats, smpsim.analysis.commands; "
+    code = ("import sys, smpsim.stats, smpsim.analysis.commands; "
             "print(sorted(m for m in ('pandas', 'matplotlib', 'ray') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -14,7 +14,7 @@ import json
 from smpsim.analysis.errors import AnalysisOptionError
 from smpsim.analysis.load import Run
 from smpsim.analysis.results import PolicyResult, collect
-from smpsim.analysis.stats import STAT_KEYS
+from smpsim.stats import STAT_KEYS
 from smpsim.analysis.tables import Table, render_csv, render_text
 
 FORMATS = ("table", "csv", "json")

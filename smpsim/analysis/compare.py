@@ -17,7 +17,7 @@ from smpsim.analysis.analyze import FORMATS, metric_items, point_title
 from smpsim.analysis.errors import AnalysisOptionError
 from smpsim.analysis.load import load_run
 from smpsim.analysis.results import PolicyResult, collect
-from smpsim.analysis.stats import ratio
+from smpsim.stats import ratio
 from smpsim.analysis.tables import Ratio, Table, raw_cell, render_csv, render_text
 
 

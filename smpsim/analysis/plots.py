@@ -19,7 +19,7 @@ from pathlib import Path
 
 from smpsim.analysis.analyze import by_point
 from smpsim.analysis.results import BREAKDOWN_PARTS, PolicyResult
-from smpsim.analysis.stats import ecdf
+from smpsim.stats import ecdf
 
 LOG_SPAN = 30.0
 COST_KINDS = ("exit", "munmap", "shootdown", "switch_away")

@@ -14,7 +14,7 @@ from smpsim.analysis.load import load_run
 from smpsim.analysis.plots import (cost_vs_param, exit_breakdown, latency_cdf,
                                    pinned_ptps)
 from smpsim.analysis.results import PolicyResult, collect, swept_keys
-from smpsim.analysis.stats import ratio
+from smpsim.stats import ratio
 from smpsim.analysis.tables import Ratio, Table, render_markdown
 
 # (label, getter) of the headline rows; a row is shown when some policy has a non-zero value

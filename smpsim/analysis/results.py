@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from smpsim.analysis.load import Run, iter_events
-from smpsim.analysis.stats import latency_stats
+from smpsim.stats import latency_stats
 
 EVENT_KINDS = ("shootdown", "switch_away", "exit", "munmap", "pagedaemon")
 STANDARD_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from smpsim.analysis.stats import latency_stats
+from smpsim.stats import latency_stats
 from smpsim.cpus.cpu import LAZY, STALE
 from smpsim.errors import InvariantViolation, SimulationError
 from smpsim.protocol import CpuSetup, QuantumRequest, Switch
