@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from smpsim.experiments.workloads import make_workload
+
 ROOT = Path(__file__).resolve().parent.parent
 QUICK_CONFIG = ROOT / "configs" / "exit_storm_quick.toml"
 
@@ -236,14 +238,14 @@ def cpu_setups(n: int) -> list:
     from smpsim.protocol import CpuSetup
     m = MachineConfig()
     costs = CostModel().model_dump()
-    return [CpuSetup(i, m.tlb_entries, m.tlb_ways, True, False, 1, costs) for i in range(n)]
+    return [CpuSetup(i, m.tlb_entries, m.tlb_ways, False, 1, costs) for i in range(n)]
 
 
 def warm_request(cpu: int, pages: int = 512):
     """A quantum that loads PMAP on the CPU and fills its TLB with `pages` translations."""
-    from smpsim.protocol import QuantumRequest, Switch
+    from smpsim.protocol import VALID, QuantumRequest, Switch
     fills = tuple((BASE_VA + i, 1000 + i) for i in range(pages))
-    return QuantumRequest(0, cpu, Switch(PMAP, PMAP), ((BASE_VA, pages),), 0, fills)
+    return QuantumRequest(0, cpu, Switch(PMAP, PMAP, VALID), ((BASE_VA, pages),), 0, fills)
 
 
 def shootdown_requests(xid: int, k: int, initiator: int) -> list:
@@ -258,9 +260,9 @@ def run_quanta(handle, cpu: int, working_set: int, accesses: int, quanta: int, *
     """`quanta` quanta of `accesses` lookups over `working_set` pages of PMAP, each quantum's misses
     filled by the next (as the coordinator does). Only `handle` is timed (wall and this thread's CPU
     time); with `wire` it takes and returns msgpack bytes, encoded and decoded outside the timing."""
-    from smpsim.protocol import QuantumRequest, Switch
+    from smpsim.protocol import VALID, QuantumRequest, Switch
     from smpsim.runtime.wire import decode, encode
-    sw = Switch(PMAP, PMAP)
+    sw = Switch(PMAP, PMAP, VALID)
     ranges = ((BASE_VA, working_set),)
     fills: tuple = ()
     ns = cpu_ns = hits = misses = 0
@@ -549,7 +551,7 @@ def bench_epochs(res: Results, ray_backend) -> None:
             for _ in range(sz.inline_repeats if name == "inline" else 1):
                 sink = TimingSink()
                 t0 = time.perf_counter()
-                r = be.run_point(cfg, policy, point="base", check=False, trace=False, sink=sink)
+                r = be.run_point(cfg, policy, workload=make_workload(cfg), point="base", check=False, trace=False, sink=sink)
                 runs.append((time.perf_counter() - t0, sink.steady_rate() or 0.0, r["epochs"]))
             wall = statistics.median(x[0] for x in runs)
             steady = statistics.median(x[1] for x in runs)
@@ -604,7 +606,7 @@ def bench_scaling(res: Results, ray_backend) -> None:
 
         sink = TimingSink(hook)
         t0 = time.perf_counter()
-        r = ray_backend.run_point(cfg, policy, point="base", check=False, trace=False, sink=sink)
+        r = ray_backend.run_point(cfg, policy, workload=make_workload(cfg), point="base", check=False, trace=False, sink=sink)
         wall = time.perf_counter() - t0
         hwm, rss = seen.get("mem", (0, 0))
         first = sink.marks[0][0] - t0 if sink.marks else float("nan")

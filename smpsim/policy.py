@@ -1,27 +1,40 @@
-"""Policies: the switches of SPEC §3 and the presets that name interesting combinations.
+"""Policies: the switches of SPEC §3 as a config sees them, on top of the presets table.
 
-`teardown` has a third value beside the SPEC's two: `gc`, NetBSD's 2008-2019
-`md_gc_pmap` path (after pmap_remove_all, PTEs are still cleared and PV entries
-removed one by one, but shootdowns for the pmap are suppressed and the emptied
-PTPs collected; pmap_update then does one full flush and frees them).
+A policy names a preset (a row of `smpsim.vm.design.PRESETS`) and may override
+the switches below; the allowed values of each switch are the strategies
+registered for it, so a strategy or preset registered by a test or a user is
+accepted like a built-in one. `teardown` has a third value beside the SPEC's
+two: `gc`, NetBSD's 2008-2019 `md_gc_pmap` path.
 
 `netbsd5` is the 2011 x86 pmap after the rmind-uvmplock merge; `seed` switches on
-all three proposals of the 2011 tech-kern post. Any switch can be overridden on a
-preset, which is how each proposal is measured alone (an ablation).
+all three proposals of the 2011 tech-kern post. Overriding one switch on a preset
+is how each proposal is measured alone (an ablation). `design` is the resolved
+strategy classes the model runs.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, StrictInt,
+                      model_validator)
+from pydantic_core import PydanticCustomError
 
-PRESETS: dict[str, dict] = {
-    "netbsd5": dict(pv_tracking="global_hash", teardown="eager", lazy_tlb="on",
-                    pressure_switch="off", shootdown_batch=6, pcid=False),
-    "seed": dict(pv_tracking="map_entry", teardown="deferred", lazy_tlb="on",
-                 pressure_switch="on", shootdown_batch=6, pcid=False),
-}
+from smpsim.vm import design as designs
+
+DEFAULT_PRESET = "netbsd5"
+
+
+def _one_of(value, allowed) -> object:
+    if value not in allowed:
+        names = [repr(v) for v in allowed]
+        expected = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+    return value
+
+
+def _switch(kind: str):
+    return AfterValidator(lambda v: _one_of(v, designs.strategy_values(kind)))
 
 
 class Policy(BaseModel):
@@ -30,13 +43,14 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    preset: Literal["netbsd5", "seed"] = "netbsd5"
-    pv_tracking: Literal["global_hash", "map_entry"] = "global_hash"
-    teardown: Literal["eager", "deferred", "gc"] = "eager"
-    lazy_tlb: Literal["on", "off"] = "on"
-    pressure_switch: Literal["on", "off"] = "off"
-    shootdown_batch: int = Field(default=6, ge=1, le=512)
-    pcid: bool = False
+    preset: Annotated[str, AfterValidator(lambda v: _one_of(v, designs.preset_names()))] = DEFAULT_PRESET
+    pv_tracking: Annotated[str, _switch("pv_tracking")] = "global_hash"
+    teardown: Annotated[str, _switch("teardown")] = "eager"
+    lazy_tlb: Annotated[str, _switch("lazy_tlb")] = "on"
+    pressure_switch: Annotated[str, _switch("pressure_switch")] = "off"
+    shootdown_batch: StrictInt = Field(default=6, ge=1, le=512)
+    pcid: StrictBool = False
+    _design: designs.Design | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -45,18 +59,31 @@ class Policy(BaseModel):
             data = {"name": data, "preset": data}
         if not isinstance(data, dict):
             return data
-        preset = data.get("preset", data.get("name") if data.get("name") in PRESETS else "netbsd5")
-        if preset not in PRESETS:
-            return data  # Literal validation reports it with the allowed values
-        merged = dict(PRESETS[preset])
+        names = designs.preset_names()
+        preset = data.get("preset", data.get("name") if data.get("name") in names else DEFAULT_PRESET)
+        if preset not in names:
+            return data  # the preset field's validation reports it with the allowed values
+        merged = {k: v for k, v in designs.PRESETS[preset].items() if k in cls.model_fields}
         merged.update(data)
         merged["preset"] = preset
         return merged
 
+    def model_post_init(self, _context) -> None:
+        row = dict(designs.PRESETS[self.preset])
+        row.update(self.model_dump(exclude={"name", "preset"}))
+        try:
+            self._design = designs.resolve(row)
+        except ValueError as e:
+            raise PydanticCustomError("design_error", "{message}", {"message": str(e)}) from None
+
+    @property
+    def design(self) -> designs.Design:
+        return self._design
+
     @property
     def p2v_retry(self) -> bool:
         """The 2011 global-hash P->V path retries on a lost lock-order race; map_entry never does."""
-        return self.pv_tracking == "global_hash"
+        return self.design.pv_tracking.retries_p2v
 
     def switches(self) -> dict:
         d = self.model_dump(exclude={"name", "preset"})

@@ -16,14 +16,27 @@ from typing import Optional
 # A TLB entry on the wire: (tag, va_page, frame, pmap it was filled for).
 TlbEntry = tuple[int, int, int, int]
 
+# A CPU's TLB state for its loaded pmap, as in NetBSD's x86_tlb.c: VALID (running a user
+# thread of it), LAZY (idle or in a kernel thread with it still loaded and referenced),
+# STALE (a lazy CPU that took a shootdown for it and left its pm_cpus; it flushes before
+# using it again) and KERNEL (pmap_kernel loaded).
+VALID, LAZY, STALE, KERNEL = "VALID", "LAZY", "STALE", "KERNEL"
+
+# What a context switch throws away from the TLB before the CPU runs on: nothing, the
+# entries of one tag (INVPCID single-context), or everything but global pages (CR3 reload).
+FLUSH_NONE, FLUSH_TAG, FLUSH_ALL = 0, 1, 2
+
 
 @dataclass(frozen=True)
 class CpuSetup:
-    """Sent once: what the CPU needs to run (its id, TLB geometry, costs, switches, seed)."""
+    """Sent once: what the CPU needs to run (its id, TLB geometry, costs, seed).
+
+    `pcid` is the hardware mode (CR4.PCIDE): with it, user entries are flushed per
+    tag; without, every user flush is a full one.
+    """
     cpu: int
     tlb_entries: int
     tlb_ways: int
-    lazy_tlb: bool
     pcid: bool
     seed: int
     costs: dict = field(default_factory=dict)
@@ -31,15 +44,16 @@ class CpuSetup:
 
 @dataclass(frozen=True)
 class Switch:
-    """Context-switch notice carried by a quantum: what the scheduler decided for this CPU.
+    """Context-switch notice carried by a quantum: what the kernel decided for this CPU.
 
-    run_pmap None means no user thread (idle or a kernel thread). flush_tag asks the
-    CPU to flush the entries of `tag` before use (PCID reuse or a missed shootdown
-    while the PCID was inactive).
+    The CPU applies it as told: flush (FLUSH_NONE, FLUSH_TAG: the entries of `tag`,
+    FLUSH_ALL), then have `pmap` (None: pmap_kernel) loaded under `tag` in `state`.
+    The kernel's pmap_activate / pmap_deactivate are the only place the state is decided.
     """
-    run_pmap: Optional[int]
+    pmap: Optional[int]
     tag: int = 0
-    flush_tag: bool = False
+    state: str = KERNEL
+    flush: int = FLUSH_NONE
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,8 @@ class ShootdownRequest:
     """Invalidate `vas` ((tag, va_page) pairs), or everything of `tags` when vas is None.
 
     `pmaps` are the pmaps the invalidations belong to (a P->V removal can cover
-    several); a LAZY target holding one of them goes STALE. `local` marks the
+    several). `go_stale`: the kernel's lazy-TLB rule says this (lazy) target flushes
+    everything of its loaded pmap and leaves its pm_cpus (STALE). `local` marks the
     initiator's own flush, which is not an IPI.
     """
     xid: int
@@ -81,6 +96,7 @@ class ShootdownRequest:
     vas: Optional[tuple]
     reason: str
     local: bool = False
+    go_stale: bool = False
     want_tlb: bool = False
 
 
@@ -90,7 +106,6 @@ class ShootdownAck:
     cpu: int
     handler_cycles: int         # cycles the handler took on the target (stolen from it)
     invlpg: int
-    went_stale: bool            # a LAZY target dropped out of pm_cpus
     tlb: Optional[tuple] = None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from smpsim.experiments import config as cfgmod
+from smpsim.experiments.workloads import make_workload
 from smpsim.runtime.transport import InlineTransport
 from smpsim.vm.coordinator import VmCoordinator
 
@@ -26,10 +27,14 @@ def config_dict(workload="exit_storm", policies=("netbsd5", "seed"), **machine) 
             "policies": [p if isinstance(p, dict) else {"name": p} for p in policies]}
 
 
-def run_inline(data: dict, policy_index: int = 0, *, check: bool = True, bugs=(), trace: bool = False):
-    """Run one policy of a config dict to the end; return (coordinator, result, events)."""
+def run_inline(data: dict, policy_index: int = 0, *, check: bool = True, trace: bool = False, substitute=None):
+    """Run one policy of a config dict to the end; return (coordinator, result, events).
+    `substitute` (policy -> policy) swaps strategies in, e.g. a broken one from tests.broken."""
     cfg = cfgmod.validate(data)
-    vm = VmCoordinator(cfg, cfg.policies[policy_index], InlineTransport(), check=check, trace=trace, bugs=bugs)
+    policy = cfg.policies[policy_index]
+    if substitute is not None:
+        policy = substitute(policy)
+    vm = VmCoordinator(cfg, policy, InlineTransport(), make_workload(cfg), check=check, trace=trace)
     vm.start()
     events = []
     while True:

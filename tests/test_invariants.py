@@ -1,17 +1,20 @@
 """The invariant checker catches deliberately broken variants of the model, and stays quiet otherwise."""
 
 import json
-
-import pytest
-
+from functools import partial
 from pathlib import Path
+
+import msgpack
+import pytest
 
 from smpsim.errors import InvariantViolation
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments.runner import RunRequest, run
+from smpsim.experiments.workloads import make_workload
 from smpsim.runtime.transport import InlineTransport
-from smpsim.vm import checker
+from smpsim.vm import checker, design
 from smpsim.vm.coordinator import VmCoordinator
+from tests import broken
 from tests.helpers import config_dict, run_inline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,16 +22,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _started(workload="fork_exit", policies=("netbsd5", "seed"), epochs=2):
     """A checked inline model of `workload` started and run for `epochs` epochs."""
-    cfg = cfgmod.validate(config_dict(workload, policies))
-    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
+    return _model(config_dict(workload, policies), epochs)
+
+
+def _model(data, epochs=0):
+    cfg = cfgmod.validate(data)
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), make_workload(cfg), check=True)
     vm.start()
-    vm.step(epochs)
+    if epochs:
+        vm.step(epochs)
     return vm
 
 
-def _violation(data, policy_index=0, bugs=()):
+def _violation(data, policy_index=0, **strategies):
+    """The violation a run with `strategies` (kind=broken class) substituted into its design raises."""
     with pytest.raises(InvariantViolation) as exc:
-        run_inline(data, policy_index, bugs=bugs)
+        run_inline(data, policy_index, substitute=partial(broken.substitute, **strategies))
     return exc.value
 
 
@@ -53,16 +62,14 @@ def test_pagedaemon_p2v_and_switch_away_paths_pass_every_check(name):
 
 
 def test_skipped_shootdown_is_caught_when_the_ptp_is_freed():
-    e = _violation(config_dict("munmap_fanout"), bugs=("skip_shootdown",))
+    e = _violation(config_dict("munmap_fanout"), shootdown=broken.SkipLastTarget)
     assert e.name == "ptp_freed_early"
     assert "VALID" in e.detail
 
 
 def test_mapping_removed_without_shootdown_leaves_a_stale_tlb_entry():
     # run until the threads have the region in their TLBs, then remove one PTE behind their back
-    cfg = cfgmod.validate(config_dict("munmap_fanout"))
-    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
-    vm.start()
+    vm = _model(config_dict("munmap_fanout"))
     k = vm.k
     while True:
         vm.step(1)
@@ -78,9 +85,7 @@ def test_mapping_removed_without_shootdown_leaves_a_stale_tlb_entry():
 
 
 def test_user_access_through_a_dying_pmap_is_caught():
-    cfg = cfgmod.validate(config_dict("munmap_fanout"))
-    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), check=True)
-    vm.start()
+    vm = _model(config_dict("munmap_fanout"))
     while not any(v.state == "VALID" for v in vm.k.views):
         vm.step(1)
     view = next(v for v in vm.k.views if v.state == "VALID")
@@ -103,26 +108,26 @@ def test_page_conservation_and_refcounts_are_checked():
 
 
 def test_ptp_freed_before_its_shootdown_is_caught():
-    e = _violation(config_dict("munmap_fanout"), bugs=("free_ptp_early",))
+    e = _violation(config_dict("munmap_fanout"), shootdown=broken.FreePtpsBeforeShootdown)
     assert e.name == "ptp_freed_early"
     assert "cpu" in e.detail and "PTP frame" in e.detail
 
 
 def test_ptps_freed_while_a_lazy_cpu_holds_the_dying_pmap_are_caught():
     # seed: deferred teardown; the exiting CPUs hold the pmap lazily, so the bulk free must wait
-    e = _violation(config_dict("exit_storm"), 1, bugs=("destroy_ignores_lazy",))
+    e = _violation(config_dict("exit_storm"), 1, teardown=broken.DeferredForgetsLazyRefs)
     assert e.name == "destroy_while_referenced"
     assert "LAZY" in e.detail or "STALE" in e.detail
 
 
 def test_pv_entry_left_behind_is_caught():
-    e = _violation(config_dict("exit_storm"), 0, bugs=("leave_pv",))
+    e = _violation(config_dict("exit_storm"), 0, pv_tracking=broken.LeavePvGlobalHash)
     assert e.name == "pv_without_pte"
 
 
 def test_pv_entry_left_behind_by_the_shortcut_is_caught():
     # seed: the entry is unmapped but its PV entry stays on the page's list
-    e = _violation(config_dict("fork_exit"), 1, bugs=("leave_pv",))
+    e = _violation(config_dict("fork_exit"), 1, pv_tracking=broken.LeavePvMapEntry)
     assert e.name == "pv_index" and "only on pages" in e.detail
 
 
@@ -141,19 +146,28 @@ def test_pcid_reuse_without_flush_is_caught():
     data = config_dict("fork_exit", [{"name": "pcid", "preset": "seed", "pcid": True}], pcids=5, ncpus=2)
     data["workload"]["iterations"] = 4
     run_inline(data, 0)                                   # correct: PCIDs are reused safely
-    e = _violation(data, 0, bugs=("skip_pcid_flush",))
+    e = _violation(data, 0, pcid=broken.PcidSkipsFlush)
     assert e.name == "pcid_reuse_unflushed"
 
 
-def test_violation_stops_the_run_and_is_logged(tmp_path):
+@pytest.fixture
+def broken_preset():
+    """A preset made in this test file only: netbsd5 whose shootdowns forget one target."""
+    design.register_strategy("shootdown", "test_skip_target", broken.SkipLastTarget)
+    design.register_preset("test_broken", dict(design.PRESETS["netbsd5"], shootdown="test_skip_target"))
+    yield "test_broken"
+    del design.PRESETS["test_broken"]
+
+
+def test_violation_stops_the_run_and_is_logged(tmp_path, broken_preset):
     cfg = tmp_path / "c.toml"
     cfg.write_text('name = "broken"\n[machine]\nncpus = 4\nphys_pages = 8192\n'
                    '[workload]\nkind = "munmap_fanout"\nthreads = 4\nregion_pages = 16\nrounds = 3\n'
-                   '[[policies]]\nname = "netbsd5"\n')
+                   f'[[policies]]\nname = "netbsd5"\npreset = "{broken_preset}"\n')
     out = tmp_path / "run"
     with pytest.raises(InvariantViolation):
-        run(RunRequest(config_path=str(cfg), backend="inline", out=str(out), check=True, progress=False,
-                       bugs=("free_ptp_early",)))
+        run(RunRequest(config_path=str(cfg), backend="inline", out=str(out), check=True, trace=True,
+                       progress=False))
     status = json.loads((out / "run.json").read_text())
     assert status["status"] == "failed" and status["error"]["type"] == "InvariantViolation"
     lines = [json.loads(l) for l in (out / "base" / "events.jsonl").read_text().splitlines()]
@@ -162,6 +176,10 @@ def test_violation_stops_the_run_and_is_logged(tmp_path):
     assert len(v) == 1 and v[0]["invariant"] == "ptp_freed_early"
     assert lines[-1]["event"] == "run.end" and lines[-1]["status"] == "failed"
     assert lines[-1]["error"]["type"] == "InvariantViolation"
+    # the exchange trace is kept up to the failure, the shootdowns that preceded it included
+    trace = list(msgpack.Unpacker(open(out / "base" / "messages.msgpack", "rb"), raw=False))
+    shootdowns = [r for r in trace if r["kind"] == "shootdown"]
+    assert shootdowns and max(r["epoch"] for r in trace) <= v[0]["epoch"]
 
 
 def test_a_live_mapping_of_a_freed_page_is_caught():

@@ -33,6 +33,7 @@ RUN_POINT = r'''
 import json, sys
 import ray
 from smpsim.experiments import config as cfgmod
+from smpsim.experiments.workloads import make_workload
 from smpsim.runtime.ray_backend import RayBackend
 
 class Sink:
@@ -42,7 +43,8 @@ class Sink:
 
 cfg, _ = cfgmod.load("configs/exit_storm_quick.toml")
 backend = RayBackend(address=sys.argv[1] if len(sys.argv) > 1 else None, timeout_s=60)
-result = backend.run_point(cfg, cfg.policies[0], point="base", check=False, trace=False, sink=Sink())
+result = backend.run_point(cfg, cfg.policies[0], workload=make_workload(cfg), point="base", check=False,
+                           trace=False, sink=Sink())
 info = {"address": backend.address, "counters": result["counters"],
         "nodes": [n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]],
         "cluster_cpus": ray.cluster_resources().get("CPU")}
@@ -130,6 +132,7 @@ def _home(head: Head, name: str, token: str | None = None) -> str:
 
 def _inline_counters():
     from smpsim.experiments import config as cfgmod
+    from smpsim.experiments.workloads import make_workload
     from smpsim.runtime.inline_backend import InlineBackend
 
     class Sink:
@@ -138,8 +141,8 @@ def _inline_counters():
         def progress(self, a, b): pass
 
     cfg, _ = cfgmod.load(ROOT / "configs/exit_storm_quick.toml")
-    return InlineBackend().run_point(cfg, cfg.policies[0], point="base", check=False, trace=False,
-                                     sink=Sink())["counters"]
+    return InlineBackend().run_point(cfg, cfg.policies[0], workload=make_workload(cfg), point="base",
+                                     check=False, trace=False, sink=Sink())["counters"]
 
 
 def _assert_one_error_line(proc, *needles):

@@ -8,9 +8,11 @@ ray = pytest.importorskip("ray")
 
 from smpsim.errors import ExchangeError, InvariantViolation  # noqa: E402
 from smpsim.experiments import config as cfgmod  # noqa: E402
+from smpsim.experiments.workloads import make_workload  # noqa: E402
 from smpsim.runtime.inline_backend import InlineBackend  # noqa: E402
 from smpsim.runtime.ray_backend import RayBackend  # noqa: E402
 
+from tests import broken  # noqa: E402
 from tests.ray_fixtures import kill_and_wait  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -55,8 +57,8 @@ def test_ray_equals_inline(ray_backend, config, policy, check):
     cfg, _ = cfgmod.load(f"configs/{config}.toml")
     pol = _policy(cfg, policy)
     s_inline, s_ray = Sink(), Sink()
-    a = InlineBackend().run_point(cfg, pol, point="base", check=check, trace=True, sink=s_inline)
-    b = ray_backend.run_point(cfg, pol, point="base", check=check, trace=True, sink=s_ray)
+    a = InlineBackend().run_point(cfg, pol, workload=make_workload(cfg), point="base", check=check, trace=True, sink=s_inline)
+    b = ray_backend.run_point(cfg, pol, workload=make_workload(cfg), point="base", check=check, trace=True, sink=s_ray)
     assert _sim_only(b) == _sim_only(a)
     assert _sim_events(s_ray.events_) == _sim_events(s_inline.events_)
     assert s_ray.progress_ == s_inline.progress_ or s_ray.progress_[-1] == s_inline.progress_[-1]
@@ -85,7 +87,7 @@ def test_killed_cpu_actor_mid_run(ray_cluster):
 
     try:
         with pytest.raises(ExchangeError) as err:
-            backend.run_point(cfg, pol, point="base", check=False, trace=False, sink=Sink(kill_cpu))
+            backend.run_point(cfg, pol, workload=make_workload(cfg), point="base", check=False, trace=False, sink=Sink(kill_cpu))
     finally:
         backend.close()
     msg = str(err.value)
@@ -102,7 +104,7 @@ def test_killed_vm_actor_mid_run(ray_cluster):
 
     try:
         with pytest.raises(ExchangeError, match=r"the VM actor .*died"):
-            backend.run_point(cfg, pol, point="base", check=False, trace=False, sink=Sink(kill_vm))
+            backend.run_point(cfg, pol, workload=make_workload(cfg), point="base", check=False, trace=False, sink=Sink(kill_vm))
     finally:
         backend.close()
 
@@ -112,7 +114,7 @@ def test_slow_cpu_actor_times_out(ray_cluster):
     backend = RayBackend(timeout_s=1.0, cpu_delay_s={3: 60.0})
     try:
         with pytest.raises(ExchangeError) as err:
-            backend.run_point(cfg, pol, point="base", check=False, trace=False, sink=Sink())
+            backend.run_point(cfg, pol, workload=make_workload(cfg), point="base", check=False, trace=False, sink=Sink())
     finally:
         backend.close()
     msg = str(err.value)
@@ -121,17 +123,22 @@ def test_slow_cpu_actor_times_out(ray_cluster):
 
 def test_invariant_violation_crosses_with_its_events(ray_cluster):
     cfg, _ = cfgmod.load("configs/munmap_fanout_quick.toml")
-    pol = _policy(cfg, "netbsd5")
+    # the broken strategy is substituted in the driver and travels to the VM actor with the policy
+    ray.cloudpickle.register_pickle_by_value(broken)
+    pol = broken.substitute(_policy(cfg, "netbsd5"), shootdown=broken.SkipLastTarget)
     s_inline, s_ray = Sink(), Sink()
     with pytest.raises(InvariantViolation) as want:
-        InlineBackend(bugs=("skip_shootdown",)).run_point(cfg, pol, point="base", check=True, trace=False,
-                                                          sink=s_inline)
-    backend = RayBackend(timeout_s=30.0, bugs=("skip_shootdown",))
+        InlineBackend().run_point(cfg, pol, workload=make_workload(cfg), point="base", check=True, trace=True,
+                                  sink=s_inline)
+    backend = RayBackend(timeout_s=30.0)
     try:
         with pytest.raises(InvariantViolation) as got:
-            backend.run_point(cfg, pol, point="base", check=True, trace=False, sink=s_ray)
+            backend.run_point(cfg, pol, workload=make_workload(cfg), point="base", check=True, trace=True,
+                              sink=s_ray)
     finally:
         backend.close()
     assert (got.value.name, got.value.detail, str(got.value)) == (want.value.name, want.value.detail, str(want.value))
     assert s_ray.events_[-1]["event"] == "invariant.violation"
     assert _sim_events(s_ray.events_) == _sim_events(s_inline.events_)
+    # both backends keep the exchanges up to the failure, the same ones
+    assert s_inline.trace_ and _sim_events(s_ray.trace_) == _sim_events(s_inline.trace_)

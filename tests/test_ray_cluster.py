@@ -57,7 +57,7 @@ from smpsim.protocol import CpuSetup
 
 backend = RayBackend(timeout_s=60)
 t = RayTransport(timeout_s=60)          # a few actors, so worker processes listen too
-t.start([CpuSetup(i, 16, 4, True, False, 1, CostModel().model_dump()) for i in range(2)])
+t.start([CpuSetup(i, 16, 4, False, 1, CostModel().model_dump()) for i in range(2)])
 t.exchange([0, 1], [SnapshotRequest(0), SnapshotRequest(1)])
 me = psutil.Process()
 tree = [me, *me.children(recursive=True)]

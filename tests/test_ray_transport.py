@@ -8,7 +8,7 @@ ray = pytest.importorskip("ray")
 
 from smpsim.costs import CostModel  # noqa: E402
 from smpsim.errors import ExchangeError  # noqa: E402
-from smpsim.protocol import (CpuSetup, QuantumRequest, ShootdownRequest, SnapshotRequest,  # noqa: E402
+from smpsim.protocol import (LAZY, VALID, CpuSetup, QuantumRequest, ShootdownRequest, SnapshotRequest,  # noqa: E402
                              Switch, SwitchAwayRequest)
 from smpsim.runtime.ray_transport import RayTransport  # noqa: E402
 from smpsim.runtime.transport import InlineTransport  # noqa: E402
@@ -20,9 +20,9 @@ pytestmark = pytest.mark.ray
 NCPUS = 3
 
 
-def _setups(n=NCPUS, lazy=True, pcid=False):
+def _setups(n=NCPUS, pcid=False):
     costs = CostModel().model_dump()
-    return [CpuSetup(i, 64, 4, lazy, pcid, 7, costs) for i in range(n)]
+    return [CpuSetup(i, 64, 4, pcid, 7, costs) for i in range(n)]
 
 
 def _script(transport):
@@ -37,20 +37,20 @@ def _script(transport):
 
     cpus = list(range(NCPUS))
     rng = ((0, 48), (100, 16))
-    r0 = ex(cpus, [QuantumRequest(0, 0, Switch(1, 0), rng, 40),
-                   QuantumRequest(0, 1, Switch(1, 0), rng, 40),
+    r0 = ex(cpus, [QuantumRequest(0, 0, Switch(1, 0, VALID), rng, 40),
+                   QuantumRequest(0, 1, Switch(1, 0, VALID), rng, 40),
                    QuantumRequest(0, 2, Switch(None), (), 0)])
     fills = {c: tuple((va, 1000 + va) for va in r0[c].misses) for c in cpus}
-    r1 = ex(cpus, [QuantumRequest(1, 0, Switch(1, 0), rng, 40, fills[0], want_tlb=True),
-                   QuantumRequest(1, 1, Switch(None), (), 0, fills[1], want_tlb=True),
-                   QuantumRequest(1, 2, Switch(2, 0), ((200, 8),), 10, want_tlb=True)])
+    r1 = ex(cpus, [QuantumRequest(1, 0, Switch(1, 0, VALID), rng, 40, fills[0], want_tlb=True),
+                   QuantumRequest(1, 1, Switch(1, 0, LAZY), (), 0, fills[1], want_tlb=True),
+                   QuantumRequest(1, 2, Switch(2, 0, VALID), ((200, 8),), 10, want_tlb=True)])
     some = tuple((0, va) for va in r0[0].misses[:3])
     ex([0, 1], [ShootdownRequest(1, 1, 0, (1,), (0,), some, "munmap", local=True, want_tlb=True),
-                ShootdownRequest(1, 1, 0, (1,), (0,), some, "munmap", want_tlb=True)])
+                ShootdownRequest(1, 1, 0, (1,), (0,), some, "munmap", go_stale=True, want_tlb=True)])
     ex([1, 2], [ShootdownRequest(2, 1, 0, (1,), (0,), None, "exit"),
                 ShootdownRequest(2, 1, 0, (1,), (0,), None, "exit")])
     ex([1], [SwitchAwayRequest(3, 2, 1, "pressure", want_tlb=True)])
-    ex(cpus, [QuantumRequest(2, c, Switch(1, 0), rng, 30, want_tlb=True) for c in cpus])
+    ex(cpus, [QuantumRequest(2, c, Switch(1, 0, VALID), rng, 30, want_tlb=True) for c in cpus])
     log.append(tuple(transport.snapshot(cpus)))
     assert r1[0].tlb  # the conversation really filled TLBs
     return log
@@ -73,7 +73,7 @@ def test_dead_cpu_actor_names_actor_epoch_and_exchange(ray_cluster):
     t = RayTransport(timeout_s=60)
     try:
         t.start(_setups())
-        t.exchange([0, 1, 2], [QuantumRequest(0, c, Switch(1, 0), ((0, 8),), 4) for c in range(NCPUS)])
+        t.exchange([0, 1, 2], [QuantumRequest(0, c, Switch(1, 0, VALID), ((0, 8),), 4) for c in range(NCPUS)])
         kill_and_wait(t.actors[1])
         with pytest.raises(ExchangeError) as err:
             t.exchange([0, 1, 2], [ShootdownRequest(9, 5, 0, (1,), (0,), None, "exit") for _ in range(NCPUS)])

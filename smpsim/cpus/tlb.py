@@ -25,14 +25,37 @@ class Tlb:
         self.sets: list[dict[int, int]] = [dict() for _ in range(self.nsets)]
 
     def lookup(self, tag: int, va: int) -> int | None:
-        """The frame va maps to under tag, or None on a miss."""
+        """The frame va maps to under tag, or None on a miss (LRU updated on a hit)."""
         s = self.sets[va % self.nsets]
         key = (tag << TAG_SHIFT) | va
-        value = s.pop(key, None)
+        value = s.get(key)
         if value is None:
             return None
-        s[key] = value
+        self.access(tag, (va,))
         return value & VA_MASK
+
+    def access(self, tag: int, vas) -> tuple[int, list[int]]:
+        """Look up every va of `vas` in order under `tag` (LRU updated on each hit).
+        Returns (hits, misses): misses are the unique missed vas in order of first miss;
+        a later access to a va that missed counts as a hit (the hardware walk filled it)."""
+        sets, nsets = self.sets, self.nsets
+        tagbits = tag << TAG_SHIFT
+        pending: set[int] = set()
+        misses: list[int] = []
+        hits = 0
+        for va in vas:
+            s = sets[va % nsets]
+            key = tagbits | va
+            value = s.pop(key, None)
+            if value is not None:
+                s[key] = value
+                hits += 1
+            elif va in pending:
+                hits += 1
+            else:
+                pending.add(va)
+                misses.append(va)
+        return hits, misses
 
     def insert(self, tag: int, va: int, frame: int, owner: int = 0) -> None:
         s = self.sets[va % self.nsets]

@@ -14,6 +14,7 @@ from pathlib import Path
 from smpsim.errors import ConfigError
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments.progress import Progress
+from smpsim.experiments.workloads import make_workload
 from smpsim.experiments.rundir import (EventLog, TraceLog, base_status, read_json, utc_now, write_json,
                                        write_toml)
 
@@ -29,7 +30,6 @@ class RunRequest:
     trace: bool = False
     address: str | None = None
     progress: bool = True
-    bugs: tuple = ()
 
 
 class _Sink:
@@ -63,10 +63,10 @@ def resolved(data: dict) -> dict:
 def make_backend(req: RunRequest, timeout_s: float):
     if req.backend == "inline":
         from smpsim.runtime.inline_backend import InlineBackend
-        return InlineBackend(bugs=req.bugs)
+        return InlineBackend()
     if req.backend == "ray":
         from smpsim.runtime.ray_backend import RayBackend
-        return RayBackend(address=req.address, timeout_s=timeout_s, bugs=req.bugs)
+        return RayBackend(address=req.address, timeout_s=timeout_s)
     raise ConfigError(f"--backend {req.backend!r}: allowed are ray, inline")
 
 
@@ -169,7 +169,8 @@ def _run_point(req, backend, pdir: Path, name: str, params: dict, point_data: di
         for policy in pcfg.policies:
             progress.start(name, policy.name)
             sink = _Sink(events, trace, policy.name, progress)
-            result = backend.run_point(pcfg, policy, point=name, check=check, trace=req.trace, sink=sink)
+            result = backend.run_point(pcfg, policy, workload=make_workload(pcfg), point=name, check=check,
+                                       trace=req.trace, sink=sink)
             entries.append({"point": name, "params": params, "policy": policy.name,
                             "switches": policy.switches(), **result})
             progress.finish_run()

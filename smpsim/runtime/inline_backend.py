@@ -4,39 +4,22 @@ from __future__ import annotations
 
 import time
 
-from smpsim.runtime.backend import Backend, RunSink
+from smpsim.runtime.backend import EPOCHS_PER_STEP, Backend, RunSink, drive
 from smpsim.runtime.transport import InlineTransport
-
-EPOCHS_PER_STEP = 8
+from smpsim.vm.coordinator import VmCoordinator
 
 
 class InlineBackend(Backend):
     name = "inline"
 
-    def __init__(self, bugs=()):
-        self.bugs = tuple(bugs)
-
-    def run_point(self, config, policy, *, point: str, check: bool, trace: bool, sink: RunSink) -> dict:
-        from smpsim.vm.coordinator import VmCoordinator
+    def run_point(self, config, policy, *, workload, point: str, check: bool, trace: bool,
+                  sink: RunSink) -> dict:
         t0 = time.perf_counter()
         transport = InlineTransport()
-        vm = VmCoordinator(config, policy, transport, check=check, trace=trace, point=point, bugs=self.bugs)
-        vm.start()
+        vm = VmCoordinator(config, policy, transport, workload, check=check, trace=trace, point=point)
         try:
-            while True:
-                r = vm.step(EPOCHS_PER_STEP)
-                sink.events(r.events)
-                if r.trace:
-                    sink.trace(r.trace)
-                sink.progress(r.epoch, r.total_epochs)
-                if r.done:
-                    break
-        except Exception as e:
-            if getattr(e, "events", None):
-                sink.events(e.events)
-            raise
+            result = drive(vm, sink, EPOCHS_PER_STEP)
         finally:
             transport.close()
-        result = vm.result()
         result["wall_seconds"] = round(time.perf_counter() - t0, 3)
         return result

@@ -4,17 +4,19 @@
 (`ray_cluster.connect`: a fresh loopback-only local cluster, or attach to `address`
 / RAY_ADDRESS); `address` is the GCS address used. For every (point, policy) it
 creates the CPU actors (SPREAD over the nodes, `actor_num_cpus` each, 0 by default
-so 16 simulated CPUs fit a 2-core machine) and the VM actor, then loops
-`vm.step(k)` streaming events, trace and progress to the sink. The driver never
+so 16 simulated CPUs fit a 2-core machine) and the VM actor, then runs the shared
+step loop (`backend.drive`) over the VM actor, streaming events, trace and progress
+to the sink exactly as the inline backend does. The driver never
 waits without a deadline: a dead VM actor or one silent past `step_timeout_s`
 becomes an `ExchangeError` naming the VM actor; exchange failures inside the VM
 actor (a dead or silent CPU actor) arrive as the ExchangeError RayTransport raised
 there. The VM actor is killed when the point ends, whatever the ending (errors and
 KeyboardInterrupt included); CPU actors are kept for the next point with the same
-number of CPUs (each run sets them up afresh) unless the point failed. `close()` shuts down a cluster this backend started
-and leaves an attached one running.
+number of CPUs (each run sets them up afresh) unless the point failed. `close()`
+shuts down a cluster this backend started and leaves an attached one running.
 
-The actors live in `ray_actors`, the transport in `ray_transport` (re-exported here).
+The VM actor lives in `ray_actors`, the CPU actor in `ray_cpu`, the transport in
+`ray_transport` (re-exported here).
 """
 
 from __future__ import annotations
@@ -25,15 +27,14 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from smpsim.errors import ExchangeError
-from smpsim.runtime.backend import Backend, RunSink
-from smpsim.runtime.ray_actors import (ERROR_KEY, CpuActor, VmActor, create_cpu_actors, create_vm_actor,
-                                       unpack_error)
+from smpsim.runtime.backend import EPOCHS_PER_STEP, Backend, RunSink, drive
+from smpsim.runtime.ray_actors import ERROR_KEY, VmActor, create_vm_actor, unpack_error
 from smpsim.runtime.ray_cluster import ClusterConnection, connect
-from smpsim.runtime.ray_transport import DEFAULT_TIMEOUT_S, SETUP_TIMEOUT_S, RayTransport, kill_actors
+from smpsim.runtime.ray_cpu import CpuActor, create_cpu_actors, kill_actors
+from smpsim.runtime.ray_transport import DEFAULT_TIMEOUT_S, SETUP_TIMEOUT_S, RayTransport
+from smpsim.vm.coordinator import StepResult
 
 __all__ = ["RayBackend", "RayTransport", "CpuActor", "VmActor"]
-
-EPOCHS_PER_STEP = 8
 
 
 def _first_line(e: BaseException, limit: int = 240) -> str:
@@ -46,7 +47,7 @@ class RayBackend(Backend):
 
     def __init__(self, address: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  actor_num_cpus: float = 0.0, *, step_timeout_s: float | None = None,
-                 epochs_per_step: int = EPOCHS_PER_STEP, bugs=(), cpu_delay_s: dict | None = None,
+                 epochs_per_step: int = EPOCHS_PER_STEP, cpu_delay_s: dict | None = None,
                  local_num_cpus: int = 2):
         """`cpu_delay_s` {cpu: seconds} makes those CPU actors sleep before each request (fault tests).
 
@@ -58,7 +59,6 @@ class RayBackend(Backend):
         self.actor_num_cpus = float(actor_num_cpus)
         self.step_timeout_s = float(step_timeout_s) if step_timeout_s else max(60.0, 2 * self.timeout_s + 30.0)
         self.epochs_per_step = max(1, int(epochs_per_step))
-        self.bugs = tuple(bugs)
         self.cpu_delay_s = dict(cpu_delay_s or {})
         self.cluster: ClusterConnection | None = connect(address, num_cpus=local_num_cpus)
         self.address = self.cluster.address
@@ -70,7 +70,8 @@ class RayBackend(Backend):
         self._cpu_pool: list = []
 
     # --- one point x policy ------------------------------------------------------------------------
-    def run_point(self, config, policy, *, point: str, check: bool, trace: bool, sink: RunSink) -> dict:
+    def run_point(self, config, policy, *, workload, point: str, check: bool, trace: bool,
+                  sink: RunSink) -> dict:
         if self.cluster is None:
             raise ExchangeError("RayBackend.run_point after close()")
         t0 = time.perf_counter()
@@ -79,23 +80,10 @@ class RayBackend(Backend):
             kill_actors(self._cpu_pool)
             self._cpu_pool = create_cpu_actors(ncpus, num_cpus=self.actor_num_cpus, delay_s=self.cpu_delay_s)
         self.cpu_actors = list(self._cpu_pool)
-        self.vm_actor = create_vm_actor(config, policy, self.cpu_actors, num_cpus=self.actor_num_cpus,
-                                        timeout_s=self.timeout_s, check=check, trace=trace, point=point,
-                                        bugs=self.bugs)
-        epoch = 0
+        self.vm_actor = create_vm_actor(config, policy, workload, self.cpu_actors, num_cpus=self.actor_num_cpus,
+                                        timeout_s=self.timeout_s, check=check, trace=trace, point=point)
         try:
-            self._call(self.vm_actor.start.remote(), "start", epoch, sink)
-            while True:
-                r = self._call(self.vm_actor.step.remote(self.epochs_per_step), "step", epoch, sink)
-                epoch = r["epoch"]
-                if r["events"]:
-                    sink.events(r["events"])
-                if r["trace"]:
-                    sink.trace(r["trace"])
-                sink.progress(r["epoch"], r["total_epochs"])
-                if r["done"]:
-                    break
-            result = self._call(self.vm_actor.result.remote(), "result", epoch, sink)
+            result = drive(_RemoteSimulation(self), sink, self.epochs_per_step)
         except BaseException:
             # after a failure the CPU actors' state is unknown: do not reuse them
             kill_actors(self._cpu_pool)
@@ -107,7 +95,7 @@ class RayBackend(Backend):
         result["wall_seconds"] = round(time.perf_counter() - t0, 3)
         return result
 
-    def _call(self, ref, what: str, epoch: int, sink: RunSink):
+    def _call(self, ref, what: str, epoch: int):
         """ray.get with a deadline; VM actor failures become ExchangeError, smpsim errors are re-raised."""
         where = f"the VM actor (during {what}, after epoch {epoch})"
         # start() also waits for every actor's worker process to come up
@@ -126,12 +114,7 @@ class RayBackend(Backend):
         except RayError as e:
             raise ExchangeError(f"{where} failed: {_first_line(e)}") from None
         if isinstance(out, dict) and ERROR_KEY in out:
-            err = unpack_error(out)
-            if getattr(err, "events", None):
-                sink.events(err.events)
-            if getattr(err, "trace", None):
-                sink.trace(err.trace)
-            raise err
+            raise unpack_error(out)     # with the events and trace it carries; `drive` forwards them
         return out
 
     def close(self) -> None:
@@ -142,3 +125,22 @@ class RayBackend(Backend):
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
+
+
+class _RemoteSimulation:
+    """The VM actor of the backend's current point, as the step loop sees a simulation."""
+
+    def __init__(self, backend: RayBackend):
+        self.backend = backend
+        self.epoch = 0
+
+    def start(self) -> None:
+        self.backend._call(self.backend.vm_actor.start.remote(), "start", self.epoch)
+
+    def step(self, max_epochs: int) -> StepResult:
+        r = self.backend._call(self.backend.vm_actor.step.remote(max_epochs), "step", self.epoch)
+        self.epoch = r["epoch"]
+        return StepResult(**r)
+
+    def result(self) -> dict:
+        return self.backend._call(self.backend.vm_actor.result.remote(), "result", self.epoch)

@@ -18,6 +18,7 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskErro
 from smpsim.errors import ExchangeError
 from smpsim.protocol import CpuSetup, QuantumRequest, ShootdownRequest, SnapshotRequest, SwitchAwayRequest
 from smpsim.runtime.wire import decode, encode
+from smpsim.runtime.ray_cpu import create_cpu_actors, kill_actors
 from smpsim.runtime.transport import Exchange, Transport
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -64,7 +65,6 @@ class RayTransport(Transport):
 
     def start(self, setups: list[CpuSetup]) -> None:
         if self.actors is None:
-            from smpsim.runtime.ray_actors import create_cpu_actors
             self.actors = create_cpu_actors(len(setups), num_cpus=self.actor_num_cpus, delay_s=self.delay_s)
         if len(setups) != len(self.actors):
             raise ExchangeError(f"{len(setups)} CPUs to set up but {len(self.actors)} CPU actors were created")
@@ -119,10 +119,3 @@ class RayTransport(Transport):
             kill_actors(self.actors)
             self.actors = None
 
-
-def kill_actors(actors) -> None:
-    for a in actors:
-        try:
-            ray.kill(a, no_restart=True)
-        except Exception:  # noqa: BLE001 - already dead or gone with the cluster
-            pass

@@ -4,7 +4,7 @@ The coordinator never touches a CPU object: it hands messages to a transport and
 gets replies back, in the order of the targets it named, with the wall-clock
 microseconds the exchange took. `InlineTransport` delivers by direct call in
 this process but still encodes every message with msgpack, so both backends move
-the same bytes; the Ray transport lives in `smpsim.runtime.ray_backend`.
+the same bytes; the Ray transport lives in `smpsim.runtime.ray_transport`.
 """
 
 from __future__ import annotations

@@ -1,21 +1,39 @@
 """The invariant checker (SPEC §6).
 
-`check_all` runs after every step when checking is on; the hooks in the kernel
-(`check_ptp_free`, `check_destroy`) run at the moment of the risky action.
+`check_all` runs after every step when checking is on; `check_ptp_free` and
+`check_destroy` run at the moment of the risky action (the kernel calls them).
 Any breach raises `InvariantViolation` naming the invariant; the coordinator
-logs it as an `invariant.violation` event and stops the run.
+logs it as an `invariant.violation` event and stops the run. Where a design
+relaxes a rule (deferred teardown leaves a dying pmap's PTEs naming freed
+pages), the strategy says so (`keeps_stale_ptes`) and the rule is skipped for
+that pmap only.
 """
 
 from __future__ import annotations
 
-from smpsim.cpus.cpu import LAZY, STALE, VALID
 from smpsim.errors import InvariantViolation
+from smpsim.protocol import LAZY, STALE, VALID
+from smpsim.vm.pagetables import DESTROYED, LIVE, REMOVING_ALL
 from smpsim.vm.physmem import DATA, FREE, PTP
-from smpsim.vm.pmap import DESTROYED, LIVE, REMOVING_ALL
 
 
 def _fail(name: str, detail: str):
     raise InvariantViolation(name, detail)
+
+
+def check_destroy(k, pmap) -> None:
+    for v in k.views:
+        if v.curpmap is pmap:
+            _fail("destroy_while_referenced",
+                  f"pmap {pmap.id} destroyed while cpu{v.id} still has it loaded ({v.state})")
+
+
+def check_ptp_free(k, pmap, ptp, flushed: set[int]) -> None:
+    for v in k.views:
+        if v.curpmap is pmap and v.state in (VALID, LAZY) and v.id not in flushed:
+            _fail("ptp_freed_early",
+                  f"PTP frame {ptp.frame} (level {ptp.level}) of pmap {pmap.id} freed while "
+                  f"cpu{v.id} ({v.state}) may still walk it and was not flushed")
 
 
 def check_pages(k) -> None:
@@ -64,8 +82,7 @@ def check_pv(k) -> None:
             _fail("pv_without_pte", f"PV entry (pmap {pmap_id}, va {va:#x}, frame {frame}) has no matching PTE")
     kinds = k.phys.kind
     for pmap in k.pmaps.values():
-        shortcut = pmap.state == REMOVING_ALL and k.shortcut
-        if shortcut:
+        if pmap.state == REMOVING_ALL and k.teardown.keeps_stale_ptes:
             continue   # PV entries may go before PTEs, and PTEs may name freed pages
         for va, pte in pmap.valid_ptes():
             if kinds[pte.frame] != DATA:
@@ -79,15 +96,7 @@ def check_pv_indexes(k) -> None:
     """The V->P side of PV tracking holds exactly the entries of the per-page (P->V) lists:
     the global hash's chains, or the map entries' own lists."""
     on_pages = {(pmap_id, va): frame for pmap_id, va, frame in k.pv.all_entries()}
-    if k.pv.name == "global_hash":
-        indexed = [key for chain in k.pv.buckets.values() for key in chain]
-        where = "the global PV hash"
-    else:
-        indexed = []
-        for proc in k.procs.values():
-            for entry in proc.map.entries:
-                indexed.extend((proc.pmap.id, va) for va in entry.pv)
-        where = "the map entries' PV lists"
+    indexed, where = k.pv.indexed_entries()
     if len(indexed) != len(set(indexed)) or set(indexed) != set(on_pages):
         extra = sorted(set(indexed) - set(on_pages))[:3]
         missing = sorted(set(on_pages) - set(indexed))[:3]

@@ -1,103 +1,69 @@
-"""The pagedaemon and the P->V path: uvm_pageout and pmap_page_remove.
+"""Memory pressure: waking the pagedaemon, its runs, and uvm_pageout.
+
+Below freetarg an allocating operation wakes the pagedaemon (uvm_kick_pdaemon),
+which runs on its own CPU as a queued operation; below freemin the allocator
+waits for a run (uvm_wait). A run first lets the pressure-switch strategy
+relieve pinned page tables, then evicts data pages.
 
 Victims are chosen in FIFO order of allocation (a clock hand with no second
 chance): the simplest policy that is deterministic and evicts long-cached shared
 pages first, which is where P->V lists are long. Evicting an anonymous page is
 treated as paging it out for free (swap I/O is not modelled); touching it again
-is a fresh fault.
-
-With `global_hash` the 2011 `pmap_page_remove` holds the page's `pp_lock` and
-needs each mapping pmap's lock, against the lock order (pmap, then page): when
-that pmap lock is held at that simulated moment it drops its locks, backs off
-and starts over (`p2v_retries`). With `map_entry` the PV chains are protected by
-the object lock, so it takes the object lock, then each pmap lock in order, and
-waits instead of retrying.
+is a fresh fault. Each victim is unmapped everywhere by `pmap_page_remove`.
 """
 
 from __future__ import annotations
 
 from smpsim.errors import SimulationError
 from smpsim.vm.locks import Op
+from smpsim.vm.operations import PagedaemonRun
 
-MAX_RETRIES = 10_000
+
+def wake_pagedaemon(k, t: int) -> None:
+    """uvm_kick_pdaemon: below freetarg, queue a pagedaemon run on its CPU at time t."""
+    if k.phys.free < k.phys.freetarg and not k.pd_pending:
+        k.pd_pending = True
+        k.schedule(t, k.config.machine.pagedaemon_cpu, PagedaemonRun())
 
 
-def pmap_page_remove(k, frame: int, op: Op) -> None:
-    """Remove every mapping of physical page `frame`, then shoot them all down at once."""
-    c = k.costs
-    pm = k.pmap_mod
-    touched = []
-    vas = []
-    full = False
+def pagedaemon(k, op: Op, need: int = 0) -> None:
+    """One pagedaemon run: relieve pressure (the pressure-switch strategy), then evict
+    pages until freetarg (plus a batch) is reached."""
+    k.pd_pending = False
+    if k.in_relief:
+        return
+    phys = k.phys
+    k.in_relief = True
+    try:
+        k.pressure.relieve(op, need)
+        if phys.free - need < phys.freetarg:
+            uvm_pageout(k, op, phys.freetarg + k.config.machine.pagedaemon_batch + need - phys.free)
+    finally:
+        k.in_relief = False
 
-    def unmap_one(pmap, va, page_locked):
-        # pmap_remove's per-PTE work; its invalidations are gathered into one packet below
-        pt = pmap.ptps[(1, va >> 9)]
-        entry = k.procs[pmap.owner].map.lookup(va)
-        pm._remove_pte(pmap, pt, va, pt.ptes[va], entry, op, shortcut=False, page_locked=page_locked)
-        if pmap not in touched:
-            touched.append(pmap)
 
-    if k.policy.p2v_retry:
-        pp = k.pv.pp_lock(frame)
-        tries = 0
-        while True:
-            restart_at = op.t
-            op.acquire(pp, c.lock_acquire, "pv")
-            lost = None
-            for pmap_id, va in k.pv.page_entries(frame):
-                pmap = k.pmaps[pmap_id]
-                if pmap.lock.busy_at(op.t):
-                    lost = pmap
-                    break
-                op.acquire(pmap.lock, c.lock_acquire, "other")
-                unmap_one(pmap, va, page_locked=True)
-                op.release(pmap.lock, c.lock_release)
-            if lost is None:
-                op.release(pp, c.lock_release)
-                break
-            # lost the lock-order race: drop everything, back off, start over
-            op.release(pp, c.lock_release)
-            tries += 1
-            backoff = c.lock_backoff << min(tries - 1, 5)
-            op.spend(backoff, "lock_wait")
-            k.counters["p2v_retries"] += 1
-            k.counters["p2v_retry_cycles"] += op.t - restart_at
-            if tries > MAX_RETRIES:
-                raise SimulationError(f"pmap_page_remove of frame {frame} retried {tries} times "
-                                      f"against pmap {lost.id}'s lock")
-    else:
-        obj, _ = k.phys.owner[frame]
-        op.acquire(obj.lock, c.lock_acquire, "other")
-        for pmap_id, va in k.pv.page_entries(frame):
-            pmap = k.pmaps[pmap_id]
-            op.acquire(pmap.lock, c.lock_acquire, "other")
-            unmap_one(pmap, va, page_locked=True)
-            op.release(pmap.lock, c.lock_release)
-        op.release(obj.lock, c.lock_release)
-
-    for pmap in touched:
-        # everything the removals queued (PTEs and freed PTPs) goes out in one packet
-        if pmap.pending_full:
-            full = True
-        for va in pmap.pending_vas:
-            if len(vas) >= k.policy.shootdown_batch:
-                full = True
-            else:
-                vas.append((pmap.tag, va))
-        pmap.pending_vas, pmap.pending_full = [], False
-    if touched:
-        flushed = k.shootnow(touched, None if full else tuple(vas), op, "pagedaemon") if (vas or full) else set()
-        for pmap in touched:
-            pending, pmap.ptp_free_pending = pmap.ptp_free_pending, []
-            for ptp in pending:
-                k.check_ptp_free(pmap, ptp, flushed)
-                k.free_ptp(pmap, ptp, op, bulk=False)
+def need_pages(k, op: Op, n: int) -> None:
+    """Called at the start of an operation that will allocate up to n pages. Below freemin
+    it waits for a pagedaemon run (uvm_wait); below freetarg it only wakes the pagedaemon."""
+    phys = k.phys
+    if phys.free - n < phys.freemin and not k.in_relief:
+        pd = k.views[k.config.machine.pagedaemon_cpu]
+        pd_op = Op("pagedaemon", pd.id, max(op.t, pd.busy_until), k.counters)
+        pagedaemon(k, pd_op, n)
+        pd.busy_until = pd_op.t
+        if pd_op.t > op.t:
+            op.spend(pd_op.t - op.t, "other")
+    elif phys.free - n < phys.freetarg:
+        wake_pagedaemon(k, op.t)
+    if phys.free < n:
+        raise SimulationError(
+            f"out of physical memory at epoch {k.epoch}: {phys.free} free, {n} needed, "
+            f"{k.pinned_ptps()} PTPs pinned by dying pmaps; raise machine.phys_pages or "
+            f"shrink the workload")
 
 
 def uvm_pageout(k, op: Op, target: int) -> int:
     """Scan data pages oldest first, unmap and free up to `target` of them; return how many."""
-    c = k.costs
     start = op.t
     retries0 = k.counters["p2v_retries"]
     freed = scanned = 0
@@ -106,13 +72,12 @@ def uvm_pageout(k, op: Op, target: int) -> int:
             break
         scanned += 1
         obj, offset = k.phys.owner[frame]
-        if any(k.procs[k.pmaps[pid].owner].map.lookup(va).wired
-               for pid, va in k.pv.page_entries(frame)):
+        if any(k.procs[k.pmaps[pid].owner].map.lookup(va).wired for pid, va in k.pv.page_entries(frame)):
             continue
-        pmap_page_remove(k, frame, op)
+        k.pmap_mod.pmap_page_remove(frame, op)
         del obj.pages[offset]
         k.phys.release(frame)
-        op.spend(c.page_free, "page_free")
+        op.spend(k.costs.page_free, "page_free")
         freed += 1
     k.counters["pagedaemon_scans"] += scanned
     k.counters["pages_freed"] += freed

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from smpsim.errors import SimulationError
 from smpsim.vm.locks import Op
+from smpsim.vm.pagedaemon import need_pages
 from smpsim.vm.objects import UObject, VmMap, VmMapEntry
 
 
@@ -44,7 +45,7 @@ def make_object(k, name: str, shared: bool) -> UObject:
 
 def spawn(k, op: Op, name: str, cpus: list[int]) -> Process:
     """fork/exec: a new process with an empty map and threads on `cpus` (first is home)."""
-    k.need_pages(op, 1)
+    need_pages(k, op, 1)
     pid = k.next_id("proc")
     pmap = k.pmap_mod.pmap_create(pid, op)
     proc = Process(pid, name, pmap, VmMap(pmap), cpus[0])
@@ -79,7 +80,7 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True) -> int:
     entry = proc.map.lookup(va)
     if entry is None:
         raise SimulationError(f"process {proc.pid} faulted on unmapped va page {va:#x}")
-    k.need_pages(op, 4)     # the data page and up to three PTPs
+    need_pages(k, op, 4)     # the data page and up to three PTPs
     k.counters["page_faults"] += 1
     op.spend(c.fault_trap, "other")
     obj = entry.obj
@@ -97,15 +98,18 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True) -> int:
     return frame
 
 
-def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, eva: int, reason: str) -> list:
-    """uvm_unmap_remove for one entry's overlap: pmap_remove, and detach the anonymous pages.
-    Returns the frames to free once the caller's pmap_update has shot the range down."""
+def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, eva: int, reason: str,
+                       pmap_empty: bool = False) -> list:
+    """uvm_unmap_remove for one entry's overlap: pmap_remove (unless pmap_remove_all has
+    already emptied the pmap), and detach the anonymous pages. Returns the frames to free
+    once the caller's pmap_update has shot the range down."""
     c = k.costs
     pmap = proc.pmap
-    hold_obj = k.pv.takes_object_lock_on_remove
+    hold_obj = k.pv.locks_object_on_remove
     if hold_obj:
         op.acquire(entry.obj.lock, c.lock_acquire, "other")
-    k.pmap_mod.pmap_remove(pmap, sva, eva, entry, op, reason)
+    if not pmap_empty:
+        k.pmap_mod.pmap_remove(pmap, sva, eva, entry, op, reason)
     if not entry.obj.shared:
         lo = entry.offset + (sva - entry.start)
         hi = lo + (eva - sva)
@@ -176,16 +180,14 @@ def exit_teardown(k, op: Op, proc: Process) -> None:
     """uvmspace_free: pmap_remove_all, unmap everything, pmap_update, pmap_destroy."""
     pmap = proc.pmap
     pm = k.pmap_mod
-    pm.pmap_remove_all(pmap)
+    emptied = pm.pmap_remove_all(pmap)
     k.dying[pmap.id] = pmap
     detached = []
     for entry in list(proc.map.entries):
-        detached += _unmap_entry_range(k, op, proc, entry, entry.start, entry.end, "exit")
+        detached += _unmap_entry_range(k, op, proc, entry, entry.start, entry.end, "exit", emptied)
         proc.map.entries.remove(entry)
         _release_object(k, entry.obj)
     pm.pmap_update(pmap, op, "exit")
     _free_detached(k, op, detached)
     proc.state = "exited"
-    if "destroy_ignores_lazy" in k.bugs:
-        pmap.refs = 1        # deliberately broken: forget the lazy CPUs' references
     pm.pmap_destroy(pmap, op)

@@ -1,0 +1,134 @@
+"""Running kernel operations: the handler table from operation type to UVM call.
+
+`Dispatcher.run_due` pops every operation starting before the end of the epoch
+and runs it on its CPU (after that CPU's previous kernel operation; an operation
+pushed past the epoch waits for the next one). Each handler is one kernel
+operation timed by an `Op`; what the workload schedules next comes back from its
+`after` and is queued. TLB misses are part of a quantum's own time: they neither
+wait for nor delay the kernel operations their CPU initiates.
+"""
+
+from __future__ import annotations
+
+from smpsim.vm import checker, uvm
+from smpsim.vm.locks import Op
+from smpsim.vm.operations import (Exit, Miss, Mmap, Mprotect, Munmap, PagedaemonRun, Scheduled, Spawn,
+                                  Teardown)
+from smpsim.vm.pagedaemon import pagedaemon
+
+
+class Dispatcher:
+    def __init__(self, k, workload, queue):
+        self.k = k
+        self.workload = workload
+        self.queue = queue
+        self.shared: dict[str, object] = {}
+        self.handlers = {Spawn: self._spawn, Exit: self._exit, Teardown: self._teardown, Mmap: self._mmap,
+                         Munmap: self._munmap, Mprotect: self._mprotect, PagedaemonRun: self._pagedaemon}
+
+    def schedule(self, items) -> None:
+        for s in items:
+            self.queue.push(s.time, s.cpu, s.op)
+
+    def run_due(self, end: int) -> None:
+        k = self.k
+        while (ev := self.queue.pop_before(end)) is not None:
+            if type(ev.op) is Miss:
+                self._miss(Op("miss", ev.cpu, ev.time, k.counters), ev.op)
+                continue       # checked with the epoch: a fill changes no mapping
+            view = k.views[ev.cpu]
+            t = max(ev.time, view.busy_until)
+            if t >= end:
+                self.queue.repush(ev, t)
+                continue
+            op = Op(type(ev.op).__name__.lower(), ev.cpu, t, k.counters)
+            follow = self.handlers[type(ev.op)](op, ev.op)
+            view.busy_until = op.t
+            k.note_pinned()
+            if k.check:
+                checker.check_all(k)
+            self.schedule(follow)
+
+    def shared_object(self, name: str):
+        obj = self.shared.get(name)
+        if obj is None:
+            obj = self.shared[name] = uvm.make_object(self.k, name, shared=True)
+        return obj
+
+    # --- handlers -------------------------------------------------------------------------------
+    def _pagedaemon(self, op: Op, rec: PagedaemonRun):
+        pagedaemon(self.k, op)
+        return ()
+
+    def _spawn(self, op: Op, rec: Spawn):
+        k = self.k
+        proc = uvm.spawn(k, op, rec.name, list(rec.cpus))
+        for m in rec.entries:
+            obj = self.shared_object(m.obj) if m.obj else None
+            uvm.uvm_map(k, op, proc, m.start, m.npages, obj, m.offset, m.prot, m.prefault)
+        return self.workload.after(rec, op.t, proc)
+
+    def _exit(self, op: Op, rec: Exit):
+        """The threads leave now; the address space goes at the next quantum, once they have
+        left their CPUs (lwp_exit runs before uvmspace_free)."""
+        proc = self.k.procs[rec.pid]
+        proc.state = "exiting"
+        q = self.k.config.machine.quantum_cycles
+        return [Scheduled((op.t // q + 1) * q, proc.home_cpu, Teardown(proc.pid, rec.ctx))]
+
+    def _teardown(self, op: Op, rec: Teardown):
+        k = self.k
+        proc = k.procs[rec.pid]
+        before = dict(k.counters)
+        pages = proc.pmap.resident
+        uvm.exit_teardown(k, op, proc)
+        k.counters["exits"] += 1
+        k.record_latency("exit", op.cycles)
+        for part, cyc in op.parts.items():
+            k.exit_breakdown[part] = k.exit_breakdown.get(part, 0) + cyc
+        k.emit("exit", op.start, process=proc.pid, name=proc.name, cpu=op.cpu, pages=pages,
+               cycles=op.cycles, deltas=k.counters.delta(before), breakdown=dict(op.parts))
+        return self.workload.after(rec, op.t, proc)
+
+    def _munmap(self, op: Op, rec: Munmap):
+        k = self.k
+        proc = k.procs[rec.pid]
+        before = dict(k.counters)
+        uvm.uvm_unmap(k, op, proc, rec.start, rec.npages, "munmap")
+        k.counters["munmaps"] += 1
+        k.record_latency("munmap", op.cycles)
+        k.emit("munmap", op.start, process=proc.pid, cpu=op.cpu, pages=rec.npages, cycles=op.cycles,
+               deltas=k.counters.delta(before))
+        return self.workload.after(rec, op.t, proc)
+
+    def _mprotect(self, op: Op, rec: Mprotect):
+        proc = self.k.procs[rec.pid]
+        uvm.uvm_map_protect(self.k, op, proc, rec.start, rec.npages, rec.prot)
+        return self.workload.after(rec, op.t, proc)
+
+    def _mmap(self, op: Op, rec: Mmap):
+        proc = self.k.procs[rec.pid]
+        obj = self.shared_object(rec.obj) if rec.obj else None
+        uvm.uvm_map(self.k, op, proc, rec.start, rec.npages, obj, rec.offset, rec.prot, rec.prefault)
+        return self.workload.after(rec, op.t, proc)
+
+    def _miss(self, op: Op, rec: Miss) -> None:
+        """A TLB miss that found no valid PTE at quantum time: fault it in now (or walk, if
+        another CPU's fault mapped it in between)."""
+        k = self.k
+        proc = k.procs[rec.pid]
+        view = k.views[op.cpu]
+        pmap = proc.pmap
+        if proc.state != "running" or view.curpmap is not pmap or proc.map.lookup(rec.va) is None:
+            k.counters["misses_dropped"] += 1    # the thread left, or the range was unmapped first
+            return
+        op.spend(k.costs.page_walk)              # the walk that found no PTE
+        pte = pmap.pte(rec.va)
+        if pte is not None:
+            k.counters["page_walks"] += 1
+            pte.ref = True
+        else:
+            uvm.uvm_fault(k, op, proc, rec.va)
+        if view.fills_pmap is not pmap:
+            view.fills_pmap, view.fill_vas = pmap, []
+        view.fill_vas.append(rec.va)

@@ -1,0 +1,83 @@
+"""Quanta: one request per CPU per epoch, all at once, and what their replies mean.
+
+Each CPU is told its context switch (the scheduler's), gets the fills for the
+misses it reported last quantum (those whose PTEs are still valid), and makes
+its accesses. Its reply's misses are classified here: a miss with a valid PTE
+is a page walk — it takes no lock and changes no mapping, so it is resolved at
+once (if a later operation removes the PTE, the fill is dropped before
+delivery); a miss that faults becomes a `Miss` operation at its moment in the
+quantum, in time order with the epoch's other operations.
+"""
+
+from __future__ import annotations
+
+from smpsim.errors import SimulationError
+from smpsim.protocol import QuantumRequest
+from smpsim.vm import scheduler
+from smpsim.vm.operations import Miss
+
+
+class QuantumDriver:
+    def __init__(self, k, workload, exchange, queue):
+        self.k = k
+        self.workload = workload
+        self.exchange = exchange
+        self.queue = queue
+        m = k.config.machine
+        self.quantum = m.quantum_cycles
+        self.accesses = m.accesses_per_quantum
+        self.cycles_per_access = max(1, m.quantum_cycles // max(1, m.accesses_per_quantum))
+
+    def run(self, epoch: int, start: int) -> None:
+        k = self.k
+        threads, reqs = [], []
+        for view in k.views:
+            thread = scheduler.pick(view)
+            threads.append(thread)
+            reqs.append(self._request(epoch, view, thread, start))
+        ex = self.exchange([v.id for v in k.views], reqs)
+        for view, thread, rep in zip(k.views, threads, ex.replies):
+            self._reply(epoch, view, thread, rep, start)
+
+    def _request(self, epoch: int, view, thread, start: int) -> QuantumRequest:
+        sw = scheduler.switch(self.k, view, thread, start)
+        fills = ()
+        accesses = 0
+        ranges = ()
+        if thread is not None:
+            pmap = thread.proc.pmap
+            if view.fills_pmap is pmap:
+                fills = tuple((va, pte.frame) for va in view.fill_vas if (pte := pmap.pte(va)) is not None)
+            ranges = self.workload.ranges(thread.proc)
+            accesses = max(0, self.accesses - view.stolen // self.cycles_per_access)
+        view.stolen = 0
+        view.fills_pmap, view.fill_vas = None, []
+        return QuantumRequest(epoch, view.id, sw, ranges, accesses, fills, self.k.check)
+
+    def _reply(self, epoch: int, view, thread, rep, start: int) -> None:
+        k = self.k
+        cur = view.curpmap.id if view.curpmap is not None else None
+        if rep.state != view.state or rep.curpmap != cur:
+            raise SimulationError(f"cpu{view.id} reports {rep.state} on pmap {rep.curpmap} but the kernel "
+                                  f"expected {view.state} on pmap {cur} (epoch {epoch})")
+        if k.check:
+            view.tlb = rep.tlb
+        k.counters["tlb_hits"] += rep.hits
+        k.counters["tlb_misses"] += len(rep.misses)
+        if not rep.misses:
+            return
+        n = len(rep.misses)
+        proc = thread.proc
+        pmap = proc.pmap
+        if view.fills_pmap is not pmap:
+            view.fills_pmap, view.fill_vas = pmap, []
+        walks = 0
+        for i, va in enumerate(rep.misses):
+            pte = pmap.pte(va)
+            if pte is not None:
+                pte.ref = True
+                view.fill_vas.append(va)
+                walks += 1
+            else:
+                self.queue.push(start + (i + 1) * self.quantum // (n + 1), view.id, Miss(proc.pid, va))
+        k.counters["page_walks"] += walks

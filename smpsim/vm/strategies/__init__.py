@@ -1,0 +1,31 @@
+"""The pmap design strategies, each in its own module, and the table of built-in ones.
+
+A strategy kind is one design choice behind the pmap interface; the values of a
+kind are interchangeable classes with the same methods (see each kind's first
+module). `BUILTIN` maps kind -> value -> class; `smpsim.vm.design` builds
+presets from it, and tests or users register more. Adding a strategy is one
+module plus one line here.
+"""
+
+from __future__ import annotations
+
+from smpsim.vm.strategies.lazy_netbsd import NetbsdLazyTlb
+from smpsim.vm.strategies.lazy_off import NoLazyTlb
+from smpsim.vm.strategies.pressure_switch import PressureSwitchOff, PressureSwitchOn
+from smpsim.vm.strategies.pv_global_hash import GlobalHashPv
+from smpsim.vm.strategies.pv_map_entry import MapEntryPv
+from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
+from smpsim.vm.strategies.tags_pcid import PcidTags
+from smpsim.vm.strategies.tags_pmap import PmapIdTags
+from smpsim.vm.strategies.teardown_deferred import DeferredTeardown
+from smpsim.vm.strategies.teardown_eager import EagerTeardown
+from smpsim.vm.strategies.teardown_gc import GcTeardown
+
+BUILTIN: dict[str, dict] = {
+    "pv_tracking": {"global_hash": GlobalHashPv, "map_entry": MapEntryPv},
+    "teardown": {"eager": EagerTeardown, "deferred": DeferredTeardown, "gc": GcTeardown},
+    "lazy_tlb": {"on": NetbsdLazyTlb, "off": NoLazyTlb},
+    "pressure_switch": {"on": PressureSwitchOn, "off": PressureSwitchOff},
+    "pcid": {False: PmapIdTags, True: PcidTags},
+    "shootdown": {"global_mailbox": GlobalMailboxShootdown},
+}

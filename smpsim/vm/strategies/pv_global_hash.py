@@ -1,0 +1,123 @@
+"""PV tracking as in the 2011 NetBSD x86 pmap (`pv_tracking = "global_hash"`).
+
+Models sys/arch/x86/x86/pmap.c of NetBSD 5/6 after the rmind-uvmplock merge:
+`pmap_enter_pv` / `pmap_remove_pv` keep PV entries in a global hash keyed by
+(PTP, VA) — `pvhash()`, PV_HASH_SIZE 32768 buckets under PV_HASH_LOCK_CNT 32
+lock stripes — for the V->P direction, plus a per-page list under the page's
+`pp_lock` for P->V. Insertions go at the head of both; removals walk the page
+list and the hash chain to find the entry.
+
+`pmap_page_remove` holds the page's pp_lock and needs each mapping pmap's lock,
+against the lock order (pmap, then page): when that pmap lock is held at that
+simulated moment it drops its locks, backs off (SPINLOCK_BACKOFF) and starts
+over (`p2v_retries`).
+"""
+
+from __future__ import annotations
+
+from smpsim.errors import SimulationError
+from smpsim.vm.locks import Op, SimLock
+from smpsim.vm.strategies.pv_base import PvTracker
+
+PV_HASH_SIZE = 32768
+PV_HASH_LOCK_CNT = 32
+MAX_RETRIES = 10_000
+
+
+class GlobalHashPv(PvTracker):
+    retries_p2v = True
+
+    def __init__(self, k):
+        super().__init__(k)
+        self.buckets: dict[int, list] = {}
+        self.stripes = [SimLock(f"pvhash{i}", "pv") for i in range(PV_HASH_LOCK_CNT)]
+        self.pp_locks: dict[int, SimLock] = {}
+
+    @staticmethod
+    def bucket(ptp_frame: int, va: int) -> int:
+        # pvhash(): PTP address plus VA page number, folded into the table
+        return ((ptp_frame * 4096) // 64 + va) % PV_HASH_SIZE
+
+    def pp_lock(self, frame: int) -> SimLock:
+        lock = self.pp_locks.get(frame)
+        if lock is None:
+            lock = self.pp_locks[frame] = SimLock(f"pp{frame}", "pv")
+        return lock
+
+    def locks(self):
+        yield from self.stripes
+        yield from self.pp_locks.values()
+
+    def indexed_entries(self):
+        return [key for chain in self.buckets.values() for key in chain], "the global PV hash"
+
+    def insert(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry) -> None:
+        c = self.c
+        op.counters["pv_inserts"] += 1
+        op.spend(c.pv_alloc, "pv")
+        pp = self.pp_lock(frame)
+        op.acquire(pp, c.lock_acquire, "pv")
+        b = self.bucket(ptp_frame, va)
+        stripe = self.stripes[b % PV_HASH_LOCK_CNT]
+        op.acquire(stripe, c.lock_acquire, "pv")
+        self.buckets.setdefault(b, []).insert(0, (pmap.id, va))
+        op.spend(c.pv_hash_step, "pv")
+        op.release(stripe, c.lock_release)
+        self._page_insert(frame, (pmap.id, va))
+        op.spend(c.pv_list_step, "pv")
+        op.release(pp, c.lock_release)
+
+    def remove(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry, page_locked=False) -> None:
+        c = self.c
+        op.counters["pv_removes"] += 1
+        pp = self.pp_lock(frame)
+        if not page_locked:
+            op.acquire(pp, c.lock_acquire, "pv")
+        pos = self._page_remove(frame, (pmap.id, va))
+        op.spend(pos * c.pv_list_step, "pv")
+        b = self.bucket(ptp_frame, va)
+        stripe = self.stripes[b % PV_HASH_LOCK_CNT]
+        op.acquire(stripe, c.lock_acquire, "pv")
+        chain = self.buckets[b]
+        idx = chain.index((pmap.id, va))
+        del chain[idx]
+        if not chain:
+            del self.buckets[b]
+        op.spend((idx + 1) * c.pv_hash_step, "pv")
+        op.release(stripe, c.lock_release)
+        if not page_locked:
+            op.release(pp, c.lock_release)
+        op.spend(c.pv_free, "pv")
+
+    def page_remove(self, frame: int, op: Op, unmap_one) -> None:
+        k, c = self.k, self.c
+        pp = self.pp_lock(frame)
+        tries = 0
+        while True:
+            restart_at = op.t
+            op.acquire(pp, c.lock_acquire, "pv")
+            lost = self._unmap_all(frame, op, unmap_one)
+            op.release(pp, c.lock_release)
+            if lost is None:
+                return
+            # lost the lock-order race: everything dropped; back off and start over
+            tries += 1
+            op.spend(c.lock_backoff << min(tries - 1, 5), "lock_wait")
+            k.counters["p2v_retries"] += 1
+            k.counters["p2v_retry_cycles"] += op.t - restart_at
+            if tries > MAX_RETRIES:
+                raise SimulationError(f"pmap_page_remove of frame {frame} retried {tries} times "
+                                      f"against pmap {lost.id}'s lock")
+
+    def _unmap_all(self, frame: int, op: Op, unmap_one):
+        """One pass over the page's list with its pp_lock held; the pmap whose lock was
+        busy (the pass stopped there), or None when every mapping is gone."""
+        k, c = self.k, self.c
+        for pmap_id, va in self.page_entries(frame):
+            pmap = k.pmaps[pmap_id]
+            if pmap.lock.busy_at(op.t):
+                return pmap
+            op.acquire(pmap.lock, c.lock_acquire, "other")
+            unmap_one(pmap, va)
+            op.release(pmap.lock, c.lock_release)
+        return None

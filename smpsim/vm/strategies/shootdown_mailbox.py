@@ -1,0 +1,131 @@
+"""TLB shootdown through one global mailbox, as the x86 pmap of NetBSD 5 and later does.
+
+Models sys/arch/x86/x86/x86_tlb.c (`pmap_tlb_shootdown`, `pmap_tlb_shootnow`,
+`pmap_tlb_intr`; pmap_tlb.c in NetBSD 5): invalidations are queued in a packet
+that becomes a full flush past `shootdown_batch` VAs (TP_MAXVA); `pmap_update`
+sends it. One initiator at a time owns the global mailbox (taken by CAS) and
+holds it until the slowest target has acknowledged; targets are the pmaps'
+`pm_cpus` but the initiator, which flushes locally when it has one of them
+loaded. PTPs unhooked meanwhile are freed only after the shootdown that covers
+them.
+"""
+
+from __future__ import annotations
+
+from smpsim.protocol import LAZY, VALID, ShootdownRequest, to_plain
+from smpsim.vm.locks import Op, SimLock
+from smpsim.vm.packet import Packet
+
+
+class GlobalMailboxShootdown:
+    def __init__(self, k, shootdown_batch: int):
+        self.k = k
+        self.ceiling = shootdown_batch
+        self.mailbox = SimLock("tlb_mailbox", "mailbox")
+
+    def locks(self):
+        yield self.mailbox
+
+    # --- pmap_update ------------------------------------------------------------------------
+    def update(self, pmaps: list, op: Op, reason: str) -> None:
+        """Send what `pmaps` queued as one packet, then free the PTPs it covered."""
+        packet = Packet()
+        for pmap in pmaps:
+            packet.merge(pmap.packet, self.ceiling)
+            pmap.packet = Packet()
+        flushed = self.shootnow(pmaps, packet.take(), op, reason) if not packet.empty else set()
+        for pmap in pmaps:
+            self.free_ptps(pmap, flushed, op)
+
+    def free_ptps(self, pmap, flushed: set[int], op: Op) -> None:
+        pending, pmap.ptp_free_pending = pmap.ptp_free_pending, []
+        for ptp in pending:
+            self.k.free_ptp(pmap, ptp, op, flushed=flushed)
+
+    # --- pmap_tlb_shootnow -----------------------------------------------------------------
+    def targets(self, pmaps: list, me: int) -> list[int]:
+        return sorted(set().union(*(p.pm_cpus for p in pmaps)) - {me})
+
+    def shootnow(self, pmaps: list, vas, op: Op, reason: str) -> set[int]:
+        """One shootdown for `pmaps` (vas None: full): IPIs to the targets, a local flush on
+        the initiator if it has one of them loaded. Returns the CPUs that flushed."""
+        k = self.k
+        me = op.cpu
+        view = k.views[me]
+        targets = self.targets(pmaps, me)
+        local = view.curpmap in pmaps and view.state in (VALID, LAZY)
+        k.tags.defer_flushes(pmaps, me)
+        if not targets and not local:
+            return set()
+        reqs = self._requests(pmaps, vas, targets, local, me, reason)
+        t0 = op.t
+        ex = k.exchange(targets + [me] * local, reqs)
+        acks = list(ex.replies)
+        local_ack = acks.pop() if local else None
+        wait = self._hold_mailbox(op, targets, acks)
+        if local_ack is not None:
+            self._account_local(local_ack, op)
+        self._account_remote(acks, reqs)
+        if targets:
+            self._log(pmaps, vas, targets, reason, t0, op, wait, ex, reqs, acks)
+        return set(targets) | ({me} if local else set())
+
+    def _requests(self, pmaps, vas, targets, local, me, reason) -> list:
+        k = self.k
+        xid = k.next_id("xid")
+        ids = tuple(p.id for p in pmaps)
+        tags = tuple(sorted({p.tag for p in pmaps}))
+        reqs = [ShootdownRequest(xid, k.epoch, me, ids, tags, vas, reason, False,
+                                 k.lazy.goes_stale(k.views[cpu], pmaps), k.check) for cpu in targets]
+        if local:
+            reqs.append(ShootdownRequest(xid, k.epoch, me, ids, tags, vas, reason, True, False, k.check))
+        return reqs
+
+    def _hold_mailbox(self, op: Op, targets, acks) -> int:
+        """The mailbox is held from the claim until the slowest target has acknowledged."""
+        if not targets:
+            return 0
+        c, cnt = self.k.costs, self.k.counters
+        held = c.mailbox_claim + c.ipi_first + c.ipi_extra * (len(targets) - 1) + \
+            max(a.handler_cycles for a in acks)
+        wait = op.hold_for(self.mailbox, held, "shootdown")
+        cnt["shootdown_exchanges"] += 1
+        cnt["shootdown_ipis"] += len(targets)
+        return wait
+
+    def _account_local(self, ack, op: Op) -> None:
+        k = self.k
+        k.counters["local_flushes"] += 1
+        k.counters["shootdown_invlpg"] += ack.invlpg
+        op.spend(ack.handler_cycles, "shootdown")
+        if k.check:
+            k.views[op.cpu].tlb = ack.tlb
+
+    def _account_remote(self, acks, reqs) -> None:
+        k = self.k
+        cnt = k.counters
+        for a, req in zip(acks, reqs):
+            v = k.views[a.cpu]
+            cnt["shootdown_invlpg"] += a.invlpg
+            cnt["ipi_stolen_cycles"] += a.handler_cycles
+            v.stolen += a.handler_cycles
+            if k.check:
+                v.tlb = a.tlb
+            if req.go_stale:
+                cnt["lazy_to_stale"] += 1
+                k.mark_stale(v)
+
+    def _log(self, pmaps, vas, targets, reason, t0, op, wait, ex, reqs, acks) -> None:
+        k = self.k
+        total = op.t - t0
+        if vas is None:
+            k.counters["shootdown_full_flushes"] += 1
+        ids = [p.id for p in pmaps]
+        k.record_latency("shootdown", total, ex.wall_us)
+        k.emit("shootdown", t0, initiator=op.cpu, pmap=ids[0] if len(ids) == 1 else ids,
+               targets=list(targets), vas="full" if vas is None else len(vas), reason=reason,
+               cycles=total, mailbox_wait_cycles=wait, wall_us=ex.wall_us)
+        if k.tracing:
+            k.trace.append(dict(kind="shootdown", epoch=k.epoch, initiator=op.cpu, targets=list(targets),
+                                request=to_plain(reqs[0]), replies=[to_plain(a) for a in acks],
+                                cycles=total, wall_us=ex.wall_us))

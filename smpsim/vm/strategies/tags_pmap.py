@@ -1,0 +1,44 @@
+"""TLB tags without PCIDs (`pcid = false`): every address-space switch flushes the TLB.
+
+Models the x86 pmap of NetBSD 5 (sys/arch/x86/x86/pmap.c, `pmap_load`): a CR3
+reload drops every non-global entry, so entries never outlive a switch and the
+simulated TLB tags them with the pmap's own id. An inactive CPU holds nothing of
+a pmap, so a shootdown never needs to reach it.
+"""
+
+from __future__ import annotations
+
+from smpsim.protocol import FLUSH_ALL
+
+
+class PmapIdTags:
+    hardware_pcid = False
+    user_flush = FLUSH_ALL          # what flushing one pmap's entries costs the TLB
+
+    def __init__(self, k):
+        self.k = k
+
+    def alloc(self, pmap_id: int) -> int:
+        return pmap_id
+
+    def release(self, pmap) -> None:
+        pass
+
+    def defer_flushes(self, pmaps, me: int) -> None:
+        pass
+
+    def load(self, view, op) -> None:
+        """The CPU switches to another pmap (pmap_load): the switch plus a CR3 reload."""
+        c = self.k.costs
+        op.spend(c.context_switch + c.local_full_flush, "other")
+        self.k.counters["tlb_switch_flushes"] += 1
+        view.flush(FLUSH_ALL)
+
+    def unload(self, view, op) -> None:
+        """The CPU drops its user pmap for pmap_kernel (no lazy TLB): a CR3 reload."""
+        self.k.counters["tlb_switch_flushes"] += 1
+        op.spend(self.k.costs.local_full_flush, "other")
+        view.flush(FLUSH_ALL)
+
+    def activated(self, view, pmap, op) -> None:
+        pass

@@ -1,0 +1,68 @@
+"""Deliberately broken strategies: substituted into a design to prove the invariant checker catches them.
+
+Nothing under smpsim/ knows these exist; a test builds a policy whose design
+has one of them in place of the correct strategy (`substitute`), or registers
+one as a strategy and preset of its own, and checks that the checker names the
+broken rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from smpsim.vm.strategies.pv_global_hash import GlobalHashPv
+from smpsim.vm.strategies.pv_map_entry import MapEntryPv
+from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
+from smpsim.vm.strategies.tags_pcid import PcidTags
+from smpsim.vm.strategies.teardown_deferred import DeferredTeardown
+
+
+class SkipLastTarget(GlobalMailboxShootdown):
+    """Forgets one CPU that has the pmap loaded when it sends a shootdown."""
+
+    def targets(self, pmaps, me):
+        return super().targets(pmaps, me)[:-1]
+
+
+class FreePtpsBeforeShootdown(GlobalMailboxShootdown):
+    """pmap_update frees the unhooked PTPs before the shootdown that covers them."""
+
+    def update(self, pmaps, op, reason):
+        for pmap in pmaps:
+            self.free_ptps(pmap, set(), op)
+        super().update(pmaps, op, reason)
+
+
+class LeavePvGlobalHash(GlobalHashPv):
+    """Removing a mapping leaves its PV entry behind."""
+
+    def remove(self, op, pmap, va, frame, ptp_frame, entry, page_locked=False):
+        pass
+
+
+class LeavePvMapEntry(MapEntryPv):
+    def remove(self, op, pmap, va, frame, ptp_frame, entry, page_locked=False):
+        pass
+
+
+class DeferredForgetsLazyRefs(DeferredTeardown):
+    """Teardown that forgets the lazy CPUs' references, so the last pmap_destroy comes too early."""
+
+    def begin(self, pm, pmap):
+        emptied = super().begin(pm, pmap)
+        pmap.refs = 1
+        return emptied
+
+
+class PcidSkipsFlush(PcidTags):
+    """Runs a reused (or skipped-over) PCID without flushing it first."""
+
+    def needs_flush(self, cpu, tag, pmap_id):
+        return False
+
+
+def substitute(policy, **strategies):
+    """A copy of `policy` whose design has `strategies` (kind=class) in place of its own."""
+    out = policy.model_copy()
+    out._design = dataclasses.replace(policy.design, **strategies)
+    return out
