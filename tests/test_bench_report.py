@@ -3,12 +3,10 @@ measurements, the py-spy summaries. No Ray, no timing."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from smpsim.analysis.tables import Figure, Ratio, Table, fmt_cell, raw_cell, render_csv, render_markdown, \
-    render_markdown_section
+from smpsim.analysis.tables import (Figure, Ratio, Table, fmt_cell, raw_cell, render_csv, render_markdown,
+                                   render_markdown_section)
 from smpsim.bench import profile
 from smpsim.bench.exchange import Breakdown, ExchangeResult, FanoutTimes
 from smpsim.bench.machine import MachineInfo, Memory
@@ -22,8 +20,8 @@ INFO = MachineInfo("2026-01-01 00:00 UTC", "CPU", "2", "1.0 GiB", "2.60.0", "3.1
 
 
 def test_render_markdown_of_analysis_tables_is_unchanged():
-    t = Table(["point", "policy", "exit", "ratio"], [["a", "netbsd5", 1234.5, Ratio(0.5)], ["b", "seed", None, Ratio(None)]],
-              title="T", label_cols=2)
+    t = Table(["point", "policy", "exit", "ratio"],
+              [["a", "netbsd5", 1234.5, Ratio(0.5)], ["b", "seed", None, Ratio(None)]], title="T", label_cols=2)
     assert render_markdown(t) == ("**T**\n\n| point | policy | exit | ratio |\n|:---|:---|---:|---:|\n"
                                   "| a | netbsd5 | 1234 | 0.50x |\n| b | seed | - | - |")
 

@@ -143,7 +143,8 @@ def check_ray_sections(report: Report) -> None:
     # 3a: the Ray run simulated what inline does; the actors' memory was read while they lived
     assert column(report, "3a.", "ncpus") == list(SMOKE.scale_ncpus)
     assert column(report, "3a.", "epochs") == [simulated_epochs(2, processes=8, run_epochs=3)]
-    [peak], [rss] = column(report, "3a.", "peak memory MiB (Σ VmHWM)"), column(report, "3a.", "RSS at end MiB (Σ VmRSS)")
+    [peak] = column(report, "3a.", "peak memory MiB (Σ VmHWM)")
+    [rss] = column(report, "3a.", "RSS at end MiB (Σ VmRSS)")
     assert peak.value >= rss.value > 0
     # 3b
     assert column(report, "3b.", "started") == ["yes"]

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from smpsim.analysis.tables import Figure, Table
@@ -146,7 +146,7 @@ def _profile_tlb(sizes: Sizes, workdir: Path, working_sets: list[int]) -> list[S
     sections = []
     for ws in working_sets:
         worker = local_cpu_worker(cpu_setups(1)[0])
-        spec = quanta_spec(sizes, ws)
+        spec = replace(quanta_spec(sizes, ws), quanta=20)     # short calls: the sampling window ends on time
         recs = pyspy_record([os.getpid()], 5, workdir)
         time.sleep(0.7)
         t_end = time.perf_counter() + 4
