@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark entry point (SPEC §7): see smpsim/bench.py, or `scripts/bench.py --help`.
+"""Benchmark entry point (SPEC §7): see smpsim/bench/ (one module per benchmark), or `scripts/bench.py --help`.
 
 Run with the project's environment: `.venv/bin/python scripts/bench.py [--smoke|--quick] [--out FILE]`.
 """

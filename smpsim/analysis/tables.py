@@ -1,7 +1,10 @@
 """Table rendering: one :class:`Table` shape, written as aligned text, Markdown or CSV rows.
 
 Numbers are formatted for reading in text and Markdown (``-`` for missing,
-ratios as ``0.42x``) and left raw in CSV and JSON.
+ratios as ``0.42x``, :class:`Figure` measurements with thousands separators) and
+left raw in CSV and JSON. The analysis commands and the benchmark
+(`smpsim.bench`) both render through here; `render_markdown_section` is the
+benchmark's form: the table under a Markdown heading with a note before it.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass
@@ -17,6 +20,19 @@ class Ratio:
     """A ratio against the baseline, so renderers can format it as ``0.42x``."""
 
     value: float | None
+
+
+@dataclass
+class Figure:
+    """A measured quantity shown with fixed decimals and thousands separators: ``1,324``, ``+81``, ``100%``.
+
+    ``unit`` is appended as written (``"%"``, ``" s"``); ``signed`` shows ``+`` on differences.
+    """
+
+    value: float | None
+    decimals: int = 0
+    unit: str = ""
+    signed: bool = False
 
 
 @dataclass
@@ -36,6 +52,12 @@ def fmt_cell(v) -> str:
         if r is None:
             return "-"
         return "inf" if math.isinf(r) else f"{r:.2f}x"
+    if isinstance(v, Figure):
+        if v.value is None or math.isnan(v.value):
+            return "-"
+        if math.isinf(v.value):
+            return str(v.value)
+        return f"{v.value:{'+' if v.signed else ''},.{v.decimals}f}{v.unit}"
     if v is None:
         return "-"
     if isinstance(v, bool):
@@ -54,8 +76,8 @@ def fmt_cell(v) -> str:
 
 
 def raw_cell(v):
-    """Machine form of one cell value (CSV/JSON): ratios unwrapped, inf as the string "inf"."""
-    if isinstance(v, Ratio):
+    """Machine form of one cell value (CSV/JSON): ratios and figures unwrapped, inf as the string "inf"."""
+    if isinstance(v, (Ratio, Figure)):
         v = v.value
     if isinstance(v, float) and math.isinf(v):
         return "inf"
@@ -86,6 +108,16 @@ def render_markdown(table: Table) -> str:
     out.append("| " + " | ".join(esc(h) for h in table.headers) + " |")
     out.append("|" + "|".join(":---" if i < table.label_cols else "---:" for i in range(len(table.headers))) + "|")
     out += ["| " + " | ".join(esc(fmt_cell(c)) for c in row) + " |" for row in table.rows]
+    return "\n".join(out)
+
+
+def render_markdown_section(table: Table, *, level: int = 3, note: str = "") -> str:
+    """The table under a Markdown heading of `level` made of its title, with `note` as a paragraph
+    between them; ends with an empty line so sections can be joined with newlines."""
+    out = [f"{'#' * level} {table.title}", ""] if table.title else []
+    if note:
+        out += [note, ""]
+    out += [render_markdown(replace(table, title="")), ""]
     return "\n".join(out)
 
 

@@ -117,6 +117,11 @@ class RayBackend(Backend):
             raise unpack_error(out)     # with the events and trace it carries; `drive` forwards them
         return out
 
+    def actor_pids(self) -> list[int]:
+        """OS process ids of the running point's VM actor and CPU actors (none between points)."""
+        from smpsim.runtime.probes import actor_pids
+        return actor_pids([a for a in [self.vm_actor, *self.cpu_actors] if a is not None])
+
     def close(self) -> None:
         leftover = [a for a in [self.vm_actor, *self.cpu_actors, *self._cpu_pool] if a is not None]
         if leftover:
