@@ -10,7 +10,6 @@ it returns plain data, and turns smpsim's own errors into data too
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 
 import ray
@@ -47,11 +46,16 @@ def unpack_error(data: dict) -> SmpsimError:
 
 
 class VmWorker:
-    """The VM coordinator inside an actor; CPU actors reached through a RayTransport."""
+    """The VM coordinator inside an actor; CPU actors reached through a RayTransport.
 
-    def __init__(self, config, policy, workload, cpu_actors: list, *, timeout_s: float, check: bool,
-                 trace: bool, point: str):
-        self.args = (config, policy, workload, list(cpu_actors), timeout_s, check, trace, point)
+    Built with a simulation's arguments (`create_vm_actor`), or empty and given them by `begin`, which
+    configures and starts a simulation in one call: a warm VM actor (`ray_pool`) runs one simulation after
+    another, each with a fresh VmCoordinator.
+    """
+
+    def __init__(self, config=None, policy=None, workload=None, cpu_actors: list | None = None, *,
+                 timeout_s: float = 120.0, check: bool = False, trace: bool = False, point: str = "base"):
+        self.args = (config, policy, workload, list(cpu_actors or []), timeout_s, check, trace, point)
         self.vm = None
 
     def __repr__(self) -> str:
@@ -59,6 +63,13 @@ class VmWorker:
 
     def ping(self) -> str:
         return "vm"
+
+    def begin(self, config, policy, workload, cpu_actors: list, *, timeout_s: float, check: bool, trace: bool,
+              point: str):
+        """Set up a new simulation on this actor and start it (one round trip)."""
+        self.args = (config, policy, workload, list(cpu_actors), timeout_s, check, trace, point)
+        self.vm = None
+        return self.start()
 
     def start(self):
         config, policy, workload, cpus, timeout_s, check, trace, point = self.args
@@ -71,8 +82,14 @@ class VmWorker:
         return {"ncpus": len(cpus)}
 
     def step(self, max_epochs: int):
+        """One step; the last one (done) carries the result too, saving a round trip."""
         try:
-            return dataclasses.asdict(self.vm.step(max_epochs))
+            r = self.vm.step(max_epochs)
+            out = {"epoch": r.epoch, "total_epochs": r.total_epochs, "done": r.done, "events": r.events,
+                   "trace": r.trace}
+            if r.done:
+                out["result"] = self.vm.result()
+            return out
         except SmpsimError as e:
             return pack_error(e)
 

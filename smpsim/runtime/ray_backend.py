@@ -1,19 +1,23 @@
-"""The Ray backend, driver side: one VM actor and one actor per simulated CPU for each run_point.
+"""The Ray backend, driver side: each (point, policy) simulation on a VM actor and CPU actors of its own.
 
 `RayBackend(address=None|str, timeout_s, actor_num_cpus)` connects on construction
 (`ray_cluster.connect`: a fresh loopback-only local cluster, or attach to `address`
-/ RAY_ADDRESS); `address` is the GCS address used. For every (point, policy) it
-creates the CPU actors (SPREAD over the nodes, `actor_num_cpus` each, 0 by default
-so 16 simulated CPUs fit a 2-core machine) and the VM actor, then runs the shared
-step loop (`backend.drive`) over the VM actor, streaming events, trace and progress
-to the sink exactly as the inline backend does. The driver never
-waits without a deadline: a dead VM actor or one silent past `step_timeout_s`
-becomes an `ExchangeError` naming the VM actor; exchange failures inside the VM
-actor (a dead or silent CPU actor) arrive as the ExchangeError RayTransport raised
-there. The VM actor is killed when the point ends, whatever the ending (errors and
-KeyboardInterrupt included); CPU actors are kept for the next point with the same
-number of CPUs (each run sets them up afresh) unless the point failed. `close()`
-shuts down a cluster this backend started and leaves an attached one running.
+/ RAY_ADDRESS); `address` is the GCS address used. Every `run_point` takes a set
+of actors from the backend's `ActorPool` (`ray_pool`: a VM actor and CPU actors
+placed together on one node by a placement group, warm from an earlier simulation
+of the run when one is free), runs the shared step loop (`backend.drive`) over the
+VM actor, streaming events, trace and progress to the sink exactly as the inline
+backend does, and gives the set back. `run_point` may be called from several
+threads at once (`concurrent`): each call has its own actors. Where each
+simulation ran is kept in `placements[(point, policy)]`.
+
+The driver never waits without a deadline: a dead VM actor or one silent past
+`step_timeout_s` becomes an `ExchangeError` naming the VM actor; exchange failures
+inside the VM actor (a dead or silent CPU actor) arrive as the ExchangeError
+RayTransport raised there. A set whose simulation failed (errors and
+KeyboardInterrupt included) is killed, never reused. `abort()` kills every set,
+running ones too (Ctrl-C, SIGTERM); `close()` kills what is left and shuts down a
+cluster this backend started, leaving an attached one running.
 
 The VM actor lives in `ray_actors`, the CPU actor in `ray_cpu`, the transport in
 `ray_transport` (re-exported here).
@@ -28,9 +32,10 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskErro
 
 from smpsim.errors import ExchangeError
 from smpsim.runtime.backend import EPOCHS_PER_STEP, Backend, RunSink, drive
-from smpsim.runtime.ray_actors import ERROR_KEY, VmActor, create_vm_actor, unpack_error
+from smpsim.runtime.ray_actors import ERROR_KEY, VmActor, unpack_error
 from smpsim.runtime.ray_cluster import ClusterConnection, connect
-from smpsim.runtime.ray_cpu import CpuActor, create_cpu_actors, kill_actors
+from smpsim.runtime.ray_cpu import CpuActor
+from smpsim.runtime.ray_pool import ACTOR_BYTES, ActorPool, NodeInfo, cluster_nodes
 from smpsim.runtime.ray_transport import DEFAULT_TIMEOUT_S, SETUP_TIMEOUT_S, RayTransport
 from smpsim.vm.coordinator import StepResult
 
@@ -45,10 +50,12 @@ def _first_line(e: BaseException, limit: int = 240) -> str:
 class RayBackend(Backend):
     name = "ray"
 
+    concurrent = True
+
     def __init__(self, address: str | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  actor_num_cpus: float = 0.0, *, step_timeout_s: float | None = None,
                  epochs_per_step: int = EPOCHS_PER_STEP, cpu_delay_s: dict | None = None,
-                 local_num_cpus: int = 2):
+                 local_num_cpus: int = 2, actor_bytes: int = ACTOR_BYTES):
         """`cpu_delay_s` {cpu: seconds} makes those CPU actors sleep before each request (fault tests).
 
         `step_timeout_s` bounds one vm.step() call as seen by the driver (default
@@ -59,15 +66,19 @@ class RayBackend(Backend):
         self.actor_num_cpus = float(actor_num_cpus)
         self.step_timeout_s = float(step_timeout_s) if step_timeout_s else max(60.0, 2 * self.timeout_s + 30.0)
         self.epochs_per_step = max(1, int(epochs_per_step))
-        self.cpu_delay_s = dict(cpu_delay_s or {})
         self.cluster: ClusterConnection | None = connect(address, num_cpus=local_num_cpus)
         self.address = self.cluster.address
-        self.vm_actor = None            # the current point's actors, for diagnostics and fault tests
+        self.pool = ActorPool(actor_num_cpus=actor_num_cpus, actor_bytes=actor_bytes, delay_s=cpu_delay_s)
+        self.placements: dict = {}      # (point, policy) -> where its actors ran (ActorSet.placement)
+        self.vm_actor = None            # the latest simulation's actors, for diagnostics and fault tests
         self.cpu_actors: list = []
-        # CPU actors are kept between run_point calls with the same ncpus: starting a worker
-        # process costs ~0.5-1 s on 2 cores, and each run sends a fresh CpuSetup anyway
-        # (CpuWorker.setup builds a new SimCpu), so nothing carries over between runs.
-        self._cpu_pool: list = []
+
+    def prepare(self, ncpus: list[int]) -> None:
+        """The ncpus of every simulation the run will ask for: actor sets are made big enough for all."""
+        self.pool.set_size = max([0, *ncpus])
+
+    def nodes(self) -> list[NodeInfo]:
+        return cluster_nodes()
 
     # --- one point x policy ------------------------------------------------------------------------
     def run_point(self, config, policy, *, workload, point: str, check: bool, trace: bool,
@@ -76,22 +87,21 @@ class RayBackend(Backend):
             raise ExchangeError("RayBackend.run_point after close()")
         t0 = time.perf_counter()
         ncpus = config.machine.ncpus
-        if len(self._cpu_pool) != ncpus:
-            kill_actors(self._cpu_pool)
-            self._cpu_pool = create_cpu_actors(ncpus, num_cpus=self.actor_num_cpus, delay_s=self.cpu_delay_s)
-        self.cpu_actors = list(self._cpu_pool)
-        self.vm_actor = create_vm_actor(config, policy, workload, self.cpu_actors, num_cpus=self.actor_num_cpus,
-                                        timeout_s=self.timeout_s, check=check, trace=trace, point=point)
+        aset = self.pool.acquire(ncpus)
+        cpus = aset.cpus[:ncpus]
+        self.vm_actor, self.cpu_actors = aset.vm, list(cpus)
+        begin = aset.vm.begin.remote(config, policy, workload, cpus, timeout_s=self.timeout_s, check=check,
+                                     trace=trace, point=point)
+        healthy = False
         try:
-            result = drive(_RemoteSimulation(self), sink, self.epochs_per_step)
-        except BaseException:
-            # after a failure the CPU actors' state is unknown: do not reuse them
-            kill_actors(self._cpu_pool)
-            self._cpu_pool = []
-            raise
+            result = drive(_RemoteSimulation(self, aset.vm, begin), sink, self.epochs_per_step)
+            healthy = True
         finally:
-            kill_actors([self.vm_actor])
-            self.vm_actor, self.cpu_actors = None, []
+            # after a failure the actors' state is unknown: the set is killed, not reused
+            self.pool.release(aset, healthy)
+            if self.vm_actor is aset.vm:
+                self.vm_actor, self.cpu_actors = None, []
+        self.placements[(point, policy.name)] = aset.placement(ncpus)
         result["wall_seconds"] = round(time.perf_counter() - t0, 3)
         return result
 
@@ -118,34 +128,40 @@ class RayBackend(Backend):
         return out
 
     def actor_pids(self) -> list[int]:
-        """OS process ids of the running point's VM actor and CPU actors (none between points)."""
+        """OS process ids of the latest running simulation's VM actor and CPU actors (none between them)."""
         from smpsim.runtime.probes import actor_pids
         return actor_pids([a for a in [self.vm_actor, *self.cpu_actors] if a is not None])
 
+    def abort(self) -> None:
+        """Stop every simulation now (their run_point calls fail); no new one starts."""
+        self.pool.kill_all()
+
     def close(self) -> None:
-        leftover = [a for a in [self.vm_actor, *self.cpu_actors, *self._cpu_pool] if a is not None]
-        if leftover:
-            kill_actors(leftover)
-        self.vm_actor, self.cpu_actors, self._cpu_pool = None, [], []
+        self.pool.kill_all()
+        self.vm_actor, self.cpu_actors = None, []
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
 
 
 class _RemoteSimulation:
-    """The VM actor of the backend's current point, as the step loop sees a simulation."""
+    """One simulation's VM actor, as the step loop sees a simulation (`begin` already submitted)."""
 
-    def __init__(self, backend: RayBackend):
-        self.backend = backend
+    def __init__(self, backend: RayBackend, vm, begin_ref):
+        self.backend, self.vm, self.begin_ref = backend, vm, begin_ref
         self.epoch = 0
+        self._result = None
 
     def start(self) -> None:
-        self.backend._call(self.backend.vm_actor.start.remote(), "start", self.epoch)
+        self.backend._call(self.begin_ref, "start", self.epoch)
 
     def step(self, max_epochs: int) -> StepResult:
-        r = self.backend._call(self.backend.vm_actor.step.remote(max_epochs), "step", self.epoch)
+        r = self.backend._call(self.vm.step.remote(max_epochs), "step", self.epoch)
         self.epoch = r["epoch"]
+        self._result = r.pop("result", None)
         return StepResult(**r)
 
     def result(self) -> dict:
-        return self.backend._call(self.backend.vm_actor.result.remote(), "result", self.epoch)
+        if self._result is not None:
+            return self._result
+        return self.backend._call(self.vm.result.remote(), "result", self.epoch)
