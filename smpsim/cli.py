@@ -33,12 +33,15 @@ def main():
 @click.option("--trace", is_flag=True, help="Write every exchange to messages.msgpack.")
 @click.option("--address", help="Attach to this Ray cluster (default: $RAY_ADDRESS, else start a local one).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def run(config, backend, out, resume, overrides, check, trace, address, quiet):
+@click.option("--parallel", type=click.IntRange(1, 4096), default=None,
+              help="Simulations at once (default: run.parallel, else what the cluster's CPUs and memory allow; "
+                   "with --backend inline and no --address: 1, in this process).")
+def run(config, backend, out, resume, overrides, check, trace, address, quiet, parallel):
     """Run CONFIG (a TOML experiment, with or without a [sweep]) and write a run directory."""
-    _run(config, backend, out, resume, overrides, check, trace, address, quiet)
+    _run(config, backend, out, resume, overrides, check, trace, address, quiet, parallel)
 
 
-def _run(config, backend, out, resume, overrides, check, trace, address, quiet):
+def _run(config, backend, out, resume, overrides, check, trace, address, quiet, parallel=None):
     import signal
 
     from smpsim.experiments.headline import render
@@ -49,7 +52,7 @@ def _run(config, backend, out, resume, overrides, check, trace, address, quiet):
     from smpsim.experiments.runner import RunRequest, run as run_experiment
     req = RunRequest(config_path=config, overrides=list(overrides), backend=backend, out=out, resume=resume,
                      check=check, trace=trace, address=address or os.environ.get("RAY_ADDRESS") or None,
-                     progress=not quiet)
+                     progress=not quiet, parallel=parallel)
     try:
         run_dir, summary = run_experiment(req)
     except ConfigError as e:

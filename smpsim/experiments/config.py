@@ -129,6 +129,9 @@ class RunOptions(_Strict):
     max_epochs: int = Field(100_000, ge=1, description="hard stop for a run that does not finish")
     tail_epochs: int = Field(2, ge=0, description="epochs simulated after the workload's last event")
     timeout_s: float = Field(120.0, gt=0, description="Ray backend: seconds to wait for an exchange")
+    parallel: int | None = Field(None, ge=1, le=4096,
+                                    description="simulations at once (default: what the cluster's CPUs and "
+                                                "memory allow; --parallel overrides)")
 
 
 class ExperimentConfig(_Strict):

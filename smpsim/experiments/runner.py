@@ -14,9 +14,7 @@ from pathlib import Path
 from smpsim.errors import ConfigError
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments.progress import Progress
-from smpsim.experiments.workloads import make_workload
-from smpsim.experiments.rundir import (EventLog, TraceLog, base_status, read_json, utc_now, write_json,
-                                       write_toml)
+from smpsim.experiments.rundir import base_status, read_json, utc_now, write_json, write_toml
 
 
 @dataclass
@@ -30,21 +28,7 @@ class RunRequest:
     trace: bool = False
     address: str | None = None
     progress: bool = True
-
-
-class _Sink:
-    def __init__(self, events: EventLog, trace: TraceLog | None, policy: str, progress: Progress):
-        self._events, self._trace, self.policy, self._progress = events, trace, policy, progress
-
-    def events(self, events):
-        self._events.write(events, self.policy)
-
-    def trace(self, records):
-        if self._trace is not None:
-            self._trace.write(records, self.policy)
-
-    def progress(self, epoch, total):
-        self._progress.epochs(epoch, total)
+    parallel: int | None = None      # simulations at once (None: run.parallel, else what the cluster allows)
 
 
 def resolved(data: dict) -> dict:
@@ -60,14 +44,36 @@ def resolved(data: dict) -> dict:
     return out
 
 
-def make_backend(req: RunRequest, timeout_s: float):
+def make_backend(req: RunRequest, timeout_s: float, parallel: int | None = None):
+    """The backend for the request. `--backend inline` stays in this process (no Ray import) unless it is
+    given a cluster: `--address`, or more than one simulation at once."""
     if req.backend == "inline":
+        if req.address or (parallel or 1) > 1:
+            from smpsim.runtime.ray_inline import RayInlineBackend
+            return RayInlineBackend(address=req.address)
         from smpsim.runtime.inline_backend import InlineBackend
         return InlineBackend()
     if req.backend == "ray":
         from smpsim.runtime.ray_backend import RayBackend
         return RayBackend(address=req.address, timeout_s=timeout_s)
     raise ConfigError(f"--backend {req.backend!r}: allowed are ray, inline")
+
+
+def plan_capacity(backend, point_cfgs: list, requested: int | None):
+    """How many simulations at once on this backend (None for one in this process); ConfigError when a
+    simulation cannot fit the cluster. Before any actor or task starts."""
+    if not hasattr(backend, "nodes"):
+        return None
+    from smpsim.experiments import capacity
+    from smpsim.runtime.ray_pool import ACTOR_BYTES
+    from smpsim.runtime.ray_inline import SIM_BYTES
+    ncpus = [c.machine.ncpus for c in point_cfgs]
+    cap = capacity.plan(backend.nodes(), backend=backend.name if backend.name == "ray" else "inline",
+                        max_ncpus=max(ncpus), actor_bytes=getattr(backend, "pool", None) and backend.pool.actor_bytes
+                        or ACTOR_BYTES, sim_bytes=getattr(backend, "sim_bytes", SIM_BYTES), requested=requested,
+                        simulations=sum(len(c.policies) for c in point_cfgs))
+    backend.prepare(ncpus)
+    return cap
 
 
 def prepare(req: RunRequest) -> tuple[Path, dict]:
@@ -99,42 +105,49 @@ def prepare(req: RunRequest) -> tuple[Path, dict]:
 
 def run(req: RunRequest, echo=print) -> tuple[Path, dict]:
     """Run the experiment; return the run directory and the top-level summary."""
+    from smpsim.experiments.pointrun import RunContext
+    from smpsim.experiments.simulations import execute
     run_dir, data = prepare(req)
     cfg = cfgmod.validate(data)
     points = cfgmod.sweep_points(data)
+    names = [cfgmod.point_name(p) for p, _ in points]
+    point_cfgs = [cfgmod.validate(pd) for _, pd in points]
     check = req.check or cfg.run.check
+    requested = req.parallel or cfg.run.parallel
     status = base_status(cfg.name, cfg.seed, req.backend, None)
-    status["points"] = {cfgmod.point_name(p): "pending" for p, _ in points}
+    status["points"] = {n: "pending" for n in names}
     top_json = run_dir / "run.json"
     if req.resume and top_json.is_file():
         status["started_at"] = read_json(top_json).get("started_at", status["started_at"])
     write_json(top_json, status)
     progress = Progress(len(points) * len(cfg.policies), enabled=req.progress)
-    entries: list[dict] = []
-    backend = None
+    backend = ctx = None
     try:
-        backend = make_backend(req, cfg.run.timeout_s)
+        backend = make_backend(req, cfg.run.timeout_s, requested)
         status["ray_address"] = backend.address
-        for params, point_data in points:
-            name = cfgmod.point_name(params)
-            pdir = run_dir / name
-            pjson = pdir / "run.json"
-            if pjson.is_file() and read_json(pjson).get("status") == "completed" and (pdir / "summary.json").is_file():
-                entries.extend(read_json(pdir / "summary.json")["points"])
-                status["points"][name] = "completed"
-                progress.done_runs += len(cfg.policies)
-                continue
-            entries.extend(_run_point(req, backend, pdir, name, params, point_data, check, status, progress))
-            status["points"][name] = "completed"
-            write_json(top_json, status)
+        cap = plan_capacity(backend, point_cfgs, requested)
+        parallel = cap.parallel if cap is not None else 1
+        status["parallel"] = parallel
+        if cap is not None:
+            status["cluster"] = {"nodes": {n.node_id: n.as_json() for n in backend.nodes()},
+                                 "capacity": cap.as_json()}
+            for note in cap.notes:
+                progress.note(note)
+        ctx = RunContext(req, run_dir, req.backend, backend.address, check, status, progress, resolved)
+        pts = ctx.prepare_points(names, points, point_cfgs, resumed=bool(req.resume))
+        write_json(top_json, status)
+        progress.parallel(parallel, sum(len(p.left) for p in pts))
+        execute(ctx, pts, backend, parallel)
         status["status"] = "completed"
     except KeyboardInterrupt:
         status["status"] = "interrupted"
-        status["error"] = {"type": "KeyboardInterrupt", "message": "interrupted by the user (SIGINT)"}
+        status["error"] = {"type": "KeyboardInterrupt", "message": "interrupted by the user (SIGINT or SIGTERM)"}
         raise
     except Exception as e:
         status["status"] = "failed"
         status["error"] = {"type": type(e).__name__, "message": str(e)}
+        if getattr(e, "simulation", None):
+            status["error"]["simulation"] = e.simulation
         raise
     finally:
         progress.close()
@@ -146,59 +159,7 @@ def run(req: RunRequest, echo=print) -> tuple[Path, dict]:
                 pass
         status["ended_at"] = utc_now()
         write_json(top_json, status)
+        entries = ctx.entries() if ctx is not None else []
         summary = {"config": cfg.name, "seed": cfg.seed, "backend": req.backend, "points": entries}
         write_json(run_dir / "summary.json", summary)
     return run_dir, summary
-
-
-def _run_point(req, backend, pdir: Path, name: str, params: dict, point_data: dict, check: bool,
-               top_status: dict, progress: Progress) -> list[dict]:
-    pdir.mkdir(parents=True, exist_ok=True)
-    pcfg = cfgmod.validate(point_data)
-    write_toml(pdir / "config.toml", resolved(point_data))
-    for stale in ("events.jsonl", "messages.msgpack"):
-        (pdir / stale).unlink(missing_ok=True)        # an unfinished attempt is rerun whole
-    pstatus = base_status(pcfg.name, pcfg.seed, req.backend, backend.address)
-    pstatus["params"] = params
-    write_json(pdir / "run.json", pstatus)
-    events = EventLog(pdir / "events.jsonl", name)
-    trace = TraceLog(pdir / "messages.msgpack") if req.trace else None
-    entries = []
-    policy = None
-    try:
-        for policy in pcfg.policies:
-            progress.start(name, policy.name)
-            sink = _Sink(events, trace, policy.name, progress)
-            result = backend.run_point(pcfg, policy, workload=make_workload(pcfg), point=name, check=check,
-                                       trace=req.trace, sink=sink)
-            entries.append({"point": name, "params": params, "policy": policy.name,
-                            "switches": policy.switches(), **result})
-            progress.finish_run()
-        pstatus["status"] = "completed"
-    except KeyboardInterrupt:
-        pstatus["status"] = "interrupted"
-        pstatus["error"] = {"type": "KeyboardInterrupt", "message": "interrupted by the user (SIGINT)"}
-        top_status["points"][name] = "interrupted"
-        _log_end(events, policy, pstatus)
-        raise
-    except Exception as e:
-        pstatus["status"] = "failed"
-        pstatus["error"] = {"type": type(e).__name__, "message": str(e)}
-        top_status["points"][name] = "failed"
-        _log_end(events, policy, pstatus)
-        raise
-    finally:
-        pstatus["ended_at"] = utc_now()
-        write_json(pdir / "run.json", pstatus)
-        write_json(pdir / "summary.json", {"config": pcfg.name, "seed": pcfg.seed, "backend": req.backend,
-                                           "points": entries})
-        events.close()
-        if trace is not None:
-            trace.close()
-    return entries
-
-
-def _log_end(events: EventLog, policy, pstatus: dict) -> None:
-    """The last line of a run that did not complete says why."""
-    events.write([{"event": "run.end", "status": pstatus["status"], "error": pstatus["error"],
-                   "sim_cycles": None, "epoch": None}], policy.name if policy is not None else None)

@@ -40,7 +40,7 @@ def run_all(jobs: list[Job], parallel: int, *, on_start: Callable[[Job], None], 
             on_start(job)
             try:
                 result = job.run()
-            except Exception as e:
+            except BaseException as e:
                 on_fail(job, e)
                 raise
             on_done(job, result)
