@@ -118,6 +118,18 @@ class RunContext:
             pass
         write_json(point.pdir / "run.json", point.status)
 
+    def close_points(self, state: str) -> None:
+        """After the run stopped (`state`: interrupted or failed): points still "running" say how it ended."""
+        for point in self.points:
+            if point.status.get("status") == "running":
+                point.status["status"] = state if state == "interrupted" else "pending"
+                point.status["ended_at"] = utc_now()
+                self.status["points"][point.name] = point.status["status"]
+                try:
+                    write_json(point.pdir / "run.json", point.status)
+                except OSError:
+                    pass
+
     @staticmethod
     def point_names(points) -> list[str]:
         return [cfgmod.point_name(p) for p, _ in points]

@@ -129,6 +129,8 @@ def run(req: RunRequest, echo=print) -> tuple[Path, dict]:
         parallel = cap.parallel if cap is not None else 1
         status["parallel"] = parallel
         if cap is not None:
+            from smpsim.runtime.ray_pool import session_dir
+            status["ray_session_dir"] = session_dir()
             status["cluster"] = {"nodes": {n.node_id: n.as_json() for n in backend.nodes()},
                                  "capacity": cap.as_json()}
             for note in cap.notes:
@@ -151,6 +153,8 @@ def run(req: RunRequest, echo=print) -> tuple[Path, dict]:
         raise
     finally:
         progress.close()
+        if ctx is not None and status["status"] != "completed":
+            ctx.close_points(status["status"])
         if backend is not None:
             status["ray_address"] = backend.address
             try:

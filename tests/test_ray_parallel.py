@@ -1,0 +1,104 @@
+"""A parallel run on Ray stopped by SIGTERM: run.json says interrupted and no Ray process of the run is left.
+
+`smpsim run --parallel 2` starts its own local cluster; once two simulations are
+running (the progress lines say so) it gets SIGTERM. Every simulation's actors
+are killed, every point and the run say "interrupted", and once the command has
+exited no process of its Ray session (the directory run.json names) is alive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray")
+
+from tests.ray_fixtures import ROOT, clean_env  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+LONG = """
+name = "long_sweep"
+seed = 1
+[machine]
+ncpus = 3
+phys_pages = 16384
+[workload]
+kind = "exit_storm"
+processes = 2
+pages = 32
+entries = 2
+threads = 1
+run_epochs = 100000
+exit = "together"
+[run]
+max_epochs = 200000
+[[policies]]
+name = "netbsd5"
+[[policies]]
+name = "seed"
+[sweep]
+"machine.ncpus" = [2, 3]
+"""
+
+
+def session_processes(session_dir: str) -> list[int]:
+    """Live processes whose command line names the session, or that hold a file open inside it."""
+    name = os.path.basename(os.path.realpath(session_dir))
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes().decode(errors="replace")
+            state = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state in ("Z", "X"):
+            continue
+        hit = name in cmdline
+        if not hit:
+            try:
+                hit = any(os.readlink(f"/proc/{entry.name}/fd/{fd}").startswith(session_dir)
+                          for fd in os.listdir(f"/proc/{entry.name}/fd"))
+            except OSError:
+                pass
+        if hit:
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_during_a_parallel_ray_run(tmp_path):
+    config = tmp_path / "long.toml"
+    config.write_text(LONG)
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "smpsim.cli", "run", str(config), "--parallel", "2", "--yes",
+                             "--out", str(out)], cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        started = 0
+        for line in proc.stderr:                  # progress lines (not a terminal): one per start
+            started += "] started " in line
+            if started == 2:
+                break
+        assert started == 2, "the run never had two simulations running"
+        status = json.loads((out / "run.json").read_text())
+        assert status["parallel"] == 2 and status["ray_session_dir"]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode in (130, 143), err
+    assert "interrupted" in err and "Traceback" not in err, err
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"] == "interrupted", status
+    for name in ("ncpus=2", "ncpus=3"):
+        assert json.loads((out / name / "run.json").read_text())["status"] == "interrupted"
+    assert session_processes(status["ray_session_dir"]) == []
