@@ -112,11 +112,21 @@ def _req(out: Path, **kw) -> RunRequest:
 ORDER = [f"ncpus={n}/{p}" for n in (2, 3) for p in ("netbsd5", "seed", "pv_map_entry")]
 
 
-def test_parallel_out_of_order_equals_sequential(tmp_path, monkeypatch):
+def test_parallel_out_of_order_equals_sequential(tmp_path, monkeypatch, capsys):
     _, _ = run(_req(tmp_path / "seq"))
     fake = ReverseOrderBackend(dict(zip(ORDER, ORDER[1:])))         # the last one finishes first
     monkeypatch.setattr(runner, "make_backend", lambda req, timeout_s, parallel=None: fake)
-    run_dir, _ = run(_req(tmp_path / "par", parallel=6, trace=True))
+    capsys.readouterr()
+    req = _req(tmp_path / "par", parallel=6, trace=True)
+    req.progress = True
+    run_dir, _ = run(req)
+    lines = capsys.readouterr().err.splitlines()
+    # progress: done / running / waiting and an ETA
+    assert lines[1] == "[simulations: 0/6 done, 1 running, 5 waiting, ETA -] started ncpus=2/netbsd5"
+    assert lines[6] == "[simulations: 0/6 done, 6 running, 0 waiting, ETA -] started ncpus=3/pv_map_entry"
+    assert lines[7].startswith("[simulations: 1/6 done, 5 running, 0 waiting, ETA ") and "ETA -" not in lines[7]
+    assert lines[-1].startswith("[simulations: 6/6 done, 0 running, 0 waiting, ETA 0 s] finished ncpus=")
+    assert sorted(fake.calls) == sorted(ORDER)
     assert _load(run_dir) == _load(tmp_path / "seq")
     status = json.loads((run_dir / "run.json").read_text())
     assert status["parallel"] == 6 and status["status"] == "completed"
