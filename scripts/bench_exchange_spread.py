@@ -36,7 +36,7 @@ def main() -> int:
         runs = []
         for r in range(a.repeat):
             res = bench_exchange(sizes)
-            runs.append({t.k: (t.ratio, t.floor.median_wall, t.smpsim.median_wall) for t in res.times})
+            runs.append({t.k: (t.ratio, t.floor.median_wall, t.smpsim.median_wall) for t in res.fanouts})
             print(f"repeat {r + 1} done", file=sys.stderr, flush=True)
     finally:
         conn.close()
