@@ -78,7 +78,10 @@ def test_sigterm_during_a_parallel_ray_run(tmp_path):
     config = tmp_path / "long.toml"
     config.write_text(LONG)
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "smpsim.cli", "run", str(config), "--parallel", "2", "--yes",
+    help_text = subprocess.run([sys.executable, "-m", "smpsim.cli", "run", "--help"], cwd=ROOT, capture_output=True,
+                               text=True).stdout
+    yes = ["--yes"] if "--yes" in help_text else []         # a long run needs --yes once the estimate checks it
+    proc = subprocess.Popen([sys.executable, "-m", "smpsim.cli", "run", str(config), "--parallel", "2", *yes,
                              "--out", str(out)], cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

@@ -7,7 +7,7 @@ happened; `--resume DIR` reruns only the points that did not complete.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -44,11 +44,11 @@ def resolved(data: dict) -> dict:
     return out
 
 
-def make_backend(req: RunRequest, timeout_s: float, parallel: int | None = None):
+def make_backend(req: RunRequest, timeout_s: float):
     """The backend for the request. `--backend inline` stays in this process (no Ray import) unless it is
     given a cluster: `--address`, or more than one simulation at once."""
     if req.backend == "inline":
-        if req.address or (parallel or 1) > 1:
+        if req.address or (req.parallel or 1) > 1:
             from smpsim.runtime.ray_inline import RayInlineBackend
             return RayInlineBackend(address=req.address)
         from smpsim.runtime.inline_backend import InlineBackend
@@ -57,6 +57,21 @@ def make_backend(req: RunRequest, timeout_s: float, parallel: int | None = None)
         from smpsim.runtime.ray_backend import RayBackend
         return RayBackend(address=req.address, timeout_s=timeout_s)
     raise ConfigError(f"--backend {req.backend!r}: allowed are ray, inline")
+
+
+def _keeping_sigterm(start):
+    """`start()` with this process's SIGTERM handler put back afterwards: ray.init installs its own
+    (sys.exit), which would skip the cleanup that stops every simulation and marks the run interrupted."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return start()
+    saved = signal.getsignal(signal.SIGTERM)
+    try:
+        return start()
+    finally:
+        if saved is not None:
+            signal.signal(signal.SIGTERM, saved)
 
 
 def plan_capacity(backend, point_cfgs: list, requested: int | None):
@@ -123,7 +138,8 @@ def run(req: RunRequest, echo=print) -> tuple[Path, dict]:
     progress = Progress(len(points) * len(cfg.policies), enabled=req.progress)
     backend = ctx = None
     try:
-        backend = make_backend(req, cfg.run.timeout_s, requested)
+        req = replace(req, parallel=requested)
+        backend = _keeping_sigterm(lambda: make_backend(req, cfg.run.timeout_s))
         status["ray_address"] = backend.address
         cap = plan_capacity(backend, point_cfgs, requested)
         parallel = cap.parallel if cap is not None else 1
