@@ -190,4 +190,5 @@ def exit_teardown(k, op: Op, proc: Process) -> None:
     pm.pmap_update(pmap, op, "exit")
     _free_detached(k, op, detached)
     proc.state = "exited"
+    k.lazy_drop.final_drop(pmap, op)
     pm.pmap_destroy(pmap, op)
