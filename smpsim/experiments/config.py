@@ -135,7 +135,8 @@ class CtxSwitch(_Strict):
     threads: int = Field(2, ge=1, description="threads per process, spread round-robin over the CPUs")
     pages: int = Field(64, ge=1, description="resident pages per process")
     region_pages: int = Field(8, ge=1, description="pages unmapped and remapped every epoch")
-    rounds: int = Field(4, ge=1, description="epochs of remapping before the process exits")
+    rounds: int = Field(4, ge=1, description="remaps before the first process exits (process p does rounds + p)")
+    interval_epochs: int = Field(2, ge=1, description="epochs between remaps")
 
 
 Workload = Annotated[Union[ExitStorm, ForkExit, MunmapFanout, MemoryPressure, SharedEviction, TlbFlush,

@@ -24,6 +24,7 @@ class Thread:
     proc: "Process"
     tid: int
     cpu: int
+    asleep: bool = False        # blocked (e.g. in a syscall): the scheduler passes it over
 
 
 @dataclass(eq=False)
