@@ -90,7 +90,7 @@ class ForkExit(_Strict):
 class MunmapFanout(_Strict):
     """One process with threads on k CPUs repeatedly unmaps ranges of R pages."""
     kind: Literal["munmap_fanout"]
-    threads: int = Field(4, ge=1, description="k: CPUs the process runs on")
+    threads: int = Field(4, ge=0, description="k: CPUs the process runs on (0: all of them)")
     region_pages: int = Field(64, ge=1, description="R: pages per munmap")
     rounds: int = Field(8, ge=1)
     interval_epochs: int = Field(1, ge=1)
@@ -123,7 +123,7 @@ class SharedEviction(_Strict):
 class TlbFlush(_Strict):
     """will-it-scale tlb_flush1: threads of one process map, write and unmap their own region in a loop."""
     kind: Literal["tlb_flush"]
-    threads: int = Field(4, ge=1, description="threads, one per CPU from cpu 0 upwards")
+    threads: int = Field(4, ge=0, description="threads, one per CPU from cpu 0 upwards (0: one per CPU)")
     region_pages: int = Field(8, ge=1, description="pages each thread maps, writes and unmaps per loop")
     loops: int = Field(16, ge=1, description="loops per thread")
 
@@ -320,4 +320,11 @@ def sweep_points(data: dict) -> list[tuple[dict, dict]]:
 def point_name(params: dict) -> str:
     if not params:
         return "base"
-    return ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in params.items())
+    return ",".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in params.items())
+
+
+def _short(value) -> str:
+    """A swept value in a point name: a whole table (e.g. a workload) by its kind and threads."""
+    if isinstance(value, dict):
+        return "-".join(str(value[key]) for key in ("kind", "threads") if key in value) or "table"
+    return str(value)

@@ -23,12 +23,13 @@ class TlbFlush(Workload):
 
     def initial_operations(self):
         w = self.w
+        self.threads = w.threads or self.ncpus      # 0: one thread per CPU
         self.outstanding = 1
-        self.done = [0] * w.threads
+        self.done = [0] * self.threads
         self.start = None
         self.end = 0
         text = [Mapping(ENTRY_STRIDE, 16, None, 0, 16, "rx")]
-        return [self.spawn(0, 0, "tlb_flush", range(w.threads), text)]
+        return [self.spawn(0, 0, "tlb_flush", range(self.threads), text)]
 
     def _region(self, i: int) -> int:
         return self.BASE + i * 2 * self.w.region_pages
@@ -41,7 +42,7 @@ class TlbFlush(Workload):
         w = self.w
         if isinstance(op, Spawn):
             self.start = align_up(t, self.q)
-            return [self._mmap(self.start, proc, i) for i in range(w.threads)]
+            return [self._mmap(self.start, proc, i) for i in range(self.threads)]
         if isinstance(op, Mmap):
             return [Scheduled(t, op.ctx, Munmap(proc.pid, self._region(op.ctx), w.region_pages, ctx=op.ctx))]
         if isinstance(op, Munmap):
@@ -62,4 +63,4 @@ class TlbFlush(Workload):
 
     def estimated_epochs(self):
         w = self.w
-        return 4 + w.loops * w.region_pages * 5000 * max(1, w.threads) // self.q
+        return 4 + w.loops * w.region_pages * 5000 * max(1, w.threads or self.ncpus) // self.q
