@@ -1,9 +1,9 @@
 """The cost model: simulated cycles for every modelled action.
 
-Figures are cycles on a ~2.5 GHz x86 server. Each default names its source
-(see REFERENCES.md in the project's shared design notes) or says why it was
-chosen where no measurement was found. Every field can be overridden in a
-config's `[costs]` table.
+Figures are cycles on a ~2.5 GHz x86 server. Each default's description names
+its source (a paper, a kernel mailing-list measurement) or says that it is a
+choice and why, where no measurement was found. Every field can be overridden
+in a config's `[costs]` table.
 """
 
 from __future__ import annotations
