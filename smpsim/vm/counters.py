@@ -35,6 +35,8 @@ ALL_COUNTERS = SPEC_COUNTERS + EXTRA_COUNTERS
 DESIGN_COUNTERS = (
     "ipis_to_lazy",              # IPIs sent to CPUs that only held the pmap lazily
     "ipis_to_inactive",          # IPIs sent to CPUs not running the pmap (lazy or stale)
+    "ipis_to_lazy_freeing_tables",  # of ipis_to_lazy: sent with page tables being freed
+    "lazy_ipis_skipped",         # lazy CPUs a shootdown left out (Linux: no page tables freed)
     "tlb_gen_partial_flushes",   # tlb_gen: a CPU one generation behind replays the last range
     "tlb_gen_full_flushes",      # tlb_gen: a CPU further behind flushes the whole ASID
     "asid_slot_misses",          # Linux: the mm was not in the CPU's 6 dynamic ASIDs
@@ -44,6 +46,7 @@ DESIGN_COUNTERS = (
     "pv_trylock_failures", "pv_gen_restarts", "rmap_updates", "rmap_vmas_walked",
     "ptp_zap_batches", "pmap_invalidate_all", "mmu_gather_forced_flushes", "shoot_lazies_ipis",
     "loops",                     # tlb_flush workload: map-touch-unmap loops completed
+    "loops_per_sim_second",      # tlb_flush workload: loops over the simulated span, at 2.5 GHz
 )
 
 
