@@ -17,6 +17,10 @@ pytestmark = pytest.mark.ray
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = sorted(p.stem for p in (ROOT / "configs").glob("*_quick.toml"))
 KERNELS = '["netbsd10", "freebsd", "linux", "linux_invlpgb"]'
+# the longest quick configs, shortened (same workload, fewer rounds) to keep the suite short
+SHORTER = {"shared_eviction_quick": ["workload.rounds=2", "workload.processes=4"],
+           "memory_pressure_quick": ["workload.processes=2", "workload.run_epochs=2"],
+           "exit_storm_images_quick": ["workload.processes=3"]}
 
 
 def _events(path: Path) -> list:
@@ -27,7 +31,7 @@ def _events(path: Path) -> list:
 @pytest.mark.parametrize("config", QUICK)
 def test_kernel_presets_on_ray_equal_inline_and_pass_the_checker(ray_cluster, tmp_path, config):
     kw = dict(config_path=str(ROOT / "configs" / f"{config}.toml"), progress=False,
-              overrides=[f"policies={KERNELS}"])
+              overrides=[f"policies={KERNELS}", *SHORTER.get(config, [])])
     _, a = run(RunRequest(backend="inline", out=str(tmp_path / "inline"), check=True, **kw))
     _, b = run(RunRequest(backend="ray", out=str(tmp_path / "ray"), **kw))
     assert [p["policy"] for p in a["points"]] == ["netbsd10", "freebsd", "linux", "linux_invlpgb"]
