@@ -38,7 +38,7 @@ SMALL = {
 }
 
 
-# two processes of two threads on four CPUs: each second thread's CPU idles (lazy) every other epoch
+# two processes of two threads on four CPUs: each second thread's CPU idles (lazy) one epoch in three
 LAZY_STORM = {"kind": "ctx_switch", "processes": 2, "threads": 2, "pages": 32, "region_pages": 8, "rounds": 4}
 
 
@@ -140,7 +140,7 @@ def test_netbsd10_zaps_ptps_32_at_a_time_with_one_full_shootdown_per_batch():
     assert d["ptp_zap_batches"] == 2                      # 40 page-table pages: 32, then 8
     assert d["pte_atomic_updates"] == 0 and d["ptp_freed"] >= 40
     assert d.get("shootdown_invlpg", 0) == 0
-    # two processes' worth of threads: the lazy CPU takes the first batch's full shootdown
+    # with a second thread, its CPU holds the pmap lazily and takes the first batch's full shootdown
     wl2 = dict(wl, threads=2)
     r2, ev2 = run_policies(config_dict(wl2, ["netbsd10"]))["netbsd10"]
     (e2,) = _exits(ev2)
