@@ -11,23 +11,50 @@ in that package's table (or `register_strategy`, e.g. from a test).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, fields
 from types import SimpleNamespace
 
 from smpsim.vm.strategies import BUILTIN
 
 # parameter -> the strategy kind whose constructor takes it
-PARAMETERS = {"shootdown_batch": "shootdown"}
+PARAMETERS = {"shootdown_batch": "shootdown", "shootdown_ack": "shootdown"}
+
+# when a shootdown target acknowledges: before its flush (NetBSD, FreeBSD) or after its handler (Linux)
+ACK_TIMES = ("before", "after")
 
 _STRATEGIES: dict[str, dict] = {kind: dict(values) for kind, values in BUILTIN.items()}
 
 PRESETS: dict[str, dict] = {
     # the 2011 x86 pmap after the rmind-uvmplock merge (NetBSD 5/6)
     "netbsd5": dict(pv_tracking="global_hash", teardown="eager", lazy_tlb="on", pressure_switch="off",
-                    pcid=False, shootdown="global_mailbox", shootdown_batch=6),
+                    pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="before",
+                    lazy_drop="refcount"),
     # all three proposals of the 2011 tech-kern post
     "seed": dict(pv_tracking="map_entry", teardown="deferred", lazy_tlb="on", pressure_switch="on",
-                 pcid=False, shootdown="global_mailbox", shootdown_batch=6),
+                 pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="before",
+                 lazy_drop="refcount"),
+    # Today's kernels (issue 10; docs/kernels.md has each strategy's source and what is simplified).
+    # NetBSD 10 x86: pmap_remove_all zaps PTPs 32 at a time, TP_MAXVA 16, PV in a per-PTP rb-tree,
+    # one global mailbox, NetBSD lazy states, no PCIDs.
+    "netbsd10": dict(pv_tracking="ptp_tree", teardown="zap_ptp", lazy_tlb="on", pressure_switch="off",
+                     pcid=False, shootdown="global_mailbox", shootdown_batch=16, shootdown_ack="before",
+                     lazy_drop="refcount"),
+    # FreeBSD amd64: pmap_remove_pages, PV chunks, no lazy TLB, PCID with generations, per-CPU
+    # shootdown descriptors; a multi-page pmap_remove ends in pmap_invalidate_all (ceiling 1).
+    "freebsd": dict(pv_tracking="pv_chunk", teardown="remove_pages", lazy_tlb="off", pressure_switch="off",
+                    pcid=True, shootdown="per_cpu", shootdown_batch=1, shootdown_ack="before",
+                    lazy_drop="refcount"),
+    # Linux x86 6.x: mmu_gather fullmm, rmap instead of PV, lazy mm with tlb_gen, 6 dynamic ASIDs
+    # per CPU, per-CPU call-function queues acknowledged after the handler, ceiling 33.
+    "linux": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
+                  pcid="linux_asid", shootdown="per_cpu", shootdown_batch=33, shootdown_ack="after",
+                  lazy_drop="refcount"),
+    # Linux 6.15 on AMD Zen 3+: as linux, with a global ASID and INVLPGB/TLBSYNC for an mm active
+    # on 4 or more CPUs.
+    "linux_invlpgb": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
+                          pcid="linux_asid", shootdown="invlpgb", shootdown_batch=33, shootdown_ack="after",
+                          lazy_drop="refcount"),
 }
 
 
@@ -66,14 +93,18 @@ class Design:
     pressure_switch: type
     pcid: type
     shootdown: type
+    lazy_drop: type
     shootdown_batch: int
+    shootdown_ack: str
 
     def build(self, k) -> SimpleNamespace:
         """One instance of every strategy for the kernel context `k`."""
         out = {}
         for kind in kinds():
-            params = {p: getattr(self, p) for p, owner in PARAMETERS.items() if owner == kind}
-            out[kind] = getattr(self, kind)(k, **params)
+            cls = getattr(self, kind)
+            accepted = inspect.signature(cls).parameters
+            params = {p: getattr(self, p) for p, owner in PARAMETERS.items() if owner == kind and p in accepted}
+            out[kind] = cls(k, **params)
         return SimpleNamespace(**out)
 
 
@@ -82,6 +113,8 @@ def resolve(row: dict) -> Design:
     missing = [f.name for f in fields(Design) if f.name not in row]
     if missing:
         raise ValueError(f"a design needs {', '.join(missing)}")
+    if row["shootdown_ack"] not in ACK_TIMES:
+        raise ValueError(f"shootdown_ack={row['shootdown_ack']!r}; allowed: {', '.join(map(repr, ACK_TIMES))}")
     classes = {}
     for kind in kinds():
         value = row[kind]

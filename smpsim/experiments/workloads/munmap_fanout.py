@@ -1,5 +1,6 @@
 """munmap_fanout: one process, threads on CPUs 0..k-1; each round maps R pages, lets every
-thread touch them, then unmaps them (a shootdown to the other k-1 CPUs). With `protect`,
+thread touch them, then unmaps them (a shootdown to the other k-1 CPUs; threads = 0: k is
+every CPU). With `protect`,
 each round first lowers the region to read-only (mprotect: pmap_protect and its shootdown)."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ class MunmapFanout(Workload):
         self.rounds_left = w.rounds
         self.outstanding = 1
         text = [Mapping(ENTRY_STRIDE, 16, None, 0, 16, "rx")]
-        return [self.spawn(0, 0, "fanout", range(w.threads), text)]
+        return [self.spawn(0, 0, "fanout", range(w.threads or self.ncpus), text)]
 
     def _mmap(self, t, proc):
         n = self.w.region_pages
