@@ -105,3 +105,29 @@ def test_sigterm_during_a_parallel_ray_run(tmp_path):
     for name in ("ncpus=2", "ncpus=3"):
         assert json.loads((out / name / "run.json").read_text())["status"] == "interrupted"
     assert session_processes(status["ray_session_dir"]) == []
+
+
+def test_a_run_bigger_than_the_machine_is_refused_before_any_actor_starts(ray_cluster, tmp_path, monkeypatch):
+    """Sized against Ray's view of this machine: actors made as big as a quarter of the node's memory, so
+    9 of them (8 CPUs + the VM) cannot fit whatever the machine; refused with the arithmetic, nothing started."""
+    import ray
+    from ray.util.placement_group import placement_group_table
+
+    from smpsim.errors import ConfigError
+    from smpsim.experiments import runner
+    from smpsim.experiments.runner import RunRequest, run
+    from smpsim.runtime.ray_backend import RayBackend
+    node_memory = max(n["Resources"].get("memory", 0) for n in ray.nodes() if n["Alive"])
+    made = []
+
+    def big_actors(req, timeout_s):
+        made.append(RayBackend(timeout_s=timeout_s, actor_bytes=int(node_memory // 4) + 1))
+        return made[-1]
+    monkeypatch.setattr(runner, "make_backend", big_actors)
+    groups = len(placement_group_table())
+    with pytest.raises(ConfigError) as e:
+        run(RunRequest(config_path=str(ROOT / "configs" / "exit_storm_quick.toml"), backend="ray",
+                       overrides=["machine.ncpus=8"], out=str(tmp_path / "r"), progress=False))
+    msg = str(e.value)
+    assert "8 CPU actors + 1 VM actor = 9 actors x " in msg and "Nothing was started" in msg, msg
+    assert made[0].pool.created == 0 and len(placement_group_table()) == groups

@@ -54,6 +54,10 @@ class RunContext:
         return [p.entries[i] for p in self.points for i in sorted(p.entries)]
 
     def write_top(self) -> None:
+        sims = self.status.get("simulations")
+        if sims:                             # in config order, whatever order they finished in
+            order = [f"{p.name}/{pol.name}" for p in self.points for pol in p.cfg.policies]
+            self.status["simulations"] = {k: sims[k] for k in order if k in sims}
         write_json(self.run_dir / "run.json", self.status)
 
     def prepare_points(self, names, points, point_cfgs, resumed: bool) -> list[Point]:
