@@ -133,7 +133,10 @@ def run(req: RunRequest, echo=print) -> tuple[Path, dict]:
     status["points"] = {n: "pending" for n in names}
     top_json = run_dir / "run.json"
     if req.resume and top_json.is_file():
-        status["started_at"] = read_json(top_json).get("started_at", status["started_at"])
+        before = read_json(top_json)
+        status["started_at"] = before.get("started_at", status["started_at"])
+        if isinstance(before.get("simulations"), dict):
+            status["simulations"] = before["simulations"]      # where the kept simulations ran
     write_json(top_json, status)
     progress = Progress(len(points) * len(cfg.policies), enabled=req.progress)
     backend = ctx = None
