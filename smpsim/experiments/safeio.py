@@ -56,7 +56,7 @@ def read_bytes(path: str | Path, *, limit: int, what: str, error: type[Exception
     try:
         fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise error(f"{what} not found: {_shown(p)}") from None
+        raise error(f"{what} not found, cannot read {_shown(p)}") from None
     except OSError as e:
         raise error(f"{what} {_shown(p)}: cannot open: {describe_oserror(e)}") from None
     try:
