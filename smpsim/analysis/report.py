@@ -104,7 +104,7 @@ def build_report(run_dir) -> Path:
             except OSError:
                 raise                    # cannot write into the run directory: the CLI says so
             except Exception as e:       # noqa: BLE001 - one odd series must not cost the whole report
-                failed.append(f"{caption} ({type(e).__name__}: {str(e)[:200]})")
+                failed.append(f"{caption} could not be drawn ({type(e).__name__}: {str(e)[:200]})")
     plots = [p for p in plots if p is not None]
 
     info = run.run_info
@@ -139,7 +139,7 @@ def build_report(run_dir) -> Path:
         md += ["## Plots", ""]
         for caption, path in plots:
             md += [f"![{caption}](plots/{path.name})", ""]
-    missing = [f"{f} could not be drawn" for f in failed]
+    missing = list(failed)
     if results and not failed and not any(p.name == "ptp_pinned.png" for _, p in plots):
         missing.append("no PTPs were pinned by dying pmaps (no epoch event with ptp_pinned > 0)")
     if results and not any(r.events for r in results):

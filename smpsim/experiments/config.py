@@ -276,6 +276,12 @@ class ExperimentConfig(_Strict):
             if not isinstance(values, list) or not values:
                 raise ValueError(f"sweep.{clip(key)} must be a non-empty list")
             total *= len(values)
+            seen = set()
+            for v in values:
+                canon = json.dumps(v, sort_keys=True, default=repr)
+                if canon in seen:
+                    raise ValueError(f"sweep.{clip(key)} repeats the value {clip(repr(v))}: each point must differ")
+                seen.add(canon)
         if total > MAX_SWEEP_POINTS:
             sizes = " x ".join(str(len(v)) for v in self.sweep.values())
             raise ValueError(f"the sweep has {sizes} = {total:,} points, more than {MAX_SWEEP_POINTS:,}: each point "
@@ -509,9 +515,12 @@ def point_names(all_params: list[dict]) -> list[str]:
     safe = [",".join(f"{_safe_part(k.rsplit('.', 1)[-1], POINT_VALUE_CHARS)}="
                      f"{_safe_part(str(v), POINT_VALUE_CHARS) if str(v) else ''}" for k, v in p.items())
             for p in all_params]
+    counts: dict[str, int] = {}
+    for r in raw:
+        counts[r] = counts.get(r, 0) + 1
     names = []
     for r, s, params in zip(raw, safe, all_params):
-        if r == s and len(s) <= POINT_NAME_CHARS and safe.count(s) == 1:
+        if r == s and len(s) <= POINT_NAME_CHARS and counts[r] == 1:
             names.append(s)
         else:
             digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()[:8]
