@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from smpsim.costs import CostModel
 from smpsim.errors import ConfigError
@@ -249,6 +249,19 @@ class ExperimentConfig(_Strict):
     sweep: dict[str, list[Any]] = Field(default_factory=dict)
     run: RunOptions = RunOptions()
 
+    @field_validator("policies", mode="before")
+    @classmethod
+    def _policy_keys(cls, value):
+        # Policy's preset lookup hashes `name` and `preset` before their types are checked: a table there
+        # would raise TypeError instead of a validation error
+        if isinstance(value, list):
+            for i, p in enumerate(value):
+                if isinstance(p, dict):
+                    for key in ("name", "preset"):
+                        if key in p and not isinstance(p[key], str):
+                            raise ValueError(f"policies[{i}].{key} must be a string, got {clip(repr(p[key]))}")
+        return value
+
     @model_validator(mode="after")
     def _check(self):
         for p in self.policies:
@@ -341,6 +354,9 @@ def validate(data: dict, source: str = "") -> ExperimentConfig:
         raise _explain(e, source) from None
     except RecursionError:
         raise ConfigError(f"invalid config {source}: nested too deeply") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        # a validator met a value of a type it did not expect before its type was checked
+        raise ConfigError(f"invalid config {source}: {clip(str(e), 300)}") from None
 
 
 def _check_depth(data, where: str) -> None:

@@ -174,7 +174,8 @@ def estimate(point_cfgs: list, backend: str) -> Estimate:
 
 
 def available_memory() -> int | None:
-    """Bytes this process could still use: MemAvailable, or the cgroup's remaining limit if lower."""
+    """Bytes this process could still use: MemAvailable, or less when the cgroup's remaining limit or
+    this process's address-space limit (RLIMIT_AS) is lower."""
     avail = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -193,6 +194,14 @@ def available_memory() -> int | None:
         if limit != "max":
             avail = min(avail, int(limit) - used)
     except (OSError, ValueError):
+        pass
+    try:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            vsize = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            avail = min(avail, soft - vsize)
+    except (ImportError, OSError, ValueError):
         pass
     return avail
 

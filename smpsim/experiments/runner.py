@@ -170,8 +170,41 @@ def prepare(req: RunRequest) -> tuple[Path | None, Plan]:
     names = cfgmod.point_names([p for p, _ in points])
     point_cfgs = [cfgmod.validate(pd, f"{where} at sweep point {n}") for n, (_, pd) in zip(names, points)]
     if run_dir is not None:
+        _check_layout(run_dir, names)
         _check_completed_points(run_dir, names, points)
     return run_dir, Plan(data, cfg, points, names, point_cfgs)
+
+
+RUN_FILES = ("run.json", "summary.json", "config.toml")
+POINT_FILES = ("run.json", "summary.json", "config.toml", "events.jsonl", "messages.msgpack")
+
+
+def _check_layout(run_dir: Path, names: list) -> None:
+    """A resume rewrites the run's files: each must be a regular file (or absent), each point a directory."""
+    import stat as st
+
+    def bad(path: Path, want: str) -> ConfigError:
+        return ConfigError(f"--resume {clip(str(run_dir))}: {path.relative_to(run_dir)} is not {want}; this run "
+                           f"directory is damaged. {_how_to_start_new(run_dir)}")
+
+    def check(path: Path, want_dir: bool) -> None:
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise ConfigError(f"--resume {clip(str(run_dir))}: {path.name}: {describe_oserror(e)}") from None
+        if want_dir and not st.S_ISDIR(mode):
+            raise bad(path, "a directory")
+        if not want_dir and not (st.S_ISREG(mode) or st.S_ISLNK(mode)):    # a symlink is replaced, not followed
+            raise bad(path, "a regular file")
+    for f in RUN_FILES:
+        check(run_dir / f, False)
+    for name in names:
+        check(run_dir / name, True)
+        if (run_dir / name).is_dir():
+            for f in POINT_FILES:
+                check(run_dir / name / f, False)
 
 
 def _check_completed_points(run_dir: Path, names: list, points: list) -> None:
