@@ -350,7 +350,7 @@ def _read(path: Path):
     """A JSON file the check reads (never a FIFO or device a damaged run directory may hold)."""
     if not path.is_file() or path.is_symlink():
         raise OSError(f"{path} is not a regular file")
-    return json.loads(path.read_text())
+    return json.loads(path.read_text(encoding="utf-8-sig"))      # smpsim accepts a BOM in what it reads
 
 
 def _complete_run(run_dir: Path) -> str | None:

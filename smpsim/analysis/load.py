@@ -117,7 +117,8 @@ def safe_point_name(name: str) -> bool:
         and "\x00" not in name and len(name) <= 255
 
 
-def _check_entry(e, where: str) -> None:
+def check_entry(e, where: str) -> None:
+    """RunDirError unless `e` has the shape of a summary entry the analysis can rely on."""
     if not isinstance(e, dict) or not isinstance(e.get("point"), str) or not isinstance(e.get("policy"), str):
         raise RunDirError(f"{where} needs string \"point\" and \"policy\"")
     if not safe_point_name(e["point"]):
@@ -146,7 +147,7 @@ def load_run(path: str | Path) -> Run:
     if not isinstance(points, list):
         raise RunDirError(f"{run_dir / 'summary.json'}: \"points\" must be a list of point x policy entries")
     for i, e in enumerate(points):
-        _check_entry(e, f"{run_dir / 'summary.json'}: points[{i}]")
+        check_entry(e, f"{run_dir / 'summary.json'}: points[{i}]")
     if not isinstance(run_info.get("points"), (dict, type(None))):
         run_info = {k: v for k, v in run_info.items() if k != "points"}    # only shown, never relied upon
     config = None

@@ -223,13 +223,23 @@ def _check_completed_points(run_dir: Path, names: list, points: list) -> None:
                               f"; its results cannot be mixed with new ones. {_how_to_start_new(run_dir)}")
 
 
-def _completed(pdir: Path) -> bool:
-    """A point counts as completed when its run.json says so and its summary.json reads back."""
+def _completed(pdir: Path, policies: list[str] | None = None) -> bool:
+    """A point counts as completed when its run.json says so and its summary.json reads back with one
+    well-formed entry for this point per policy (a damaged one makes the point run again)."""
+    from smpsim.analysis.load import check_entry
+    from smpsim.errors import RunDirError
     try:
         if read_json(pdir / "run.json").get("status") != "completed":
             return False
-        return isinstance(read_json(pdir / "summary.json").get("points"), list)
-    except (OSError, ValueError, AttributeError):
+        entries = read_json(pdir / "summary.json").get("points")
+        if not isinstance(entries, list):
+            return False
+        for e in entries:
+            check_entry(e, str(pdir / "summary.json"))
+            if e["point"] != pdir.name:
+                return False
+        return policies is None or [e["policy"] for e in entries] == policies
+    except (OSError, ValueError, AttributeError, RunDirError):
         return False
 
 
@@ -303,6 +313,8 @@ def open_run_dir(req: RunRequest, plan: Plan, resume_dir: Path | None) -> _Dir:
             created.insert(0, path)
     except OSError as e:
         raise _output_error("cannot create run directory", path, e) from None
+    except ValueError:
+        raise OutputError(f"--out {clip(repr(str(req.out)))}: not a valid path (it contains a NUL byte)") from None
     d = _Dir(path, RunLock(path), created)
     try:
         if not (path / LOCK_NAME).exists():
@@ -382,7 +394,7 @@ def _run_started(req: RunRequest, plan: Plan, run_dir: Path, backend, *, resumed
     try:
         for name, (params, point_data), pcfg in zip(plan.names, plan.points, plan.point_cfgs):
             pdir = run_dir / name
-            if resumed and _completed(pdir):
+            if resumed and _completed(pdir, [p.name for p in pcfg.policies]):
                 entries.extend(read_json(pdir / "summary.json")["points"])
                 status["points"][name] = "completed"
                 progress.done_runs += len(cfg.policies)

@@ -59,6 +59,8 @@ def read_bytes(path: str | Path, *, limit: int, what: str, error: type[Exception
         raise error(f"{what} not found, cannot read {_shown(p)}") from None
     except OSError as e:
         raise error(f"{what} {_shown(p)}: cannot open: {describe_oserror(e)}") from None
+    except ValueError:                       # a NUL byte in the path
+        raise error(f"{what} {_shown(p)!r}: not a valid path (it contains a NUL byte)") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
