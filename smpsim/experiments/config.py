@@ -17,7 +17,6 @@ import copy
 import hashlib
 import itertools
 import json
-import math
 import re
 import tomllib
 from pathlib import Path

@@ -64,8 +64,13 @@ def read_json(path: Path):
     return json.loads(read_text(path, limit=MAX_JSON_BYTES, what="run file", error=ValueError))
 
 
+def toml_text(data: dict) -> str:
+    """`data` as config.toml holds it (TOML has no null: None values are left out)."""
+    return tomli_w.dumps(_drop_none(data))
+
+
 def write_toml(path: Path, data: dict) -> None:
-    atomic_write(path, tomli_w.dumps(_drop_none(data)).encode())
+    atomic_write(path, toml_text(data).encode())
 
 
 def _drop_none(value):

@@ -14,8 +14,6 @@ disk (fsync, then rename); its run.json is written last.
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import traceback
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from smpsim.experiments.safeio import clip, describe_oserror
 
 
 NOTE_ABOVE_S = 600          # runs estimated longer than this say so before they start
+NOTE_ABOVE_BYTES = 2 << 30  # as do runs estimated to need more memory (e.g. 200 CPU actors on Ray)
 
 
 @dataclass
@@ -148,10 +147,8 @@ def _plain(data: dict) -> dict:
     """`data` as it reads back from config.toml (None dropped, TOML types)."""
     import tomllib
 
-    import tomli_w
-
-    from smpsim.experiments.rundir import _drop_none
-    return tomllib.loads(tomli_w.dumps(_drop_none(data)))
+    from smpsim.experiments.rundir import toml_text
+    return tomllib.loads(toml_text(data))
 
 
 def prepare(req: RunRequest) -> tuple[Path | None, Plan]:
@@ -387,7 +384,7 @@ def _run_started(req: RunRequest, plan: Plan, run_dir: Path, backend, *, resumed
     except OSError as e:
         raise RunWriteError(f"cannot write {top_json}: {describe_oserror(e)}") from None
     progress = Progress(len(plan.points) * len(cfg.policies), enabled=req.progress, max_epochs=cfg.run.max_epochs)
-    if req.progress and est.seconds > NOTE_ABOVE_S:
+    if req.progress and (est.seconds > NOTE_ABOVE_S or est.memory_bytes > NOTE_ABOVE_BYTES):
         progress.note(f"estimate: {est.describe()}")
     entries: list[dict] = []
     failure: BaseException | None = None
