@@ -151,6 +151,18 @@ def test_resume_of_a_directory_in_use_is_refused(tmp_path):
     assert read_json(run_dir / "run.json")["status"] == "completed"
 
 
+def test_an_out_directory_in_use_is_refused_and_left_alone(tmp_path, tiny):
+    from smpsim.experiments.rundir import RunLock
+    out = tmp_path / "shared"
+    out.mkdir()
+    lock = RunLock(out).acquire()               # another process has just created it and is starting
+    try:
+        assert_refused(cli("run", tiny, "--backend", "inline", "--out", out), "in use by another smpsim process")
+    finally:
+        lock.release()
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
 def test_two_resumes_at_once_only_one_runs(tmp_path):
     """A real second process: the first resume holds the lock while it runs."""
     data = bundled("study_exit_cost")
