@@ -77,19 +77,20 @@ def _run_handled(config, backend, out, resume, overrides, check, trace, address,
                      progress=not quiet, yes=yes)
     try:
         run_dir, summary = run_experiment(req)
-    except BAD_INPUT as e:
-        _fail(str(e), 2)
-    except KeyboardInterrupt as e:
-        where = getattr(e, "run_dir", None)
-        _fail(f"interrupted by {signals.signal_name(e)}; "
-              + (f"{where / 'run.json'} says so and the logs are kept" if where else "nothing was started"),
-              signals.exit_code(e))
-    except SmpsimError as e:
-        where = getattr(e, "run_dir", None)
-        _fail(f"run failed: {e}" + (f" (see {where / 'run.json'})" if where else ""), 1)
-    except Exception as e:                                      # noqa: BLE001 - see _internal
-        where = getattr(e, "run_dir", None)
-        _internal(e, f" (the traceback is in {where / 'run.json'})" if where else "")
+    except BaseException as exc:
+        e = signals.as_interrupt(exc)          # after a signal, whatever ended the run is that signal
+        where = getattr(exc, "run_dir", None) or getattr(e, "run_dir", None)
+        if isinstance(e, KeyboardInterrupt):
+            _fail(f"interrupted by {signals.signal_name(e)}; "
+                  + (f"{where / 'run.json'} says so and the logs are kept" if where else "nothing was started"),
+                  signals.exit_code(e))
+        if isinstance(e, BAD_INPUT):
+            _fail(str(e), 2)
+        if isinstance(e, SmpsimError):
+            _fail(f"run failed: {e}" + (f" (see {where / 'run.json'})" if where else ""), 1)
+        if isinstance(e, Exception):           # see _internal
+            _internal(e, f" (the traceback is in {where / 'run.json'})" if where else "")
+        raise
     return summary, run_dir
 
 

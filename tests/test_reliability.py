@@ -294,6 +294,28 @@ def test_estimate_is_within_reason_for_a_bundled_study():
     assert est.memory_bytes < 2 << 30
 
 
+# --- 5. signals (the Ray backend's own handler: test_reliability_ray.py) ------------------------------
+
+def test_sigterm_is_recorded_as_sigterm_even_when_it_surfaces_as_another_exception(tmp_path, tiny, monkeypatch):
+    """CPython turns an interrupt that lands inside an import into "TypeError: expected a message
+    argument" (it happened while Ray imported pydantic.v1 for its first actor): still an interruption."""
+    import signal
+
+    from smpsim.runtime.inline_backend import InlineBackend
+
+    def run_point(self, *a, **k):
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except KeyboardInterrupt:
+            raise TypeError("expected a message argument") from None
+    monkeypatch.setattr(InlineBackend, "run_point", run_point)
+    r = cli("run", tiny, "--backend", "inline", "--out", tmp_path / "r", "--quiet")
+    assert r.code == 143 and "interrupted by SIGTERM" in r.stderr and r.exception is None, r.text
+    for f in (tmp_path / "r" / "run.json", tmp_path / "r" / "base" / "run.json"):
+        st = read_json(f)
+        assert st["status"] == "interrupted" and st["error"]["signal"] == "SIGTERM", st
+
+
 # --- 6. config strings that became paths ----------------------------------------------------------
 
 def test_name_cannot_escape_the_runs_directory(tmp_path, monkeypatch, tiny):

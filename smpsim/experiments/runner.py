@@ -400,14 +400,10 @@ def _run_started(req: RunRequest, plan: Plan, run_dir: Path, backend, *, resumed
             status["points"][name] = "completed"
             write_status(top_json, status)
         status["status"] = "completed"
-    except KeyboardInterrupt as e:
-        failure = e
-        status["status"] = "interrupted"
-        status["error"] = _error_record(e)
     except BaseException as e:
-        failure = e
-        status["status"] = "failed"
-        status["error"] = _error_record(e)
+        failure = signals.as_interrupt(e)
+        status["status"] = "interrupted" if isinstance(failure, KeyboardInterrupt) else "failed"
+        status["error"] = _error_record(failure)
     finally:
         progress.close()
         status["ray_address"] = backend.address
@@ -481,16 +477,11 @@ def _run_point(req, backend, pdir: Path, name: str, params: dict, point_data: di
         write_json(pdir / "summary.json", {"config": pcfg.name, "seed": pcfg.seed, "backend": req.backend,
                                            "points": entries})
         pstatus["status"] = "completed"
-    except KeyboardInterrupt as e:
-        pstatus["status"] = "interrupted"
-        pstatus["error"] = _error_record(e)
-        top_status["points"][name] = "interrupted"
-        _finish_failed(events, trace, policy, pstatus, pdir, pcfg, req, entries)
-        raise
     except BaseException as e:
-        pstatus["status"] = "failed"
-        pstatus["error"] = _error_record(e)
-        top_status["points"][name] = "failed"
+        err = signals.as_interrupt(e)
+        pstatus["status"] = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+        pstatus["error"] = _error_record(err)
+        top_status["points"][name] = pstatus["status"]
         _finish_failed(events, trace, policy, pstatus, pdir, pcfg, req, entries)
         raise
     finally:

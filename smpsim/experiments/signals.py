@@ -68,6 +68,24 @@ def reinstall() -> None:
                 signal.signal(s, _handler)
 
 
+def received() -> int | None:
+    """The signal received while the handlers were installed, if any.
+
+    An exception raised by a handler does not always arrive as itself: CPython turns one that
+    lands in the middle of an import into "TypeError: expected a message argument" (seen when a
+    signal came while Ray imported pydantic.v1 for its first actor). So whatever ends a run after
+    a signal came is taken as that interruption.
+    """
+    return _last
+
+
+def as_interrupt(exc: BaseException) -> BaseException:
+    """`exc`, or Interrupted(signal) when a signal came and `exc` is what it surfaced as."""
+    if isinstance(exc, KeyboardInterrupt) or _last is None:
+        return exc
+    return Interrupted(_last)
+
+
 def signum_of(exc: BaseException) -> int:
     """The signal behind a KeyboardInterrupt: its own, else the last one received, else SIGINT.
 
