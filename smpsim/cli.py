@@ -1,4 +1,12 @@
-"""The smpsim command line: run | analyze | compare | report | maps-import | bench."""
+"""The smpsim command line: run | analyze | compare | report | maps-import | bench.
+
+Exit codes (README): 0 done; 1 the run failed after it started (its run.json says
+why); 2 bad input, nothing was started (config, --set, output location, cluster
+address, a run directory in use, an estimate that does not fit); 128 + the signal
+for an interrupted run (130 SIGINT, 143 SIGTERM). Errors are one paragraph on
+stderr, never a traceback: an unexpected exception is reported in one line as an
+internal error (exit 1), with its traceback kept in run.json.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +15,24 @@ import sys
 
 import click
 
-from smpsim.errors import ConfigError, SmpsimError
+from smpsim.errors import ClusterError, ConfigError, OutputError, RunDirError, RunDirInUse, SmpsimError
+
+# bad input: refused before anything started
+BAD_INPUT = (ConfigError, OutputError, RunDirInUse, ClusterError, RunDirError)
+MAX_MESSAGE = 2000
 
 
 def _fail(message: str, code: int = 1):
+    message = str(message)
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + f"... ({len(message):,} characters)"
     click.echo(f"smpsim: error: {message}", err=True)
     sys.exit(code)
+
+
+def _internal(e: BaseException, where: str = "") -> None:
+    """An exception smpsim did not expect: one line (it is a bug; run.json keeps the traceback)."""
+    _fail(f"internal error: {type(e).__name__}: {e}{where}", 1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,36 +53,48 @@ def main():
 @click.option("--trace", is_flag=True, help="Write every exchange to messages.msgpack.")
 @click.option("--address", help="Attach to this Ray cluster (default: $RAY_ADDRESS, else start a local one).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--yes", is_flag=True, help="Run even when the estimate says the run will take long.")
 @click.option("--parallel", type=click.IntRange(1, 4096), default=None,
               help="Simulations at once (default: run.parallel, else what the cluster's CPUs and memory allow; "
                    "with --backend inline and no --address: 1, in this process).")
-def run(config, backend, out, resume, overrides, check, trace, address, quiet, parallel):
+def run(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel):
     """Run CONFIG (a TOML experiment, with or without a [sweep]) and write a run directory."""
-    _run(config, backend, out, resume, overrides, check, trace, address, quiet, parallel)
+    _run(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel)
 
 
-def _run(config, backend, out, resume, overrides, check, trace, address, quiet, parallel=None):
-    import signal
-
+def _run(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel=None):
+    from smpsim.experiments import signals
+    with signals.handled():           # SIGINT and SIGTERM end the run "interrupted", naming the signal
+        summary, run_dir = _run_handled(config, backend, out, resume, overrides, check, trace, address, quiet,
+                                        yes, parallel)
     from smpsim.experiments.headline import render
+    click.echo(render(summary["points"]))
+    click.echo(f"\nrun directory: {run_dir}")
 
-    def _terminate(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, _terminate)   # a killed run ends "interrupted", like Ctrl-C
+
+def _run_handled(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel=None):
+    from smpsim.experiments import signals
     from smpsim.experiments.runner import RunRequest, run as run_experiment
     req = RunRequest(config_path=config, overrides=list(overrides), backend=backend, out=out, resume=resume,
                      check=check, trace=trace, address=address or os.environ.get("RAY_ADDRESS") or None,
-                     progress=not quiet, parallel=parallel)
+                     progress=not quiet, yes=yes, parallel=parallel)
     try:
         run_dir, summary = run_experiment(req)
-    except ConfigError as e:
-        _fail(str(e), 2)
-    except KeyboardInterrupt:
-        _fail("interrupted; the run directory's run.json says so and its logs are kept", 130)
-    except SmpsimError as e:
-        _fail(f"run failed: {e}", 1)
-    click.echo(render(summary["points"]))
-    click.echo(f"\nrun directory: {run_dir}")
+    except BaseException as exc:
+        e = signals.as_interrupt(exc)          # after a signal, whatever ended the run is that signal
+        where = getattr(exc, "run_dir", None) or getattr(e, "run_dir", None)
+        if isinstance(e, KeyboardInterrupt):
+            _fail(f"interrupted by {signals.signal_name(e)}; "
+                  + (f"{where / 'run.json'} says so and the logs are kept" if where else "nothing was started"),
+                  signals.exit_code(e))
+        if isinstance(e, BAD_INPUT):
+            _fail(str(e), 2)
+        if isinstance(e, SmpsimError):
+            _fail(f"run failed: {e}" + (f" (see {where / 'run.json'})" if where else ""), 1)
+        if isinstance(e, Exception):           # see _internal
+            _internal(e, f" (the traceback is in {where / 'run.json'})" if where else "")
+        raise
+    return summary, run_dir
 
 
 @main.command()
@@ -75,7 +107,7 @@ def sweep(ctx, **kw):
             data = cfgmod.apply_overrides(cfgmod.read_toml(kw["config"]), list(kw["overrides"]))
         except ConfigError as e:
             _fail(str(e), 2)
-        if not data.get("sweep"):
+        if not isinstance(data.get("sweep"), dict) or not data.get("sweep"):
             _fail(f"{kw['config']} has no [sweep] table; use `smpsim run` for a single point", 2)
     _run(**kw)
 
@@ -89,10 +121,7 @@ sweep.params = list(run.params)
 def analyze(run_dir, fmt):
     """Counters and latency distributions per point and policy of RUN_DIR."""
     from smpsim.analysis.commands import analyze as do
-    try:
-        click.echo(do(run_dir, fmt))
-    except SmpsimError as e:
-        _fail(str(e), 2)
+    click.echo(_analysis(do, run_dir, fmt))
 
 
 @main.command()
@@ -102,10 +131,7 @@ def analyze(run_dir, fmt):
 def compare(run_dirs, baseline, fmt):
     """RUN_DIRS side by side, with ratios against a baseline policy."""
     from smpsim.analysis.commands import compare as do
-    try:
-        click.echo(do(list(run_dirs), baseline, fmt))
-    except SmpsimError as e:
-        _fail(str(e), 2)
+    click.echo(_analysis(do, list(run_dirs), baseline, fmt))
 
 
 @main.command()
@@ -113,10 +139,19 @@ def compare(run_dirs, baseline, fmt):
 def report(run_dir):
     """Write RUN_DIR/report.md with tables and PNG plots."""
     from smpsim.analysis.commands import report as do
+    click.echo(f"wrote {_analysis(do, run_dir)}")
+
+
+def _analysis(command, *args):
+    """Run an analysis command: a run directory it cannot use is bad input (exit 2)."""
     try:
-        click.echo(f"wrote {do(run_dir)}")
+        return command(*args)
     except SmpsimError as e:
         _fail(str(e), 2)
+    except OSError as e:
+        _fail(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""), 2)
+    except Exception as e:                                      # noqa: BLE001 - see _internal
+        _internal(e)
 
 
 @main.command("maps-import")
@@ -129,8 +164,10 @@ def maps_import(files, out):
     from smpsim.experiments.images import import_maps
     try:
         import_maps([Path(f) for f in files], Path(out))
-    except (SmpsimError, OSError) as e:
+    except SmpsimError as e:
         _fail(str(e), 2)
+    except OSError as e:
+        _fail(f"cannot write {out}: {e.strerror or e}", 2)
     click.echo(f"wrote {out}")
 
 

@@ -36,3 +36,28 @@ class RunDirError(SmpsimError):
 
 class ClusterError(SmpsimError):
     """A Ray cluster could not be started or attached to (unreachable address, missing or wrong token)."""
+
+
+class OutputError(SmpsimError):
+    """The output location cannot be used before the run starts (unwritable, full, under a file,
+    name too long): bad input, nothing was started."""
+
+
+class RunWriteError(SmpsimError):
+    """Writing the run directory failed after the run started (disk full, file system gone read-only);
+    the run is failed and its run.json says so when it can still be written."""
+
+
+class RunDirInUse(SmpsimError):
+    """Another smpsim process holds the run directory's lock (it is running or resuming it)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; `signum` says which. A KeyboardInterrupt, so every cleanup path
+    that already handles Ctrl-C (actors killed, logs closed, status written) handles SIGTERM too."""
+
+    def __init__(self, signum: int):
+        import signal
+        self.signum = int(signum)
+        self.signame = signal.Signals(self.signum).name
+        super().__init__(f"interrupted by {self.signame}")

@@ -71,6 +71,9 @@ def comparison(run_dirs: list, baseline: str | None) -> dict:
     runs = [load_run(d) for d in run_dirs]
     runs_results = [collect(r) for r in runs]
     cols = make_columns(runs_results, [r.name for r in runs])
+    if not cols:
+        raise AnalysisOptionError(f"nothing to compare: no point x policy of {', '.join(r.name for r in runs)} "
+                                  "has finished (its summary.json has no entries; see its run.json)")
     base = pick_baseline(cols, baseline)
     index = {(i, r.policy, r.point): r for i, results in enumerate(runs_results) for r in results}
     points = list(dict.fromkeys(r.point for results in runs_results for r in results))

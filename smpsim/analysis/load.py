@@ -3,17 +3,30 @@
 :func:`load_run` checks that a path is a run directory and reads its top-level
 files; :func:`iter_events` streams one point's events.jsonl. Every defect raises
 :class:`~smpsim.errors.RunDirError` naming the path and what is wrong.
+
+Run directories are input like any other: files are read only when they are
+regular files, within a size bound, as strict UTF-8; JSON with NaN/Infinity or
+absurd nesting is refused; every summary entry is checked for the shape the
+analysis relies on (tables of numbers where numbers are expected, point names
+that are a single directory component), so that a damaged run directory gives
+one clear error instead of a traceback somewhere in a table or a plot.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from smpsim.errors import RunDirError
+from smpsim.experiments.safeio import MAX_DEPTH, clip, decode, nesting_depth, read_text
+
+MAX_RUN_FILE_BYTES = 256 << 20        # run.json, summary.json, config.toml
+MAX_EVENT_LINE_BYTES = 1 << 20        # one events.jsonl line; real ones are a few hundred bytes
+MAX_NUMBER = 1 << 63                  # counters and cycles are 64-bit in the model and on the wire
 
 
 @dataclass(frozen=True)
@@ -53,42 +66,100 @@ class Run:
         return self.path / point / "events.jsonl"
 
 
-def _read_json(path: Path, run_dir: Path, what: str) -> dict:
-    if not path.is_file():
-        raise RunDirError(f"{run_dir} is not a run directory: {path.name} is missing ({what})")
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number smpsim writes")
+
+
+def loads_json(text: str, where: str):
+    """JSON as smpsim writes it: no NaN/Infinity, nested at most MAX_DEPTH levels; RunDirError otherwise."""
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunDirError(f"{path}: not valid JSON ({exc})") from None
+        doc = json.loads(text, parse_constant=_no_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise RunDirError(f"{where}: not valid JSON ({clip(str(exc), 200)})") from None
+    except RecursionError:
+        raise RunDirError(f"{where}: not valid JSON (nested too deeply)") from None
+    if nesting_depth(doc) > MAX_DEPTH:
+        raise RunDirError(f"{where}: not valid JSON for a run directory (nested more than {MAX_DEPTH} levels)")
+    return doc
+
+
+def _read_json(path: Path, run_dir: Path, what: str) -> dict:
+    if not path.exists():
+        raise RunDirError(f"{run_dir} is not a run directory: {path.name} is missing ({what})")
+    doc = loads_json(read_text(path, limit=MAX_RUN_FILE_BYTES, what="run file", error=RunDirError), str(path))
     if not isinstance(doc, dict):
         raise RunDirError(f"{path}: must hold a JSON object, found {type(doc).__name__}")
     return doc
+
+
+def is_number(v) -> bool:
+    """A finite int or float within 64 bits (bools are not numbers here)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return abs(v) < MAX_NUMBER and (isinstance(v, int) or math.isfinite(v))
+
+
+def _check_numbers(table, where: str, nested: bool = False) -> None:
+    if table is None:
+        return
+    if not isinstance(table, dict):
+        raise RunDirError(f"{where} must be a JSON object, found {type(table).__name__}")
+    for k, v in table.items():
+        if nested:
+            _check_numbers(v, f"{where}.{clip(k, 60)}")
+        elif v is not None and not is_number(v):
+            raise RunDirError(f"{where}.{clip(k, 60)} must be a number or null, found {clip(repr(v))}")
+
+
+def safe_point_name(name: str) -> bool:
+    """A point name is one directory component of the run (never a path out of it)."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name \
+        and "\x00" not in name and len(name) <= 255
+
+
+def check_entry(e, where: str) -> None:
+    """RunDirError unless `e` has the shape of a summary entry the analysis can rely on."""
+    if not isinstance(e, dict) or not isinstance(e.get("point"), str) or not isinstance(e.get("policy"), str):
+        raise RunDirError(f"{where} needs string \"point\" and \"policy\"")
+    if not safe_point_name(e["point"]):
+        raise RunDirError(f"{where}: point {clip(repr(e['point']))} is not a directory name of the run")
+    for key in ("params", "switches"):
+        if e.get(key) is not None and not isinstance(e[key], dict):
+            raise RunDirError(f"{where}.{key} must be a JSON object, found {type(e[key]).__name__}")
+    _check_numbers(e.get("counters"), f"{where}.counters")
+    _check_numbers(e.get("exit_breakdown"), f"{where}.exit_breakdown")
+    _check_numbers(e.get("latency"), f"{where}.latency", nested=True)
+    _check_numbers({k: e.get(k) for k in ("sim_cycles", "epochs", "wall_seconds")}, where)
 
 
 def load_run(path: str | Path) -> Run:
     """Load the run directory ``path``; raise :class:`RunDirError` if it is not a usable one."""
     run_dir = Path(path)
     if not run_dir.exists():
-        raise RunDirError(f"{run_dir}: no such run directory")
+        raise RunDirError(f"{clip(str(run_dir), 200)}: no such run directory")
     if not run_dir.is_dir():
-        raise RunDirError(f"{run_dir} is not a run directory: it is not a directory")
+        raise RunDirError(f"{clip(str(run_dir), 200)} is not a run directory: it is not a directory")
     run_info = _read_json(run_dir / "run.json", run_dir, "written by `smpsim run` when the run starts")
     status = run_info.get("status", "unknown")
     summary = _read_json(run_dir / "summary.json", run_dir,
-                         f"written by `smpsim run` as points finish; run status is {status!r}")
+                         f"written by `smpsim run` as points finish; run status is {clip(repr(status))}")
     points = summary.get("points")
     if not isinstance(points, list):
         raise RunDirError(f"{run_dir / 'summary.json'}: \"points\" must be a list of point x policy entries")
     for i, e in enumerate(points):
-        if not isinstance(e, dict) or not isinstance(e.get("point"), str) or not isinstance(e.get("policy"), str):
-            raise RunDirError(f"{run_dir / 'summary.json'}: points[{i}] needs string \"point\" and \"policy\"")
+        check_entry(e, f"{run_dir / 'summary.json'}: points[{i}]")
+    if not isinstance(run_info.get("points"), (dict, type(None))):
+        run_info = {k: v for k, v in run_info.items() if k != "points"}    # only shown, never relied upon
     config = None
     cfg_path = run_dir / "config.toml"
-    if cfg_path.is_file():
+    if cfg_path.exists():
+        text = read_text(cfg_path, limit=MAX_RUN_FILE_BYTES, what="run file", error=RunDirError)
         try:
-            config = tomllib.loads(cfg_path.read_text())
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            config = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
             raise RunDirError(f"{cfg_path}: not valid TOML ({exc})") from None
+        except RecursionError:
+            raise RunDirError(f"{cfg_path}: not valid TOML (nested too deeply)") from None
     return Run(path=run_dir, run_info=run_info, summary=summary, config=config, entries=tuple(points))
 
 
@@ -97,19 +168,39 @@ def iter_events(path: Path) -> Iterator[dict]:
 
     A line that is not a JSON object raises :class:`RunDirError` with the line
     number, except a truncated last line (a run killed mid-write), which is skipped.
+    The file is read as bytes, a line at a time and at most MAX_EVENT_LINE_BYTES per
+    line, so a damaged file cannot make one unbounded read; each line must be UTF-8.
     """
     if not path.is_file():
         return
-    with path.open() as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
+    import os
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise RunDirError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as fh:
+        lineno = 0
+        while True:
+            raw = fh.readline(MAX_EVENT_LINE_BYTES + 1)
+            if not raw:
+                return
+            lineno += 1
+            if len(raw) > MAX_EVENT_LINE_BYTES:
+                raise RunDirError(f"{path}:{lineno}: a line longer than {MAX_EVENT_LINE_BYTES:,} bytes is not an event")
+            if not raw.strip():
                 continue
             try:
-                ev = json.loads(line)
-            except json.JSONDecodeError as exc:
+                line = decode(raw, where=f"{path}:{lineno}", error=RunDirError)
+            except RunDirError:
+                if not raw.endswith(b"\n"):    # a last line cut inside a multi-byte character
+                    return
+                raise
+            try:
+                ev = json.loads(line, parse_constant=_no_constant)
+            except (json.JSONDecodeError, ValueError, RecursionError) as exc:
                 if not line.endswith("\n"):   # only the last line can lack its newline
                     return
-                raise RunDirError(f"{path}:{lineno}: not a JSON event ({exc})") from None
+                raise RunDirError(f"{path}:{lineno}: not a JSON event ({clip(str(exc), 200)})") from None
             if not isinstance(ev, dict) or "event" not in ev:
                 raise RunDirError(f"{path}:{lineno}: an event must be a JSON object with an \"event\" key")
             yield ev

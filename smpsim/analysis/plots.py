@@ -8,7 +8,10 @@ when there is something to draw, and returns ``(caption, path)`` or None:
 * :func:`exit_breakdown` — stacked bars of where exit cycles go, per point and policy;
 * :func:`pinned_ptps` — PTPs held by dying pmaps over simulated time, per point.
 
-Axes switch to log scale when the values span more than 30x.
+Axes switch to log scale when the values span more than 30x. Series are
+thinned to at most :data:`MAX_POINTS` points before drawing (a livelocked run's
+log holds millions of samples; a PNG a few hundred pixels wide shows no more,
+and Agg can overflow its cell-block limit on such paths).
 """
 
 from __future__ import annotations
@@ -24,6 +27,29 @@ from smpsim.stats import ecdf
 LOG_SPAN = 30.0
 COST_KINDS = ("exit", "munmap", "shootdown", "switch_away")
 LINESTYLES = ("-", "--", ":", "-.")   # identical series (e.g. two policies that behave alike) stay visible
+MAX_POINTS = 2000
+
+
+def thin_cdf(xs: list, ys: list, limit: int = MAX_POINTS) -> tuple[list, list]:
+    """At most about `limit` points of an ECDF, taken on the curve itself (evenly by rank, last one kept)."""
+    n = len(xs)
+    if n <= limit:
+        return xs, ys
+    step = -(-n // limit)
+    idx = list(range(step - 1, n, step))
+    if idx[-1] != n - 1:
+        idx.append(n - 1)
+    return [xs[i] for i in idx], [ys[i] for i in idx]
+
+
+def thin_steps(xs: list, ys: list, limit: int = MAX_POINTS) -> tuple[list, list]:
+    """At most about `limit` points of a step series: each bucket drawn at its start with its peak,
+    so a short spike (what the pinned-PTP plot is for) survives the thinning."""
+    n = len(xs)
+    if n <= limit:
+        return xs, ys
+    step = -(-n // limit)
+    return [xs[i] for i in range(0, n, step)], [max(ys[i:i + step]) for i in range(0, n, step)]
 
 
 def _style(i: int) -> dict:
@@ -72,8 +98,10 @@ def latency_cdf(results: list[PolicyResult], kind: str, outdir: Path) -> tuple[s
             samples = r.events.cycles.get(kind, []) if r.events else []
             if samples:
                 xs, ys = ecdf(samples)
-                ax.step([xs[0]] + xs, [0.0] + ys, where="post", label=f"{r.policy} (n={len(xs)})", **_style(i))
-                allv += xs
+                n = len(xs)
+                xs, ys = thin_cdf(xs, ys)
+                ax.step([xs[0]] + xs, [0.0] + ys, where="post", label=f"{r.policy} (n={n})", **_style(i))
+                allv += [xs[0], xs[-1]]
         if wide_span(allv):
             ax.set_xscale("log")
         ax.set_title(point if len(groups) > 1 else f"{kind} latency")
@@ -184,8 +212,8 @@ def pinned_ptps(results: list[PolicyResult], outdir: Path) -> tuple[str, Path] |
     for ax, (point, rs) in zip(axes, groups.items()):
         for i, r in enumerate(rs):
             if r.events and r.events.pinned:
-                ax.step([t for t, _ in r.events.pinned], [n for _, n in r.events.pinned],
-                        where="post", label=r.policy, **_style(i))
+                xs, ys = thin_steps([t for t, _ in r.events.pinned], [n for _, n in r.events.pinned])
+                ax.step(xs, ys, where="post", label=r.policy, **_style(i))
         ax.set_title(point if len(groups) > 1 else "pinned page-table pages")
         ax.set_xlabel("simulated time (cycles)")
         ax.set_ylabel("PTPs held by dying pmaps")

@@ -16,6 +16,7 @@ from smpsim.analysis.plots import (cost_vs_param, exit_breakdown, latency_cdf,
 from smpsim.analysis.results import PolicyResult, collect, swept_keys
 from smpsim.stats import ratio
 from smpsim.analysis.tables import Ratio, Table, render_markdown
+from smpsim.experiments.safeio import atomic_write
 
 # (label, getter) of the headline rows; a row is shown when some policy has a non-zero value
 HEADLINE = [
@@ -90,11 +91,20 @@ def build_report(run_dir) -> Path:
     results = collect(run)
     plot_dir = run.path / "plots"
     swept = swept_keys(results)
-    plots = []
+    plots, failed = [], []
     if results:
-        plots += [latency_cdf(results, kind, plot_dir) for kind in ("shootdown", "exit", "munmap", "switch_away")]
-        plots += [cost_vs_param(results, key, swept, plot_dir) for key in swept]
-        plots += [exit_breakdown(results, plot_dir), pinned_ptps(results, plot_dir)]
+        jobs = [(f"{kind} latency CDF", latency_cdf, (results, kind, plot_dir))
+                for kind in ("shootdown", "exit", "munmap", "switch_away")]
+        jobs += [(f"cost against {key}", cost_vs_param, (results, key, swept, plot_dir)) for key in swept]
+        jobs += [("exit cost breakdown", exit_breakdown, (results, plot_dir)),
+                 ("pinned PTPs over time", pinned_ptps, (results, plot_dir))]
+        for caption, plot, args in jobs:
+            try:
+                plots.append(plot(*args))
+            except OSError:
+                raise                    # cannot write into the run directory: the CLI says so
+            except Exception as e:       # noqa: BLE001 - one odd series must not cost the whole report
+                failed.append(f"{caption} could not be drawn ({type(e).__name__}: {str(e)[:200]})")
     plots = [p for p in plots if p is not None]
 
     info = run.run_info
@@ -129,8 +139,8 @@ def build_report(run_dir) -> Path:
         md += ["## Plots", ""]
         for caption, path in plots:
             md += [f"![{caption}](plots/{path.name})", ""]
-    missing = []
-    if results and not any(p.name == "ptp_pinned.png" for _, p in plots):
+    missing = list(failed)
+    if results and not failed and not any(p.name == "ptp_pinned.png" for _, p in plots):
         missing.append("no PTPs were pinned by dying pmaps (no epoch event with ptp_pinned > 0)")
     if results and not any(r.events for r in results):
         missing.append("no events.jsonl: latency CDFs need the per-event samples")
@@ -141,5 +151,5 @@ def build_report(run_dir) -> Path:
         md += ["## Warnings", ""] + [f"- {w}" for w in warnings] + [""]
     md += ["## Full tables", "", "```", analyze_text(run, results).rstrip(), "```", ""]
     out = run.path / "report.md"
-    out.write_text("\n".join(md))
+    atomic_write(out, "\n".join(md).encode())
     return out

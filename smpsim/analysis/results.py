@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from smpsim.analysis.load import Run, iter_events
+from smpsim.analysis.load import Run, is_number, iter_events
 from smpsim.stats import latency_stats
 
 EVENT_KINDS = ("shootdown", "switch_away", "exit", "munmap", "pagedaemon")
@@ -41,12 +41,14 @@ def scan_events(run: Run, point: str) -> dict[str, PolicyEvents] | None:
         pe = by_policy[str(ev.get("policy"))]
         pe.nevents += 1
         kind = ev["event"]
-        if kind in EVENT_KINDS and isinstance(ev.get("cycles"), (int, float)):
+        # numbers out of 64-bit range, NaN or of the wrong type are not samples (a damaged line)
+        if kind in EVENT_KINDS and is_number(ev.get("cycles")):
             pe.cycles[kind].append(int(ev["cycles"]))
-            if isinstance(ev.get("wall_us"), (int, float)):
+            if is_number(ev.get("wall_us")):
                 pe.wall_us[kind].append(float(ev["wall_us"]))
-        elif kind == "epoch" and isinstance(ev.get("ptp_pinned"), (int, float)):
-            pe.pinned.append((int(ev.get("sim_cycles", 0)), int(ev["ptp_pinned"])))
+        elif kind == "epoch" and is_number(ev.get("ptp_pinned")):
+            t = ev.get("sim_cycles", 0)
+            pe.pinned.append((int(t) if is_number(t) else 0, int(ev["ptp_pinned"])))
     return dict(by_policy)
 
 

@@ -3,42 +3,111 @@
 A config is a TOML file. Everything is validated before anything starts:
 unknown keys, wrong types and impossible values are refused with a
 `ConfigError` naming the key, the value and what is allowed.
+
+Types are strict (pydantic strict mode): `ncpus = "4"`, `ncpus = 4.0`,
+`kernel_pages = true` or `pcid = "yes"` are refused, not coerced. Sizes have
+upper bounds that a real machine model needs; the reason for each is in
+`LIMIT_REASONS` and in the message. The cost of what is left (memory, time) is
+estimated in `smpsim.experiments.estimate`.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
+import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from smpsim.costs import CostModel
 from smpsim.errors import ConfigError
+from smpsim.experiments.safeio import MAX_DEPTH, clip, nesting_depth, read_text
 from smpsim.policy import Policy
+
+ENTRY_STRIDE = 1 << 18          # pages between map entries (workloads.ENTRY_STRIDE: a 1 GiB slot each)
+MAX_PAGES = 1 << 24             # 64 GiB of 4 KiB pages
+MAX_EPOCHS = 1_000_000          # 100 s of simulated time at the default quantum
+MAX_COST = 1_000_000_000        # cycles of one modelled action: 0.4 s at 2.5 GHz
+MAX_SWEEP_POINTS = 1000
+MAX_POLICIES = 64
+MAX_CONFIG_BYTES = 4 << 20
+MAX_PROCESSES = 30000           # NetBSD's PID_MAX
+MAX_ENTRIES = 65530             # Linux's default vm.max_map_count
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+# why each upper bound is where it is; appended to the message when a value exceeds it
+LIMIT_REASONS = {
+    "ncpus": "one actor per simulated CPU; NetBSD/x86 MAXCPUS is 256",
+    "phys_pages": "64 GiB of 4 KiB pages: the model keeps ~40 bytes per physical page even when free, "
+                  "~1.3 KB per page in use",
+    "kernel_pages": "at most machine.phys_pages",
+    "freemin": "at most machine.phys_pages",
+    "freetarg": "at most machine.phys_pages",
+    "pagedaemon_batch": "at most machine.phys_pages",
+    "tlb_entries": "every entry of every CPU's TLB is modelled; real second-level TLBs hold 1536-3072",
+    "tlb_ways": "at most machine.tlb_entries",
+    "quantum_cycles": "0.4 s of a 2.5 GHz CPU per epoch; real quanta are a few ms",
+    "accesses_per_quantum": "each access is a simulated TLB lookup",
+    "processes": "NetBSD's PID_MAX is 30000",
+    "growers": "each grower runs on its own CPU (machine.ncpus is at most 256)",
+    "threads": "each thread runs on its own CPU (machine.ncpus is at most 256)",
+    "pages": "64 GiB of 4 KiB pages, as machine.phys_pages",
+    "region_pages": "64 GiB of 4 KiB pages, as machine.phys_pages",
+    "grow_pages": "64 GiB of 4 KiB pages, as machine.phys_pages",
+    "object_pages": "the shared object's slot ends where the private slots begin (7 x 262,144 pages)",
+    "anon_pages": "each private region has one 1 GiB slot of 262,144 pages",
+    "chunk_pages": "64 GiB of 4 KiB pages, as machine.phys_pages",
+    "lib_pages": "each library has one 1 GiB slot of 262,144 pages",
+    "entries": "Linux's default vm.max_map_count; each entry gets its own 1 GiB slot of address space",
+    "libs": "each library is a map entry with its own 1 GiB slot",
+    "iterations": "each is a process per CPU; run.max_epochs bounds the run anyway",
+    "rounds": "each round takes at least an epoch; run.max_epochs bounds the run anyway",
+    "run_epochs": "run.max_epochs is at most 1,000,000",
+    "stagger_epochs": "run.max_epochs is at most 1,000,000",
+    "exit_start_epoch": "run.max_epochs is at most 1,000,000",
+    "interval_epochs": "run.max_epochs is at most 1,000,000",
+    "max_epochs": "1,000,000 epochs are 100 s of simulated time at the default quantum",
+    "tail_epochs": "epochs simulated after the workload's end; a few are enough",
+    "timeout_s": "one day",
+    "seed": "run files and messages carry it as a signed 64-bit integer",
+    "name": "it names the run directory: letters, digits, '.', '_' and '-', starting with a letter or "
+            "digit, at most 64 characters",
+    "description": "a description, not a document",
+    "policies": "each policy is a full simulation of every point",
+}
+
+_EPOCHS = dict(ge=1, le=MAX_EPOCHS)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict=True: no coercion ("4" or 4.0 for an int, "yes" for a bool); validate() also asks pydantic
+    # for strict mode on the whole tree, so the models of costs.py and policy.py are strict too
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class MachineConfig(_Strict):
     """The simulated machine. Watermarks default as in uvmexp: freetarg = freemin * 4/3."""
 
     ncpus: int = Field(4, ge=1, le=256, description="simulated CPUs, one actor each")
-    phys_pages: int = Field(65536, ge=256, description="physical memory in 4 KiB pages")
-    kernel_pages: int = Field(512, ge=0, description="pages owned by the kernel (never freed)")
-    freemin: int | None = Field(None, ge=1, description="uvmexp.freemin; default max(16, phys_pages/128)")
-    freetarg: int | None = Field(None, ge=2, description="uvmexp.freetarg; default freemin*4/3")
-    tlb_entries: int = Field(1536, ge=1, description="combined STLB entries (Haswell-Skylake: 1536)")
-    tlb_ways: int = Field(6, ge=1, description="STLB associativity (Haswell-Skylake: 6)")
+    phys_pages: int = Field(65536, ge=256, le=MAX_PAGES, description="physical memory in 4 KiB pages")
+    kernel_pages: int = Field(512, ge=0, le=MAX_PAGES, description="pages owned by the kernel (never freed)")
+    freemin: int | None = Field(None, ge=1, le=MAX_PAGES,
+                                description="uvmexp.freemin; default max(16, phys_pages/128)")
+    freetarg: int | None = Field(None, ge=2, le=MAX_PAGES, description="uvmexp.freetarg; default freemin*4/3")
+    tlb_entries: int = Field(1536, ge=1, le=65536, description="combined STLB entries (Haswell-Skylake: 1536)")
+    tlb_ways: int = Field(6, ge=1, le=65536, description="STLB associativity (Haswell-Skylake: 6)")
     pcids: int = Field(4096, ge=2, le=4096, description="PCIDs available when a policy turns pcid on")
-    quantum_cycles: int = Field(250_000, ge=1000, description="epoch length: 100 us at 2.5 GHz")
-    accesses_per_quantum: int = Field(2000, ge=0, description="memory accesses a running thread makes per quantum")
+    quantum_cycles: int = Field(250_000, ge=1000, le=MAX_COST, description="epoch length: 100 us at 2.5 GHz")
+    accesses_per_quantum: int = Field(2000, ge=0, le=1_000_000,
+                                      description="memory accesses a running thread makes per quantum")
     pagedaemon_cpu: int = Field(0, ge=0, description="CPU the pagedaemon runs on")
-    pagedaemon_batch: int = Field(64, ge=1, description="pages freed per pagedaemon run beyond freetarg")
+    pagedaemon_batch: int = Field(64, ge=1, le=MAX_PAGES,
+                                  description="pages freed per pagedaemon run beyond freetarg")
 
     @model_validator(mode="after")
     def _check(self):
@@ -63,80 +132,114 @@ class MachineConfig(_Strict):
         return fm, ft
 
 
+def _check_slots(w, pages: int, entries: int) -> None:
+    """`pages` split over `entries` map entries must fit each entry's 1 GiB slot (workloads.split_layout)."""
+    per_entry = -(-pages // min(entries, pages))
+    if per_entry > ENTRY_STRIDE:
+        raise ValueError(f"workload.pages={pages} over workload.entries={entries} gives {per_entry:,} pages per "
+                         f"map entry; each entry has a 1 GiB slot of {ENTRY_STRIDE:,} pages, so raise "
+                         f"workload.entries to at least {-(-pages // ENTRY_STRIDE)}")
+
+
+
 class ExitStorm(_Strict):
     """P processes of S pages in E entries, T threads each, run, then exit together or staggered."""
     kind: Literal["exit_storm"]
-    processes: int = Field(8, ge=1)
-    pages: int = Field(256, ge=1, description="resident pages per process")
-    entries: int = Field(4, ge=1, description="map entries per process")
-    threads: int = Field(1, ge=1, description="threads per process, on distinct CPUs")
-    run_epochs: int = Field(3, ge=1, description="epochs the processes run before exiting")
+    processes: int = Field(8, ge=1, le=MAX_PROCESSES)
+    pages: int = Field(256, ge=1, le=MAX_PAGES, description="resident pages per process")
+    entries: int = Field(4, ge=1, le=MAX_ENTRIES, description="map entries per process")
+    threads: int = Field(1, ge=1, le=256, description="threads per process, on distinct CPUs")
+    run_epochs: int = Field(3, **_EPOCHS, description="epochs the processes run before exiting")
     exit: Literal["together", "staggered"] = "together"
-    stagger_epochs: int = Field(1, ge=1)
-    image: str | None = Field(None, description="image file from `smpsim maps-import`; its layouts replace pages/entries")
+    stagger_epochs: int = Field(1, **_EPOCHS)
+    image: str | None = Field(None, max_length=4096,
+                              description="image file from `smpsim maps-import`; its layouts replace pages/entries")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.image is None:
+            _check_slots(self, self.pages, self.entries)
+        return self
 
 
 class ForkExit(_Strict):
     """Each CPU repeatedly creates a short-lived process and lets it exit."""
     kind: Literal["fork_exit", "fork_exec_exit"]
-    iterations: int = Field(4, ge=1, description="processes per CPU")
-    pages: int = Field(64, ge=1)
-    entries: int = Field(3, ge=1)
-    run_epochs: int = Field(1, ge=1)
-    libs: int = Field(2, ge=0, description="fork_exec_exit: shared libraries mapped by each process")
-    lib_pages: int = Field(32, ge=1, description="fork_exec_exit: pages of each library's text")
+    iterations: int = Field(4, ge=1, le=1_000_000, description="processes per CPU")
+    pages: int = Field(64, ge=1, le=MAX_PAGES)
+    entries: int = Field(3, ge=1, le=MAX_ENTRIES)
+    run_epochs: int = Field(1, **_EPOCHS)
+    libs: int = Field(2, ge=0, le=1000, description="fork_exec_exit: shared libraries mapped by each process")
+    lib_pages: int = Field(32, ge=1, le=ENTRY_STRIDE, description="fork_exec_exit: pages of each library's text")
+
+    @model_validator(mode="after")
+    def _check(self):
+        _check_slots(self, self.pages, self.entries)
+        return self
 
 
 class MunmapFanout(_Strict):
     """One process with threads on k CPUs repeatedly unmaps ranges of R pages."""
     kind: Literal["munmap_fanout"]
-    threads: int = Field(4, ge=0, description="k: CPUs the process runs on (0: all of them)")
-    region_pages: int = Field(64, ge=1, description="R: pages per munmap")
-    rounds: int = Field(8, ge=1)
-    interval_epochs: int = Field(1, ge=1)
+    threads: int = Field(4, ge=0, le=256, description="k: CPUs the process runs on (0: all of them)")
+    region_pages: int = Field(64, ge=1, le=MAX_PAGES, description="R: pages per munmap")
+    rounds: int = Field(8, ge=1, le=1_000_000)
+    interval_epochs: int = Field(1, **_EPOCHS)
     protect: bool = Field(False, description="mprotect the region read-only (pmap_protect) one epoch before each munmap")
 
 
 class MemoryPressure(_Strict):
-    """Short processes exit (their CPUs go idle, holding the dying pmaps lazily) while growers eat memory."""
+    """Short processes exit (their CPUs go idle, holding the dying pmaps lazily) while growers eat memory.
+
+    Defaults: 3 short processes and 1 grower fit the default 4-CPU machine. `grow_pages` is 80, as in
+    the bundled configs: at 256 (the old default) two growers on memory_pressure_quick's machine
+    fault in more per epoch than the pagedaemon can evict in a quantum, and the run never ends.
+    """
     kind: Literal["memory_pressure"]
-    processes: int = Field(4, ge=1, description="short-lived processes, one per CPU from cpu 0 upwards")
-    pages: int = Field(512, ge=1)
-    entries: int = Field(8, ge=1)
-    growers: int = Field(1, ge=1, description="long-lived processes growing their working set")
-    grow_pages: int = Field(256, ge=1, description="pages each grower faults in per epoch")
-    exit_start_epoch: int = Field(4, ge=1)
-    stagger_epochs: int = Field(2, ge=1)
-    run_epochs: int = Field(4, ge=1, description="epochs after the last exit")
+    processes: int = Field(3, ge=1, le=MAX_PROCESSES, description="short-lived processes, one per CPU from cpu 0 upwards")
+    pages: int = Field(512, ge=1, le=MAX_PAGES)
+    entries: int = Field(8, ge=1, le=MAX_ENTRIES)
+    growers: int = Field(1, ge=1, le=256, description="long-lived processes growing their working set")
+    grow_pages: int = Field(80, ge=1, le=MAX_PAGES, description="pages each grower faults in per epoch")
+    exit_start_epoch: int = Field(4, **_EPOCHS)
+    stagger_epochs: int = Field(2, **_EPOCHS)
+    run_epochs: int = Field(4, **_EPOCHS, description="epochs after the last exit")
+
+    @model_validator(mode="after")
+    def _check(self):
+        _check_slots(self, self.pages, self.entries)
+        return self
 
 
 class SharedEviction(_Strict):
     """Many processes map a shared object; the pagedaemon evicts its pages while they munmap."""
     kind: Literal["shared_eviction"]
-    processes: int = Field(8, ge=1)
-    object_pages: int = Field(512, ge=1)
-    chunk_pages: int = Field(32, ge=1, description="pages each process unmaps and remaps per round")
-    anon_pages: int = Field(128, ge=0, description="private pages each process faults per round (the pressure)")
-    rounds: int = Field(8, ge=1)
+    processes: int = Field(8, ge=1, le=MAX_PROCESSES)
+    object_pages: int = Field(512, ge=1, le=7 * ENTRY_STRIDE)
+    chunk_pages: int = Field(32, ge=1, le=MAX_PAGES, description="pages each process unmaps and remaps per round")
+    anon_pages: int = Field(128, ge=0, le=ENTRY_STRIDE,
+                            description="private pages each process faults per round (the pressure)")
+    rounds: int = Field(8, ge=1, le=1_000_000)
 
 
 class TlbFlush(_Strict):
     """will-it-scale tlb_flush1: threads of one process map, write and unmap their own region in a loop."""
     kind: Literal["tlb_flush"]
-    threads: int = Field(4, ge=0, description="threads, one per CPU from cpu 0 upwards (0: one per CPU)")
-    region_pages: int = Field(8, ge=1, description="pages each thread maps, writes and unmaps per loop")
-    loops: int = Field(16, ge=1, description="loops per thread")
+    threads: int = Field(4, ge=0, le=256, description="threads, one per CPU from cpu 0 upwards (0: one per CPU)")
+    region_pages: int = Field(8, ge=1, le=ENTRY_STRIDE, description="pages each thread maps, writes and unmaps per loop")
+    loops: int = Field(16, ge=1, le=1_000_000, description="loops per thread")
 
 
 class CtxSwitch(_Strict):
     """A context-switch storm: more threads than CPUs, each process remapping a region every epoch."""
     kind: Literal["ctx_switch"]
-    processes: int = Field(8, ge=1)
-    threads: int = Field(2, ge=1, description="threads per process, spread round-robin over the CPUs")
-    pages: int = Field(64, ge=1, description="resident pages per process")
-    region_pages: int = Field(8, ge=1, description="pages unmapped and remapped every epoch")
-    rounds: int = Field(4, ge=1, description="remaps before the first process exits (process p does rounds + p)")
-    interval_epochs: int = Field(2, ge=1, description="epochs between remaps")
+    processes: int = Field(8, ge=1, le=MAX_PROCESSES)
+    threads: int = Field(2, ge=1, le=256, description="threads per process, spread round-robin over the CPUs")
+    pages: int = Field(64, ge=1, le=ENTRY_STRIDE, description="resident pages per process")
+    region_pages: int = Field(8, ge=1, le=ENTRY_STRIDE, description="pages unmapped and remapped every epoch")
+    rounds: int = Field(4, ge=1, le=1_000_000,
+                        description="remaps before the first process exits (process p does rounds + p)")
+    interval_epochs: int = Field(2, **_EPOCHS, description="epochs between remaps")
 
 
 Workload = Annotated[Union[ExitStorm, ForkExit, MunmapFanout, MemoryPressure, SharedEviction, TlbFlush,
@@ -146,31 +249,55 @@ Workload = Annotated[Union[ExitStorm, ForkExit, MunmapFanout, MemoryPressure, Sh
 
 class RunOptions(_Strict):
     check: bool = Field(False, description="run the invariant checker after every step")
-    max_epochs: int = Field(100_000, ge=1, description="hard stop for a run that does not finish")
-    tail_epochs: int = Field(2, ge=0, description="epochs simulated after the workload's last event")
-    timeout_s: float = Field(120.0, gt=0, description="Ray backend: seconds to wait for an exchange")
+    max_epochs: int = Field(100_000, **_EPOCHS, description="hard stop for a run that does not finish")
+    tail_epochs: int = Field(2, ge=0, le=1000, description="epochs simulated after the workload's last event")
+    timeout_s: float = Field(120.0, gt=0, le=86400, allow_inf_nan=False,
+                             description="Ray backend: seconds to wait for an exchange")
     parallel: int | None = Field(None, ge=1, le=4096,
-                                    description="simulations at once (default: what the cluster's CPUs and "
-                                                "memory allow; --parallel overrides)")
+                                 description="simulations at once (default: what the cluster's CPUs and "
+                                             "memory allow; --parallel overrides)")
+
+
+_POLICY_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 
 
 class ExperimentConfig(_Strict):
-    name: str = Field(min_length=1)
-    description: str = ""
-    seed: int = Field(1, ge=0)
+    name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
+    description: str = Field("", max_length=10_000)
+    seed: int = Field(1, ge=0, le=(1 << 63) - 1)
     machine: MachineConfig = MachineConfig()
     costs: CostModel = CostModel()
     workload: Workload
-    policies: list[Policy] = Field(min_length=1)
+    policies: list[Policy] = Field(min_length=1, max_length=MAX_POLICIES)
     sweep: dict[str, list[Any]] = Field(default_factory=dict)
     run: RunOptions = RunOptions()
 
+    @field_validator("policies", mode="before")
+    @classmethod
+    def _policy_keys(cls, value):
+        # Policy's preset lookup hashes `name` and `preset` before their types are checked: a table there
+        # would raise TypeError instead of a validation error
+        if isinstance(value, list):
+            for i, p in enumerate(value):
+                if isinstance(p, dict):
+                    for key in ("name", "preset"):
+                        if key in p and not isinstance(p[key], str):
+                            raise ValueError(f"policies[{i}].{key} must be a string, got {clip(repr(p[key]))}")
+        return value
+
     @model_validator(mode="after")
     def _check(self):
+        for p in self.policies:
+            if not _POLICY_NAME.match(p.name):
+                raise ValueError(f"policy name {clip(p.name)!r} must be 1-64 printable characters")
         names = [p.name for p in self.policies]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"policy names must be unique; repeated: {', '.join(dup)}")
+        for key, value in self.costs.model_dump().items():
+            if isinstance(value, int) and value > MAX_COST:
+                raise ValueError(f"costs.{key}={value} exceeds {MAX_COST:,} cycles (0.4 s at 2.5 GHz for "
+                                 "one modelled action); simulated clocks must stay far below 2^63")
         w, m = self.workload, self.machine
         need = {"exit_storm": "threads", "munmap_fanout": "threads", "tlb_flush": "threads"}.get(w.kind)
         if need and getattr(w, need) > m.ncpus:
@@ -180,63 +307,115 @@ class ExperimentConfig(_Strict):
                              f"machine.ncpus={m.ncpus} (each runs on its own CPU)")
         if w.kind == "shared_eviction" and w.chunk_pages > w.object_pages:
             raise ValueError(f"workload.chunk_pages={w.chunk_pages} exceeds workload.object_pages={w.object_pages}")
+        total = 1
         for key, values in self.sweep.items():
             if not isinstance(values, list) or not values:
-                raise ValueError(f"sweep.{key} must be a non-empty list")
+                raise ValueError(f"sweep.{clip(key)} must be a non-empty list")
+            total *= len(values)
+            seen = set()
+            for v in values:
+                canon = json.dumps(v, sort_keys=True, default=repr)
+                if canon in seen:
+                    raise ValueError(f"sweep.{clip(key)} repeats the value {clip(repr(v))}: each point must differ")
+                seen.add(canon)
+        if total > MAX_SWEEP_POINTS:
+            sizes = " x ".join(str(len(v)) for v in self.sweep.values())
+            raise ValueError(f"the sweep has {sizes} = {total:,} points, more than {MAX_SWEEP_POINTS:,}: each point "
+                             "is a full simulation of every policy and a directory; split the study into "
+                             "several runs")
         return self
 
 
 # --- loading, overrides, sweeps ---------------------------------------------------------
+
+_UNION_TAGS = ("exit_storm", "fork_exit", "fork_exec_exit", "munmap_fanout", "memory_pressure",
+               "shared_eviction", "tlb_flush", "ctx_switch")
+
 
 def _fmt_loc(loc) -> str:
     parts = []
     for p in loc:
         if isinstance(p, int):
             parts.append(f"[{p}]")
-        elif p in ("exit_storm", "fork_exit", "fork_exec_exit", "munmap_fanout", "memory_pressure",
-                   "shared_eviction", "tlb_flush", "ctx_switch", "function-after[_check(), ExperimentConfig]"):
+        elif p in _UNION_TAGS or str(p).startswith(("function-", "tagged-union")):
             continue
         else:
-            parts.append(("." if parts else "") + str(p))
+            parts.append(("." if parts else "") + clip(str(p), 60))
     return "".join(parts) or "(top level)"
 
 
+_LIMIT_TYPES = ("less_than_equal", "less_than", "too_long", "string_too_long", "string_pattern_mismatch")
+
+
 def _explain(err: ValidationError, source: str) -> ConfigError:
-    lines = [f"invalid config {source}:"]
-    for e in err.errors():
+    errors = err.errors()
+    lines = [f"invalid config {clip(source, 200)}:"]
+    for e in errors[:20]:
         loc = _fmt_loc([p for p in e["loc"] if not str(p).startswith("function-")])
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif e["type"] in _LIMIT_TYPES:
+            field = next((str(p) for p in reversed(e["loc"]) if isinstance(p, str)), "")
+            if field in LIMIT_REASONS:
+                msg = f"{msg} ({LIMIT_REASONS[field]})"
         value = e.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        lines.append(f"  {loc}: {msg}{shown}")
+        shown = "" if isinstance(value, (dict, list)) else f" (got {clip(repr(value))})"
+        lines.append(f"  {loc}: {clip(msg, 600)}{shown}")
+    if len(errors) > 20:
+        lines.append(f"  ... and {len(errors) - 20} more")
     return ConfigError("\n".join(lines))
 
 
 def validate(data: dict, source: str = "") -> ExperimentConfig:
+    """The config as a model; ConfigError naming every bad key, its value and what is allowed."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid config {source}: expected a table of keys, got {type(data).__name__}")
     try:
-        return ExperimentConfig.model_validate(data)
+        return ExperimentConfig.model_validate(data, strict=True)
     except ValidationError as e:
         raise _explain(e, source) from None
+    except RecursionError:
+        raise ConfigError(f"invalid config {source}: nested too deeply") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        # a validator met a value of a type it did not expect before its type was checked
+        raise ConfigError(f"invalid config {source}: {clip(str(e), 300)}") from None
+
+
+def _check_depth(data, where: str) -> None:
+    if nesting_depth(data) > MAX_DEPTH:
+        raise ConfigError(f"{where}: arrays or tables nested more than {MAX_DEPTH} levels deep; "
+                          "no smpsim key takes such a value")
+
+
+def parse_toml(text: str, where: str) -> dict:
+    """Parse TOML text; ConfigError (one line) for bad syntax or absurd nesting."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{where}: not valid TOML: {clip(str(e), 200)}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: arrays or tables nested too deeply to parse") from None
+    _check_depth(data, where)
+    return data
 
 
 def read_toml(path: str | Path) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
-    try:
-        return tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    """A TOML config file: a regular file of at most 4 MiB, UTF-8 (a BOM is accepted)."""
+    text = read_text(path, limit=MAX_CONFIG_BYTES, what="config file", error=ConfigError)
+    return parse_toml(text, clip(str(path), 200))
 
 
 def parse_value(text: str):
     """A --set value: TOML syntax (numbers, booleans, lists, quoted strings), else a bare string."""
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise ConfigError(f"--set value {clip(text)!r}: nested too deeply") from None
+    _check_depth(value, f"--set value {clip(text)!r}")
+    return value
 
 
 def set_path(data: dict, key: str, value) -> dict:
@@ -246,6 +425,7 @@ def set_path(data: dict, key: str, value) -> dict:
     parts = key.split(".")
     if key.startswith("sweep."):
         parts = ["sweep", key[len("sweep."):]]
+    shown = clip(key)
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         name, idx = part, None
@@ -254,11 +434,13 @@ def set_path(data: dict, key: str, value) -> dict:
             try:
                 idx = int(rest[:-1])
             except ValueError:
-                raise ConfigError(f"--set {key}: bad index in {part!r}") from None
+                raise ConfigError(f"--set {shown}: bad index in {clip(part)!r}") from None
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {shown}: {clip(parts[i - 1]) if i else 'the config'} is not a table")
         if idx is not None:
             seq = node.get(name)
             if not isinstance(seq, list) or not -len(seq) <= idx < len(seq):
-                raise ConfigError(f"--set {key}: {name} has no element [{idx}]")
+                raise ConfigError(f"--set {shown}: {clip(name)} has no element [{clip(str(idx))}]")
             if last:
                 seq[idx] = value
             else:
@@ -270,7 +452,7 @@ def set_path(data: dict, key: str, value) -> dict:
         else:
             child = node.setdefault(name, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"--set {key}: {name} is not a table")
+                raise ConfigError(f"--set {shown}: {clip(name)} is not a table")
             node = child
     return out
 
@@ -279,27 +461,48 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+            raise ConfigError(f"--set expects KEY=VALUE, got {clip(item)!r}")
         data = set_path(data, key.strip(), parse_value(text.strip()))
     return data
+
+
+def default_name(path: str | Path) -> str:
+    """The run name when a config has none: its file name without .toml, made safe for a directory."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem).lstrip("._-")[:64]
+    return stem or "run"
 
 
 def load(path: str | Path, overrides: list[str] = ()) -> tuple[ExperimentConfig, dict]:
     """Validated config and the raw dict it came from (after overrides), and every sweep point validated."""
     data = apply_overrides(read_toml(path), list(overrides))
-    data.setdefault("name", Path(path).stem)
-    image = (data.get("workload") or {}).get("image")
-    if isinstance(image, str) and not image.startswith("bundled:") and not Path(image).is_absolute():
-        beside = Path(path).resolve().parent / image
-        if beside.is_file():
-            data["workload"]["image"] = str(beside)      # an image named relative to its config
+    data.setdefault("name", default_name(path))
+    workload = data.get("workload")
+    image = workload.get("image") if isinstance(workload, dict) else None
+    if isinstance(image, str) and image and not image.startswith("bundled:") and not Path(image).is_absolute():
+        try:
+            beside = Path(path).resolve().parent / image
+            if beside.is_file():
+                data["workload"]["image"] = str(beside)      # an image named relative to its config
+        except (OSError, ValueError):
+            pass                                             # validation or resolve_images says what is wrong
     cfg = validate(data, str(path))
-    if cfg.workload.kind == "exit_storm" and cfg.workload.image:
-        from smpsim.experiments.images import resolve_images
-        resolve_images(cfg.workload.image)               # refuse a missing or bad image before starting
+    check_images(cfg, data)
     for params, point_data in sweep_points(data):
-        validate(point_data, f"{path} at sweep point {params}")
+        validate(point_data, f"{path} at sweep point {point_name(params)}")
     return cfg, data
+
+
+def check_images(cfg: ExperimentConfig, data: dict) -> None:
+    """Refuse a missing or bad image (of the config or of any sweep value) before starting."""
+    from smpsim.experiments.images import resolve_images
+    specs = set()
+    if cfg.workload.kind == "exit_storm" and cfg.workload.image:
+        specs.add(cfg.workload.image)
+    for value in (data.get("sweep") or {}).get("workload.image", []):
+        if isinstance(value, str) and value:
+            specs.add(value)
+    for spec in sorted(specs):
+        resolve_images(spec)
 
 
 def sweep_points(data: dict) -> list[tuple[dict, dict]]:
@@ -320,10 +523,17 @@ def sweep_points(data: dict) -> list[tuple[dict, dict]]:
     return points
 
 
-def point_name(params: dict) -> str:
-    if not params:
-        return "base"
-    return ",".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in params.items())
+# --- point directory names -----------------------------------------------------------------------
+
+POINT_VALUE_CHARS = 32      # of each value in a point's name
+POINT_NAME_CHARS = 120      # of the whole name (NAME_MAX is 255 bytes)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def _safe_part(text: str, limit: int) -> str:
+    """`text` with runs of unsafe characters (/, .., spaces, quotes, non-ASCII...) made one `_`."""
+    out = _UNSAFE.sub("_", text).lstrip(".") or "_"
+    return out[:limit]
 
 
 def _short(value) -> str:
@@ -331,3 +541,41 @@ def _short(value) -> str:
     if isinstance(value, dict):
         return "-".join(str(value[key]) for key in ("kind", "threads") if key in value) or "table"
     return str(value)
+
+
+def _raw_point_name(params: dict) -> str:
+    return ",".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in params.items())
+
+
+def point_names(all_params: list[dict]) -> list[str]:
+    """The directory name of each sweep point: `key=value,...` with the last component of each key.
+
+    A name is kept as it is when it is already safe and unique; otherwise (a value with `/`, `..`,
+    spaces, non-ASCII, or too long, or two points that would read alike) it is sanitized, cut
+    short and given `~` and 8 hex digits of a hash of the real values, which stay in the point's
+    run.json and summary entries. Deterministic, so a resume finds the same directories.
+    """
+    if all_params == [{}]:
+        return ["base"]
+    raw = [_raw_point_name(p) for p in all_params]
+    safe = [",".join(f"{_safe_part(k.rsplit('.', 1)[-1], POINT_VALUE_CHARS)}="
+                     f"{_safe_part(_short(v), POINT_VALUE_CHARS) if _short(v) else ''}" for k, v in p.items())
+            for p in all_params]
+    counts: dict[str, int] = {}
+    for r in raw:
+        counts[r] = counts.get(r, 0) + 1
+    names = []
+    for r, s, params in zip(raw, safe, all_params):
+        if r == s and len(s) <= POINT_NAME_CHARS and counts[r] == 1:
+            names.append(s)
+        else:
+            digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()[:8]
+            names.append(f"{s[:POINT_NAME_CHARS - 9]}~{digest}")
+    return names
+
+
+
+
+def point_name(params: dict) -> str:
+    """The directory name of one point on its own (see :func:`point_names`)."""
+    return point_names([params])[0]

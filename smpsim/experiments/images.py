@@ -46,6 +46,13 @@ JSON::
                               "shared_object": "/usr/bin/bash", "offset_pages": 0}, ...]}]}
 
 Page numbers are virtual addresses divided by the 4 KiB page size.
+
+Input is untrusted: snapshots and image files are read as bytes from regular
+files only (a FIFO or device is refused rather than read forever), at most
+:data:`MAX_FILE_BYTES`; paths in a snapshot may be any bytes, as on Linux, and
+bytes that are not UTF-8 are kept as ``\\xNN`` escapes in the object name;
+addresses must fit the 47-bit user address space of 4-level x86-64 paging, which
+is what the modelled pmap has.
 """
 
 from __future__ import annotations
@@ -57,10 +64,15 @@ from importlib import resources
 from pathlib import Path
 
 from smpsim.errors import ConfigError
+from smpsim.experiments.safeio import MAX_DEPTH, atomic_write, clip, decode, nesting_depth, read_bytes
 
 PAGE_SIZE = 4096
 IMAGE_FORMAT = "smpsim-images"
 IMAGE_VERSION = 1
+MAX_FILE_BYTES = 64 << 20
+USER_VA_BITS = 47                                  # 4-level x86-64 paging: user space below 128 TiB
+USER_PAGES = (1 << USER_VA_BITS) // PAGE_SIZE
+ADDRESS_LIMIT = 1 << 64
 
 _SKIPPED_PSEUDO = ("[vvar", "[vdso", "[vsyscall")
 _DELETED = " (deleted)"
@@ -114,7 +126,7 @@ class ProcessImage:
 
 
 def _bad(source: str, lineno: int, why: str, line: str) -> ConfigError:
-    return ConfigError(f"{source}:{lineno}: {why} in /proc/PID/maps line {line.strip()!r}; "
+    return ConfigError(f"{source}:{lineno}: {why} in /proc/PID/maps line {clip(line.strip(), 200)!r}; "
                        "expected 'start-end perms offset dev inode [path]'")
 
 
@@ -123,18 +135,22 @@ def _parse_line(line: str, source: str, lineno: int) -> tuple[int, int, ImageEnt
     m = _LINE.match(line)
     if m is None:
         raise _bad(source, lineno, "malformed line", line)
+    if len(m["start"]) > 16 or len(m["end"]) > 16:
+        raise _bad(source, lineno, "address wider than 64 bits", line)
     start, end = int(m["start"], 16), int(m["end"], 16)
     perms, path = m["perms"], m["path"] or ""
     if not _PERMS.match(perms):
         raise _bad(source, lineno, f"bad permissions {perms!r} (want e.g. 'r-xp' or 'rw-s')", line)
     try:
-        offset = int(m["offset"], 16)
+        offset = int(m["offset"], 16) if len(m["offset"]) <= 16 else ADDRESS_LIMIT
     except ValueError:
         raise _bad(source, lineno, f"bad offset {m['offset']!r} (want hex)", line) from None
     if not _DEV.match(m["dev"]):
         raise _bad(source, lineno, f"bad device {m['dev']!r} (want 'major:minor' in hex)", line)
     if not m["inode"].isdigit():
         raise _bad(source, lineno, f"bad inode {m['inode']!r} (want a decimal number)", line)
+    if offset >= ADDRESS_LIMIT:
+        raise _bad(source, lineno, "offset wider than 64 bits", line)
     if end <= start:
         raise _bad(source, lineno, "end address not above start address", line)
     if start % PAGE_SIZE or end % PAGE_SIZE or offset % PAGE_SIZE:
@@ -142,6 +158,9 @@ def _parse_line(line: str, source: str, lineno: int) -> tuple[int, int, ImageEnt
     first, last = start // PAGE_SIZE, end // PAGE_SIZE
     if path.startswith(_SKIPPED_PSEUDO):
         return first, last, None
+    if last > USER_PAGES:
+        raise _bad(source, lineno, f"mapping above the {USER_VA_BITS}-bit user address space of the modelled "
+                   "4-level x86-64 page tables", line)
     prot, shared = perms[:3], perms[3] == "s"
     if path.endswith(_DELETED):
         path = path[: -len(_DELETED)]
@@ -188,12 +207,19 @@ def _entry_from_json(d: object, where: str) -> ImageEntry:
     for key in ("start_page", "npages", "offset_pages"):
         v = d[key]
         if not isinstance(v, int) or isinstance(v, bool) or v < 0 or (key == "npages" and v == 0):
-            raise ConfigError(f"{where}: {key}={v!r} must be a {'positive' if key == 'npages' else 'non-negative'} integer")
+            raise ConfigError(f"{where}: {key}={clip(repr(v))} must be a "
+                              f"{'positive' if key == 'npages' else 'non-negative'} integer")
+        if v >= ADDRESS_LIMIT // PAGE_SIZE:
+            raise ConfigError(f"{where}: {key}={v} is beyond a 64-bit address space")
+    if d["start_page"] + d["npages"] > USER_PAGES:
+        raise ConfigError(f"{where}: the entry ends above the {USER_VA_BITS}-bit user address space "
+                          f"({USER_PAGES:,} pages) of the modelled 4-level x86-64 page tables")
     if not isinstance(d["prot"], str) or not _PROT.match(d["prot"]):
-        raise ConfigError(f"{where}: prot={d['prot']!r} must be three characters like 'r-x'")
+        raise ConfigError(f"{where}: prot={clip(repr(d['prot']))} must be three characters like 'r-x'")
     so = d["shared_object"]
-    if so is not None and (not isinstance(so, str) or not so):
-        raise ConfigError(f"{where}: shared_object={so!r} must be a non-empty string or null")
+    if so is not None and (not isinstance(so, str) or not so or len(so) > 4096):
+        raise ConfigError(f"{where}: shared_object={clip(repr(so))} must be a non-empty string (at most 4096 "
+                          "characters) or null")
     return ImageEntry(d["start_page"], d["npages"], d["prot"], so, d["offset_pages"])
 
 
@@ -208,19 +234,24 @@ def save_image(images: list[ProcessImage], path: str | Path) -> Path:
                       for im in images]}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1) + "\n")
+    # atomic: never half a file, and an --out that is a FIFO is replaced, not written into (and waited on)
+    atomic_write(path, (json.dumps(doc, indent=1) + "\n").encode())
     return path
 
 
 def load_images(path: str | Path) -> list[ProcessImage]:
     """Read a JSON image file written by :func:`save_image`; any defect raises :class:`ConfigError`."""
     path = Path(path)
+    text = decode(read_bytes(path, limit=MAX_FILE_BYTES, what="image file", error=ConfigError),
+                  where=f"image file {clip(str(path), 200)}", error=ConfigError)
     try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: image file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not a readable JSON image file: {exc}") from None
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{clip(str(path), 200)}: not a readable JSON image file: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{clip(str(path), 200)}: not an smpsim image file (nested too deeply)") from None
+    if nesting_depth(doc) > MAX_DEPTH:
+        raise ConfigError(f"{clip(str(path), 200)}: not an smpsim image file (nested too deeply)")
     if not isinstance(doc, dict) or doc.get("format") != IMAGE_FORMAT:
         raise ConfigError(f"{path}: not an smpsim image file (want \"format\": \"{IMAGE_FORMAT}\")")
     if doc.get("version") != IMAGE_VERSION:
@@ -236,6 +267,8 @@ def load_images(path: str | Path) -> list[ProcessImage]:
         where = f"{path}: images[{i}]"
         if not isinstance(im, dict) or not isinstance(im.get("name"), str) or not isinstance(im.get("entries"), list):
             raise ConfigError(f"{where}: must be an object with a string \"name\" and a list \"entries\"")
+        if not im["name"] or len(im["name"]) > 256:
+            raise ConfigError(f"{where}: name {clip(repr(im['name']))} must be 1-256 characters")
         entries = tuple(_entry_from_json(e, f"{where}.entries[{j}]") for j, e in enumerate(im["entries"]))
         if not entries:
             raise ConfigError(f"{where}: image {im['name']!r} has no entries")
@@ -246,9 +279,14 @@ def load_images(path: str | Path) -> list[ProcessImage]:
     return images
 
 
+def _text(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (surrogate escapes from the OS) as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _image_name(file: Path, taken: set[str]) -> str:
     # /proc/1234/maps -> "1234"; bash.maps -> "bash"; repeated names get "-2", "-3", ...
-    base = file.stem if file.stem != "maps" or not file.parent.name else file.parent.name
+    base = _text(file.stem if file.stem != "maps" or not file.parent.name else file.parent.name)[:200] or "image"
     name, n = base, 1
     while name in taken:
         n += 1
@@ -268,11 +306,10 @@ def import_maps(files: list[Path], out: Path) -> list[ProcessImage]:
     images, taken = [], set()
     for f in files:
         f = Path(f)
-        try:
-            text = f.read_text()
-        except OSError as exc:
-            raise ConfigError(f"{f}: cannot read /proc/PID/maps snapshot: {exc.strerror or exc}") from None
-        image = parse_maps(text, source=str(f))
+        data = read_bytes(f, limit=MAX_FILE_BYTES, what="/proc/PID/maps snapshot", error=ConfigError)
+        # paths are bytes on Linux: keep what is not UTF-8 as \xNN escapes rather than refuse the snapshot
+        text = data.decode("utf-8", errors="backslashreplace")
+        image = parse_maps(text, source=_text(str(f)))
         images.append(ProcessImage(_image_name(f, taken), image.entries))
     save_image(images, out)
     return images
