@@ -26,6 +26,8 @@ from smpsim.errors import ConfigError
 
 MiB = 1 << 20
 GiB = 1 << 30
+ACTOR_BYTES = 100 * MiB      # fallbacks for a backend that does not say (the Ray backends do: runtime.ray_pool,
+SIM_BYTES = 300 * MiB        # runtime.ray_inline)
 
 
 def _size(n: float) -> str:
@@ -59,6 +61,7 @@ def plan(nodes: list, *, backend: str, max_ncpus: int, actor_bytes: int, sim_byt
          requested: int | None, simulations: int) -> Capacity:
     """How many at once on `nodes` (runtime NodeInfo: cpus, memory); ConfigError when one cannot fit."""
     need, how = per_simulation_bytes(backend, max_ncpus, actor_bytes, sim_bytes)
+    need = max(need, 1)
     total_mem = sum(n.memory for n in nodes)
     largest = max((n.memory for n in nodes), default=0)
     cpus = int(sum(n.cpus for n in nodes))

@@ -101,8 +101,8 @@ def plan_capacity(backend, point_cfgs: list, requested: int | None):
     ncpus = [c.machine.ncpus for c in point_cfgs]
     pool = getattr(backend, "pool", None)
     cap = capacity.plan(backend.nodes(), backend="ray" if backend.name == "ray" else "inline", max_ncpus=max(ncpus),
-                        actor_bytes=pool.actor_bytes if pool is not None else 0,
-                        sim_bytes=getattr(backend, "sim_bytes", 0), requested=requested,
+                        actor_bytes=pool.actor_bytes if pool is not None else capacity.ACTOR_BYTES,
+                        sim_bytes=getattr(backend, "sim_bytes", None) or capacity.SIM_BYTES, requested=requested,
                         simulations=sum(len(c.policies) for c in point_cfgs))
     backend.prepare(ncpus)
     return cap
