@@ -35,7 +35,10 @@ def _start(out, *extra):
 def _wait_running(proc, out) -> dict:
     """Block until the run is simulating (its first progress line), then return its registry entry."""
     line = proc.stderr.readline()
-    assert line.startswith("[1/"), line + proc.stderr.read()
+    while line and not line.startswith("["):        # notes first ("9 simulation(s) to run, up to 2 at once")
+        line = proc.stderr.readline()
+    # sequential: "[1/9] ..."; simulations at once: "[simulations: 0/9 done, 1 running, ...] started ..."
+    assert line.startswith(("[1/", "[simulations: ")), line + proc.stderr.read()
     entry = ray_cluster.registry_dir() / f"{proc.pid}.json"
     assert entry.is_file()
     info = json.loads(entry.read_text())
