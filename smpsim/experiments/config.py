@@ -28,6 +28,8 @@ class MachineConfig(_Strict):
     """The simulated machine. Watermarks default as in uvmexp: freetarg = freemin * 4/3."""
 
     ncpus: int = Field(4, ge=1, le=256, description="simulated CPUs, one actor each")
+    sockets: int = Field(1, ge=1, le=64, description="sockets; CPUs are split evenly (cpu * sockets // ncpus); "
+                                                     "IPIs and cache-line transfers cost more across them")
     phys_pages: int = Field(65536, ge=256, description="physical memory in 4 KiB pages")
     kernel_pages: int = Field(512, ge=0, description="pages owned by the kernel (never freed)")
     freemin: int | None = Field(None, ge=1, description="uvmexp.freemin; default max(16, phys_pages/128)")
@@ -39,6 +41,9 @@ class MachineConfig(_Strict):
     accesses_per_quantum: int = Field(2000, ge=0, description="memory accesses a running thread makes per quantum")
     pagedaemon_cpu: int = Field(0, ge=0, description="CPU the pagedaemon runs on")
     pagedaemon_batch: int = Field(64, ge=1, description="pages freed per pagedaemon run beyond freetarg")
+    walk_lines: int = Field(64, ge=0, description="PTE cache lines (8 PTEs each) a CPU remembers having walked: "
+                                                  "a walk within them is warm (costs.page_walk_warm), else cold; "
+                                                  "choice (a few KiB of the L1/L2 data cache)")
 
     @model_validator(mode="after")
     def _check(self):
@@ -48,6 +53,8 @@ class MachineConfig(_Strict):
                              f"{self.phys_pages}; at least 64 are needed")
         if self.tlb_entries % self.tlb_ways:
             raise ValueError(f"tlb_entries={self.tlb_entries} must be a multiple of tlb_ways={self.tlb_ways}")
+        if self.sockets > self.ncpus:
+            raise ValueError(f"sockets={self.sockets} must be <= ncpus={self.ncpus}")
         if self.pagedaemon_cpu >= self.ncpus:
             raise ValueError(f"pagedaemon_cpu={self.pagedaemon_cpu} must be < ncpus={self.ncpus}")
         fm, ft = self.watermarks()

@@ -34,7 +34,12 @@ class Dispatcher:
         k = self.k
         while (ev := self.queue.pop_before(end)) is not None:
             if type(ev.op) is Miss:
-                self._miss(Op("miss", ev.cpu, ev.time, k.counters), ev.op)
+                mop = Op("miss", ev.cpu, ev.time, k.counters)
+                self._miss(mop, ev.op)
+                # the fault ran on the faulting CPU: its cycles come off that CPU's next quantum
+                k.views[ev.cpu].stolen += mop.cycles
+                k.counters["fault_cycles_stolen"] += mop.cycles
+                k.account(mop)
                 continue       # checked with the epoch: a fill changes no mapping
             view = k.views[ev.cpu]
             t = max(ev.time, view.busy_until)
@@ -44,6 +49,7 @@ class Dispatcher:
             op = Op(type(ev.op).__name__.lower(), ev.cpu, t, k.counters)
             follow = self.handlers[type(ev.op)](op, ev.op)
             view.busy_until = op.t
+            k.account(op)
             k.note_pinned()
             if k.check:
                 checker.check_all(k)
@@ -122,8 +128,7 @@ class Dispatcher:
         if proc.state != "running" or view.curpmap is not pmap or proc.map.lookup(rec.va) is None:
             k.counters["misses_dropped"] += 1    # the thread left, or the range was unmapped first
             return
-        op.spend(k.costs.page_walk)              # the walk that found no PTE
-        pte = pmap.pte(rec.va)
+        pte = pmap.pte(rec.va)                   # (the CPU paid the walk that found no PTE)
         if pte is not None:
             k.counters["page_walks"] += 1
             pte.ref = True

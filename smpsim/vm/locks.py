@@ -24,13 +24,14 @@ PARTS = ("pte", "pv", "lock_wait", "shootdown", "ptp_free", "page_free", "other"
 class SimLock:
     """A lock's busy calendar: sorted, non-overlapping [start, end) intervals."""
 
-    __slots__ = ("name", "kind", "starts", "ends")
+    __slots__ = ("name", "kind", "starts", "ends", "last_cpu")
 
     def __init__(self, name: str, kind: str):
         self.name = name
-        self.kind = kind          # counter family: pv, pmap, object, mailbox
+        self.kind = kind          # counter family: pv, pmap, object, mailbox, fpageq
         self.starts: list[int] = []
         self.ends: list[int] = []
+        self.last_cpu: int | None = None     # the CPU that last wrote the lock's cache line
 
     def free_at(self, t: int) -> int:
         """The earliest time >= t at which the lock is not held."""
@@ -79,7 +80,7 @@ class SimLock:
 class Op:
     """One kernel operation on one CPU: its local clock and where its cycles went."""
 
-    __slots__ = ("kind", "cpu", "start", "t", "parts", "held", "counters")
+    __slots__ = ("kind", "cpu", "start", "t", "parts", "held", "counters", "topo", "deferred")
 
     def __init__(self, kind: str, cpu: int, start: int, counters):
         self.kind = kind
@@ -89,6 +90,14 @@ class Op:
         self.parts = dict.fromkeys(PARTS, 0)
         self.held: list[tuple[SimLock, int, str]] = []
         self.counters = counters
+        # the kernel's sockets and line costs travel with its counters (smpsim.vm.topology)
+        self.topo = getattr(counters, "topology", None)
+        self.deferred = 0         # cycles of a deferred pmap_destroy run inside this operation
+
+    def line(self, lock: SimLock) -> int:
+        """Take the lock's cache line for writing: the transfer if another CPU wrote it last."""
+        prev, lock.last_cpu = lock.last_cpu, self.cpu
+        return self.topo.transfer(prev, self.cpu) if self.topo is not None else 0
 
     def spend(self, cycles: int, part: str = "other") -> None:
         self.t += cycles
@@ -115,12 +124,13 @@ class Op:
         """Take `lock` (waiting for a recorded hold to end); return the wait in cycles."""
         wait = self._wait(lock, lock.free_at(self.t))
         self.held.append((lock, self.t, part))
-        self.spend(cost, part)
+        self.spend(cost + self.line(lock), part)
         return wait
 
     def hold_for(self, lock: SimLock, duration: int, part: str) -> int:
         """Take `lock` for a hold whose length is known in advance (the shootdown mailbox):
-        wait for a gap long enough, so the hold never overlaps another. Returns the wait."""
+        wait for a gap long enough, so the hold never overlaps another. Returns the wait.
+        The line transfer, if any, must be part of `duration` (see `Op.line`)."""
         wait = self._wait(lock, lock.free_for(self.t, duration))
         lock.record(self.t, self.t + duration)
         self.spend(duration, part)

@@ -33,6 +33,7 @@ def switch(k, view, thread, start: int) -> Switch:
     else:
         k.pmap_mod.pmap_activate(view, thread.proc.pmap, op)
     k.counters["switch_cycles"] += op.cycles
+    k.account(op)
     view.stolen += op.cycles
     pmap = view.curpmap
     sw = Switch(pmap.id if pmap is not None else None, pmap.tag if pmap is not None else 0,

@@ -91,7 +91,8 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True) -> int:
         frame = k.phys.alloc_data(obj, off)
         obj.pages[off] = frame
         k.counters["pages_allocated"] += 1
-        op.spend(c.page_alloc + c.page_zero, "other")
+        k.page_queue(op, c.page_alloc, "other")
+        op.spend(c.page_zero, "other")
     k.pmap_mod.pmap_enter(proc.pmap, va, frame, entry.prot, entry, op, access)
     op.release(obj.lock, c.lock_release)
     k.record_latency("fault", op.t - start)
@@ -141,7 +142,7 @@ def _free_detached(k, op: Op, frames: list) -> None:
     for frame in frames:
         k.phys.release(frame)
         k.counters["pages_freed"] += 1
-        op.spend(k.costs.page_free, "page_free")
+        k.page_queue(op, k.costs.page_free, "page_free")
 
 
 def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "munmap") -> None:
