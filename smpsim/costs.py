@@ -1,8 +1,8 @@
 """The cost model: simulated cycles for every modelled action.
 
-Figures are cycles on a ~2.5 GHz x86 server. Each default names its published
-source (see REFERENCES.md in the project's shared design notes) or says plainly
-that it is a choice and why. Every field can be overridden in a config's
+Figures are cycles on a ~2.5 GHz x86 server. Each default's description names
+its source (a paper, a kernel mailing-list measurement) or says plainly that it
+is a choice and why, where no measurement was found. Every field can be overridden in a config's
 `[costs]` table. `docs/costs.md` is generated from these descriptions
 (`smpsim costs --markdown`), and a test keeps it up to date.
 """

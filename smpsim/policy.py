@@ -1,10 +1,10 @@
-"""Policies: the switches of SPEC §3 as a config sees them, on top of the presets table.
+"""Policies: the design switches as a config sees them, on top of the presets table.
 
 A policy names a preset (a row of `smpsim.vm.design.PRESETS`) and may override
 the switches below; the allowed values of each switch are the strategies
 registered for it, so a strategy or preset registered by a test or a user is
-accepted like a built-in one. `teardown` has a third value beside the SPEC's
-two: `gc`, NetBSD's 2008-2019 `md_gc_pmap` path.
+accepted like a built-in one. `teardown` has a third value beside the 2011
+baseline's and the seed's: `gc`, NetBSD's 2008-2019 `md_gc_pmap` path.
 
 `netbsd5` is the 2011 x86 pmap after the rmind-uvmplock merge; `seed` switches on
 all three proposals of the 2011 tech-kern post. Overriding one switch on a preset
@@ -38,7 +38,7 @@ def _switch(kind: str):
 
 
 class Policy(BaseModel):
-    """One set of switches. `p2v_retry` is derived from `pv_tracking` (SPEC §3)."""
+    """One set of switches. `p2v_retry` is derived from `pv_tracking` (its strategy says whether it retries)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

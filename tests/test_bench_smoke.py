@@ -1,4 +1,4 @@
-"""The benchmark in smoke mode (SPEC §7): its report is complete, well formed and consistent with what it
+"""The benchmark in smoke mode: its report is complete, well formed and consistent with what it
 measured, and the figures the simulator determines (hit rates, operation counts, epochs) are the
 simulator's. Never asserts on a timing: speed targets are judged by the benchmark, not by tests."""
 

@@ -44,13 +44,16 @@ def _violation(data, policy_index=0, **strategies):
 def test_correct_model_passes_every_check_on_every_workload():
     for wl in ("exit_storm", "munmap_fanout", "fork_exit", "fork_exec_exit"):
         for i in range(2):
-            run_inline(config_dict(wl), i, check=True)
+            vm, result, events = run_inline(config_dict(wl), i, check=True)
+            # the checked run went to its end, through exits, with no violation raised
+            assert vm.done and events[-1]["event"] == "run.end" and result["counters"]["exits"] > 0
     variants = [{"name": "pcid", "preset": "seed", "pcid": True},
                 {"name": "nolazy", "preset": "netbsd5", "lazy_tlb": "off"},
                 {"name": "nolazy_seed", "preset": "seed", "lazy_tlb": "off"}]
     for i in range(len(variants)):
-        run_inline(config_dict("exit_storm", variants), i, check=True)
-        run_inline(config_dict("munmap_fanout", variants), i, check=True)
+        for wl in ("exit_storm", "munmap_fanout"):
+            vm, result, _ = run_inline(config_dict(wl, variants), i, check=True)
+            assert vm.done and result["counters"]["shootdown_exchanges"] + result["counters"]["exits"] > 0
 
 
 @pytest.mark.parametrize("name", ["memory_pressure_quick", "shared_eviction_quick"])

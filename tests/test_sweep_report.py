@@ -54,11 +54,27 @@ def test_report_writes_markdown_and_real_pngs(sweep_run):
 
 
 def test_analyze_and_compare_cli(sweep_run):
+    summary = json.loads((sweep_run / "summary.json").read_text())
     r = _cli("analyze", str(sweep_run), "--format", "json")
     assert r.returncode == 0, r.stderr
-    json.loads(r.stdout)
+    rows = json.loads(r.stdout)["results"]
+    # analyze reports exactly what the run wrote, for every point x policy
+    assert [(x["point"], x["policy"], x["counters"]) for x in rows] == \
+        [(x["point"], x["policy"], x["counters"]) for x in summary["points"]]
     r = _cli("compare", str(sweep_run), "--baseline", "netbsd5")
-    assert r.returncode == 0 and "seed" in r.stdout
+    assert r.returncode == 0, r.stderr
+    # one block per point, and each ratio is seed over netbsd5 from the summary
+    by = {(x["point"], x["policy"]): x["counters"] for x in summary["points"]}
+    blocks = r.stdout.split("\npoint ")[1:]
+    assert [b.split()[0] for b in blocks] == ["ncpus=2,pages=16", "ncpus=2,pages=48", "ncpus=3,pages=16",
+                                              "ncpus=3,pages=48"]
+    for block in blocks:
+        point = block.split()[0]
+        line = next(l for l in block.splitlines() if l.startswith("counters.pte_atomic_updates "))
+        base, seed, ratio = line.split()[1:4]
+        assert (int(base), int(seed)) == (by[(point, "netbsd5")]["pte_atomic_updates"],
+                                          by[(point, "seed")]["pte_atomic_updates"])
+        assert ratio == f"{int(seed) / int(base):.2f}x"
     r = _cli("analyze", str(sweep_run / "ncpus=2,pages=16" / "nothing"))
     assert r.returncode == 2 and "no such run directory" in r.stderr and "Traceback" not in r.stderr
     r = _cli("report", str(ROOT / "configs"))

@@ -1,4 +1,4 @@
-"""The benchmark (SPEC §7): simulator throughput, exchange overhead against bare Ray, scaling.
+"""The benchmark: simulator throughput, exchange overhead against bare Ray, scaling.
 
 Everything is measured in one process run, so the figures are comparable. One
 module per section of the report (BENCHMARKS.md):

@@ -1,4 +1,4 @@
-"""The speed targets (SPEC §7 and issue 5, for the 2-core default machine) and how they are judged.
+"""The speed targets (for the 2-core default machine) and how they are judged.
 
 A `Target` is a bound on one measured quantity (`relation` and `bound`), defined
 at one size (`at`: the fan-out, the working set in pages, or the CPU count).

@@ -1,1 +1,1 @@
-"""Simulated CPUs: TLB, the VALID/LAZY/STALE state machine, quantum execution."""
+"""Simulated CPUs: the TLB and one CPU's side of the protocol (quanta, shootdown and switch-away handlers)."""

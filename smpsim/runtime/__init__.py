@@ -1,1 +1,1 @@
-"""Backends: the messages between the VM and CPUs, the transport interface, inline and Ray."""
+"""Backends: the transport interface and wire format, the shared step loop, inline and Ray backends."""

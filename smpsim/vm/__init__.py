@@ -1,1 +1,1 @@
-"""The modelled kernel VM layer (plain, deterministic Python; never imports ray, time or random)."""
+"""The modelled kernel VM layer and its design strategies (plain, deterministic Python; never imports ray, time or random)."""

@@ -1,4 +1,4 @@
-"""The invariant checker (SPEC §6).
+"""The invariant checker: the rules every design must keep (docs/architecture.md lists them).
 
 `check_all` runs after every step when checking is on; `check_ptp_free` and
 `check_destroy` run at the moment of the risky action (the kernel calls them).

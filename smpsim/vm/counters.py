@@ -1,4 +1,4 @@
-"""The counters: names are a contract (SPEC §5); never rename one, only add."""
+"""The counters: names are a contract (docs/rundir.md says what each counts); never rename one, only add."""
 
 from __future__ import annotations
 

@@ -20,6 +20,14 @@ from bisect import bisect_right
 
 PARTS = ("pte", "pv", "lock_wait", "shootdown", "ptp_free", "page_free", "other")
 
+# lock kind -> its (acquisitions, contended acquisitions, wait cycles) counters
+LOCK_COUNTERS = {
+    "pv": ("pv_lock_acquires", "pv_lock_contended", "pv_lock_wait_cycles"),
+    "pmap": ("pmap_lock_acquires", "pmap_lock_contended", "pmap_lock_wait_cycles"),
+    "object": ("object_lock_acquires", "object_lock_contended", "object_lock_wait_cycles"),
+    "fpageq": ("fpageq_lock_acquires", "fpageq_lock_contended", "fpageq_lock_wait_cycles"),
+}
+
 
 class SimLock:
     """A lock's busy calendar: sorted, non-overlapping [start, end) intervals."""
@@ -112,10 +120,11 @@ class Op:
                 c["mailbox_waits"] += 1
                 c["mailbox_wait_cycles"] += wait
         else:
-            c[f"{lock.kind}_lock_acquires"] += 1
+            acquires, contended, wait_cycles = LOCK_COUNTERS[lock.kind]
+            c[acquires] += 1
             if wait:
-                c[f"{lock.kind}_lock_contended"] += 1
-                c[f"{lock.kind}_lock_wait_cycles"] += wait
+                c[contended] += 1
+                c[wait_cycles] += wait
         if wait:
             self.spend(wait, "lock_wait")
         return wait

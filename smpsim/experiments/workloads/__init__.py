@@ -1,4 +1,4 @@
-"""Workloads: deterministic generators of kernel operations (SPEC §5), one module each.
+"""Workloads: deterministic generators of kernel operations, one module each.
 
 A workload is built from the config by the runner and handed to the
 coordinator, which binds it to the kernel (`bind`) and asks it for its first
