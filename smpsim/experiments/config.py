@@ -92,6 +92,13 @@ class ForkExit(_Strict):
     run_epochs: int = Field(1, ge=1)
     libs: int = Field(2, ge=0, description="fork_exec_exit: shared libraries mapped by each process")
     lib_pages: int = Field(32, ge=1, description="fork_exec_exit: pages of each library's text")
+    child_pages: int = Field(16, ge=0, description="pages of the parent's image the child touches (reads) "
+                                                   "before it exits or execs")
+    child_writes: int = Field(4, ge=0, description="of those, pages the child writes first (copy-on-write faults)")
+    parent_writes: int = Field(16, ge=0, description="pages the parent writes between forks (each fork "
+                                                     "write-protects them again)")
+    parent_threads: int = Field(1, ge=1, description="threads of each parent, on consecutive CPUs: the others "
+                                                     "keep running, so fork's pmap_protect shoots them down")
 
 
 class MunmapFanout(_Strict):

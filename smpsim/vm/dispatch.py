@@ -10,10 +10,10 @@ wait for nor delay the kernel operations their CPU initiates.
 
 from __future__ import annotations
 
-from smpsim.vm import checker, uvm
+from smpsim.vm import checker, fork, uvm
 from smpsim.vm.locks import Op
-from smpsim.vm.operations import (Exit, Miss, Mmap, Mprotect, Munmap, PagedaemonRun, Scheduled, Spawn,
-                                  Teardown)
+from smpsim.vm.operations import (Exec, ExecTeardown, Exit, Fork, Miss, Mmap, Mprotect, Munmap, PagedaemonRun,
+                                  Scheduled, Spawn, Teardown, Touch)
 from smpsim.vm.pagedaemon import pagedaemon
 
 
@@ -24,7 +24,9 @@ class Dispatcher:
         self.queue = queue
         self.shared: dict[str, object] = {}
         self.handlers = {Spawn: self._spawn, Exit: self._exit, Teardown: self._teardown, Mmap: self._mmap,
-                         Munmap: self._munmap, Mprotect: self._mprotect, PagedaemonRun: self._pagedaemon}
+                         Munmap: self._munmap, Mprotect: self._mprotect, PagedaemonRun: self._pagedaemon,
+                         Fork: self._fork, Exec: self._exec, ExecTeardown: self._exec_teardown,
+                         Touch: self._touch}
 
     def schedule(self, items) -> None:
         for s in items:
@@ -69,9 +71,45 @@ class Dispatcher:
     def _spawn(self, op: Op, rec: Spawn):
         k = self.k
         proc = uvm.spawn(k, op, rec.name, list(rec.cpus))
-        for m in rec.entries:
+        self._map_image(op, proc, rec.entries)
+        return self.workload.after(rec, op.t, proc)
+
+    def _map_image(self, op: Op, proc, entries) -> None:
+        for m in entries:
             obj = self.shared_object(m.obj) if m.obj else None
-            uvm.uvm_map(k, op, proc, m.start, m.npages, obj, m.offset, m.prot, m.prefault)
+            uvm.uvm_map(self.k, op, proc, m.start, m.npages, obj, m.offset, m.prot, m.prefault)
+
+    def _fork(self, op: Op, rec: Fork):
+        k = self.k
+        parent = k.procs[rec.pid]
+        child = fork.uvmspace_fork(k, op, parent, rec.name, list(rec.cpus))
+        if rec.wait:
+            for t in parent.threads:
+                if t.cpu == op.cpu:
+                    t.blocked = True
+        return self.workload.after(rec, op.t, child)
+
+    def _exec(self, op: Op, rec: Exec):
+        k = self.k
+        proc = k.procs[rec.pid]
+        holder = fork.uvmspace_exec(k, op, proc, f"{proc.name}.pre-exec")
+        self._map_image(op, proc, rec.entries)
+        q = k.config.machine.quantum_cycles
+        return [Scheduled((op.t // q + 1) * q, proc.home_cpu, ExecTeardown(holder.pid))] + \
+            list(self.workload.after(rec, op.t, proc))
+
+    def _exec_teardown(self, op: Op, rec: ExecTeardown):
+        k = self.k
+        holder = k.procs[rec.pid]
+        uvm.exit_teardown(k, op, holder)
+        k.record_latency("exec", op.cycles)
+        k.emit("exec_teardown", op.start, process=holder.pid, cpu=op.cpu, cycles=op.cycles)
+        return ()
+
+    def _touch(self, op: Op, rec: Touch):
+        proc = self.k.procs[rec.pid]
+        if proc.state == "running":
+            fork.touch(self.k, op, proc, rec.start, rec.npages, rec.write)
         return self.workload.after(rec, op.t, proc)
 
     def _exit(self, op: Op, rec: Exit):

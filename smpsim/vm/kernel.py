@@ -20,14 +20,14 @@ from smpsim.vm.physmem import PhysMem
 from smpsim.vm.pmap import PmapModule
 from smpsim.vm.topology import Topology
 
-LATENCY_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault", "pagedaemon", "destroy", "fork")
+LATENCY_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault", "pagedaemon", "destroy", "fork", "exec")
 
 # Kernel cycles by category (the summary's `kernel_cycles`): what every CPU spent in the kernel,
 # each cycle in exactly one category. Operations go by their kind; a pmap_destroy that runs
 # outside the exit that started the teardown (a context switch, a switch-away, the drain) is
 # moved to deferred_destroys; the final drain is reported beside, not in, the total.
 OP_CATEGORIES = {"miss": "faults", "teardown": "exits", "exit": "exits", "munmap": "munmaps", "pagedaemon": "pagedaemon",
-                 "spawn": "forks", "fork": "forks", "exec": "execs", "mmap": "mmaps", "mprotect": "mprotects",
+                 "spawn": "forks", "fork": "forks", "exec": "execs", "execteardown": "execs", "mmap": "mmaps", "mprotect": "mprotects",
                  "switch": "context_switches", "touch": "faults"}
 CATEGORIES = ("faults", "exits", "munmaps", "pagedaemon", "forks", "execs", "mmaps", "mprotects",
               "context_switches", "ipi_handling", "tlb_refills", "deferred_destroys")

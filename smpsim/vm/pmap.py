@@ -66,7 +66,7 @@ class PmapModule:
         if bulk:
             op.release(k.fpageq, k.costs.lock_release)
         k.record_latency("destroy", op.t - start)
-        if op.kind not in ("teardown", "drain"):
+        if op.kind not in ("teardown", "execteardown", "drain"):
             op.deferred += op.t - start         # a destroy left behind by the exit, done later
             k.counters["deferred_destroy_cycles"] += op.t - start
         pmap.ptps.clear()
@@ -131,7 +131,10 @@ class PmapModule:
         pt = self._ensure_pt(pmap, va, op)
         old = pt.ptes.get(va)
         if old is not None and old.frame == frame:
-            old.prot = prot
+            if old.prot != prot:                        # e.g. write access re-enabled after fork
+                old.prot = prot
+                k.counters["pte_atomic_updates"] += 1
+                op.spend(c.pte_atomic, "pte")
         else:
             if old is not None:
                 self._remove_pte(pmap, pt, va, old, entry, op)

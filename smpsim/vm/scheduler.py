@@ -13,13 +13,14 @@ from smpsim.vm.locks import Op
 
 
 def pick(view):
+    """The next runnable thread (a thread sleeping in wait() stays queued but is skipped)."""
     rq = view.runq
     rq[:] = [t for t in rq if t.proc.state == "running"]
-    if not rq:
-        return None
-    t = rq.pop(0)
-    rq.append(t)
-    return t
+    for i, t in enumerate(rq):
+        if not t.blocked:
+            rq.append(rq.pop(i))
+            return t
+    return None
 
 
 def switch(k, view, thread, start: int) -> Switch:
