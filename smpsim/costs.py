@@ -56,9 +56,11 @@ class CostModel(BaseModel):
                                         "(nviennot/core-to-core-latency notebook); 2.5x chosen")
 
     # --- PV tracking ---------------------------------------------------------------
-    pv_hash_step: int = _c(40, "one link of a global PV hash chain beyond the bucket head: a dependent "
-                               "load that misses L1 (~L2 latency); a bucket head written by another "
-                               "CPU also pays a line transfer; choice")
+    pv_hash_step: int = _c(100, "one link of a global PV hash chain: a dependent load into a 256 KiB "
+                                "bucket array and PV entries scattered over memory, shared by all CPUs, "
+                                "so an L3 hit at best (~70-80 cycles on Skylake-SP) plus the compare; "
+                                "choice, set so that netbsd5's exit cost per page sits above Linux's ~320 "
+                                "(smpsim validate)")
     pv_list_step: int = _c(10, "choice: one link of a per-page or per-entry PV list (lines mostly cached)")
     pv_alloc: int = _c(60, "choice: pool_cache_get of a PV entry from the per-CPU cache (no lock)")
     pv_free: int = _c(40, "choice: pool_cache_put of a PV entry to the per-CPU cache (no lock)")
@@ -91,9 +93,21 @@ class CostModel(BaseModel):
                                      "request (interrupt entry, reading the packet)")
     ipi_handler: int = _c(1200, "remote handler cost stolen from a target, entry plus exit, excluding its "
                                 "flush work (estimate; no direct measurement found)")
-    mailbox_claim: int = _c(20, "claiming the global shootdown mailbox: one compare-and-swap (a line "
-                                "last written by another CPU adds a line transfer)")
+    mailbox_claim: int = _c(20, "claiming the global shootdown mailbox: one compare-and-swap, as pte_atomic "
+                                "(a line last written by another CPU adds a line transfer)")
 
     # --- scheduling ----------------------------------------------------------------------
     switch_away: int = _c(400, "choice: a lazy CPU loading pmap_kernel and dropping its reference: CR3 "
                                "write plus atomic refcount decrement")
+
+
+def markdown() -> str:
+    """docs/costs.md: every cost, its default and its description (source or reason)."""
+    lines = ["# Cost model", "",
+             "Generated from `smpsim/costs.py` by `smpsim costs --markdown > docs/costs.md`; do not edit by hand",
+             "(a test checks that this file is up to date). Cycles on a ~2.5 GHz x86 server; every field can be",
+             "overridden in a config's `[costs]` table. `smpsim validate` holds these defaults against published",
+             "measurements.", "", "| cost | default (cycles) | source or reason |", "|---|---:|---|"]
+    for name, field in CostModel.model_fields.items():
+        lines.append(f"| `{name}` | {field.default:,} | {field.description} |")
+    return "\n".join(lines) + "\n"

@@ -109,6 +109,10 @@ class MunmapFanout(_Strict):
     rounds: int = Field(8, ge=1)
     interval_epochs: int = Field(1, ge=1)
     protect: bool = Field(False, description="mprotect the region read-only (pmap_protect) one epoch before each munmap")
+    region_mix: list[int] = Field(default_factory=list, description="if given, round i maps and unmaps "
+                                  "region_mix[i % len] pages instead of region_pages")
+    working_pages: int = Field(0, ge=0, description="a long-lived working set every thread keeps touching "
+                                                     "(what a full flush makes it refill)")
 
 
 class MemoryPressure(_Strict):

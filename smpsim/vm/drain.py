@@ -22,10 +22,13 @@ def drain(k, exchange, t: int, epoch: int) -> dict:
     cnt = k.counters
     freed0, destroyed0, pinned0 = cnt["ptp_freed"], cnt["pmaps_destroyed"], k.pinned_ptps()
     cycles = 0
+    # an operation runs atomically but may end epochs after it started: the drain starts once
+    # every CPU's last operation has ended, so it waits for no lock those still hold
+    t = max([t] + [v.busy_until for v in k.views])
     for view in k.views:
         if view.curpmap is None:
             continue
-        op = Op("drain", view.id, max(t, view.busy_until), cnt)
+        op = Op("drain", view.id, t, cnt)
         op.spend(k.costs.switch_away, "other")
         k.drop_cpu_ref(view, op)
         view.cur_thread = None
