@@ -155,3 +155,27 @@ def test_sockets_must_not_exceed_cpus():
     from smpsim.experiments import config as cfgmod
     with pytest.raises(ConfigError, match="sockets"):
         cfgmod.validate(config_dict("exit_storm", ncpus=2, sockets=4))
+
+
+def _shootdown_cycles(result_events):
+    return [e["cycles"] for e in result_events if e["event"] == "shootdown"]
+
+
+def test_the_ack_switch_changes_a_runs_shootdown_latency():
+    def run(ack):
+        d = config_dict({"kind": "munmap_fanout", "threads": 4, "region_pages": 4, "rounds": 2},
+                        policies=[{"name": "netbsd5", "shootdown_ack": ack}])
+        d["costs"] = {"invlpg": 5000}
+        return _shootdown_cycles(run_inline(d)[2])
+    before, after = run("before_flush"), run("after_flush")
+    assert before and len(before) == len(after)
+    assert all(a > b for a, b in zip(after, before))
+
+
+def test_machine_sockets_change_a_runs_shootdown_latency():
+    def run(sockets):
+        d = config_dict({"kind": "munmap_fanout", "threads": 4, "region_pages": 4, "rounds": 2},
+                        policies=("netbsd5",), sockets=sockets)
+        return _shootdown_cycles(run_inline(d)[2])
+    one, two = run(1), run(2)
+    assert one and all(b > a for a, b in zip(one, two))

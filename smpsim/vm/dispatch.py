@@ -4,8 +4,11 @@
 and runs it on its CPU (after that CPU's previous kernel operation; an operation
 pushed past the epoch waits for the next one). Each handler is one kernel
 operation timed by an `Op`; what the workload schedules next comes back from its
-`after` and is queued. TLB misses are part of a quantum's own time: they neither
-wait for nor delay the kernel operations their CPU initiates.
+`after` and is queued. Faulting TLB misses neither wait for nor delay the kernel
+operations their CPU initiates; their cycles come off the faulting CPU's next
+quantum. The workloads' system calls do not: they stand for calls made beside
+the CPU's user thread (a workload issues them back to back), so their cycles are
+counted in `kernel_cycles`, not taken from user progress.
 """
 
 from __future__ import annotations

@@ -118,10 +118,11 @@ class Kernel:
 
     def account(self, op: Op, category: str | None = None) -> None:
         """Add a finished operation's cycles to its category (by its kind unless given); the
-        deferred pmap_destroy work it did goes to deferred_destroys."""
+        deferred pmap_destroy work it did goes to deferred_destroys; time it slept waiting for
+        the pagedaemon is not counted (the pagedaemon's run is, as pagedaemon)."""
         category = category or OP_CATEGORIES.get(op.kind, op.kind)
         deferred = getattr(op, "deferred", 0)
-        self.cycles[category] = self.cycles.get(category, 0) + op.cycles - deferred
+        self.cycles[category] = self.cycles.get(category, 0) + op.cycles - deferred - getattr(op, "asleep", 0)
         self.cycles["deferred_destroys"] += deferred
 
     def page_queue(self, op: Op, cost: int, part: str) -> None:

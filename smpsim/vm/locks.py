@@ -88,7 +88,7 @@ class SimLock:
 class Op:
     """One kernel operation on one CPU: its local clock and where its cycles went."""
 
-    __slots__ = ("kind", "cpu", "start", "t", "parts", "held", "counters", "topo", "deferred")
+    __slots__ = ("kind", "cpu", "start", "t", "parts", "held", "counters", "topo", "deferred", "asleep")
 
     def __init__(self, kind: str, cpu: int, start: int, counters):
         self.kind = kind
@@ -101,6 +101,7 @@ class Op:
         # the kernel's sockets and line costs travel with its counters (smpsim.vm.topology)
         self.topo = getattr(counters, "topology", None)
         self.deferred = 0         # cycles of a deferred pmap_destroy run inside this operation
+        self.asleep = 0           # cycles asleep (uvm_wait for the pagedaemon): not this CPU's work
 
     def line(self, lock: SimLock) -> int:
         """Take the lock's cache line for writing: the transfer if another CPU wrote it last."""

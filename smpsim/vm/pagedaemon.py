@@ -55,7 +55,9 @@ def need_pages(k, op: Op, n: int) -> None:
         pd_op = Op("pagedaemon", pd.id, max(op.t, pd.busy_until), k.counters)
         pagedaemon(k, pd_op, n)
         pd.busy_until = pd_op.t
+        k.account(pd_op)
         if pd_op.t > op.t:
+            op.asleep += pd_op.t - op.t            # uvm_wait sleeps; the pagedaemon's work is its own
             op.spend(pd_op.t - op.t, "other")
     elif phys.free - n < phys.freetarg:
         wake_pagedaemon(k, op.t)
