@@ -100,6 +100,21 @@ class CostModel(BaseModel):
     switch_away: int = _c(400, "choice: a lazy CPU loading pmap_kernel and dropping its reference: CR3 "
                                "write plus atomic refcount decrement")
 
+    # --- today's kernels (issue 10): broadcast invalidation, reverse maps ---------------------
+    invlpgb: int = _c(250, "issuing one INVLPGB: no published cycle count found; a choice, taken as "
+                           "one local INVLPG (216-280, Molnar/Hansen 2015) since the issuer's side is "
+                           "the same page-walk-cache and TLB lookup")
+    tlbsync: int = _c(1000, "TLBSYNC wait for the issuer's broadcasts to complete: no published figure; "
+                            "a choice between a cross-CCX cache-line round trip (107 ns on EPYC Milan, "
+                            "core-to-core-latency) and an IPI round trip (~775 ns, Amit 2019), as it "
+                            "crosses the fabric but enters no interrupt handler (~400 ns)")
+    pv_tree_step: int = _c(15, "one level of a per-PTP red-black tree of PV entries (NetBSD 10 "
+                               "pmap_pvmap / rb_tree_find_node): a compare and a likely-cached pointer "
+                               "load; choice, as pv_list_step plus the comparison")
+    rmap_vma_step: int = _c(100, "Linux rmap: one VMA of an anon_vma or i_mmap interval-tree walk "
+                                 "(vma_address, then page_vma_mapped_walk down the page table): about "
+                                 "three warm page-walk steps (~35 each, Molnar 2015); choice")
+
 
 def markdown() -> str:
     """docs/costs.md: every cost, its default and its description (source or reason)."""

@@ -49,7 +49,7 @@ def test_unknown_key_is_named(tmp_path):
 
 def test_wrong_type_and_bad_choice_name_key_value_and_allowed(tmp_path):
     msg = _error(tmp_path, GOOD + 'teardown = "lazy"\n')
-    assert "policies[0].teardown" in msg and "'lazy'" in msg and "'eager', 'deferred' or 'gc'" in msg
+    assert "policies[0].teardown" in msg and "'lazy'" in msg and "'eager', 'deferred', 'gc', 'zap_ptp', 'remove_pages' or 'mmu_gather'" in msg
     msg = _error(tmp_path, GOOD.replace("ncpus = 4", 'ncpus = "four"'))
     assert "machine.ncpus" in msg and "'four'" in msg
 

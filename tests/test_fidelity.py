@@ -167,7 +167,7 @@ def test_the_ack_switch_changes_a_runs_shootdown_latency():
                         policies=[{"name": "netbsd5", "shootdown_ack": ack}])
         d["costs"] = {"invlpg": 5000}
         return _shootdown_cycles(run_inline(d)[2])
-    before, after = run("before_flush"), run("after_flush")
+    before, after = run("before"), run("after")
     assert before and len(before) == len(after)
     assert all(a > b for a, b in zip(after, before))
 

@@ -104,7 +104,7 @@ class ForkExit(_Strict):
 class MunmapFanout(_Strict):
     """One process with threads on k CPUs repeatedly unmaps ranges of R pages."""
     kind: Literal["munmap_fanout"]
-    threads: int = Field(4, ge=1, description="k: CPUs the process runs on")
+    threads: int = Field(4, ge=0, description="k: CPUs the process runs on (0: all of them)")
     region_pages: int = Field(64, ge=1, description="R: pages per munmap")
     rounds: int = Field(8, ge=1)
     interval_epochs: int = Field(1, ge=1)
@@ -138,7 +138,27 @@ class SharedEviction(_Strict):
     rounds: int = Field(8, ge=1)
 
 
-Workload = Annotated[Union[ExitStorm, ForkExit, MunmapFanout, MemoryPressure, SharedEviction],
+class TlbFlush(_Strict):
+    """will-it-scale tlb_flush1: threads of one process map, write and unmap their own region in a loop."""
+    kind: Literal["tlb_flush"]
+    threads: int = Field(4, ge=0, description="threads, one per CPU from cpu 0 upwards (0: one per CPU)")
+    region_pages: int = Field(8, ge=1, description="pages each thread maps, writes and unmaps per loop")
+    loops: int = Field(16, ge=1, description="loops per thread")
+
+
+class CtxSwitch(_Strict):
+    """A context-switch storm: more threads than CPUs, each process remapping a region every epoch."""
+    kind: Literal["ctx_switch"]
+    processes: int = Field(8, ge=1)
+    threads: int = Field(2, ge=1, description="threads per process, spread round-robin over the CPUs")
+    pages: int = Field(64, ge=1, description="resident pages per process")
+    region_pages: int = Field(8, ge=1, description="pages unmapped and remapped every epoch")
+    rounds: int = Field(4, ge=1, description="remaps before the first process exits (process p does rounds + p)")
+    interval_epochs: int = Field(2, ge=1, description="epochs between remaps")
+
+
+Workload = Annotated[Union[ExitStorm, ForkExit, MunmapFanout, MemoryPressure, SharedEviction, TlbFlush,
+                           CtxSwitch],
                      Field(discriminator="kind")]
 
 
@@ -167,7 +187,7 @@ class ExperimentConfig(_Strict):
         if dup:
             raise ValueError(f"policy names must be unique; repeated: {', '.join(dup)}")
         w, m = self.workload, self.machine
-        need = {"exit_storm": "threads", "munmap_fanout": "threads"}.get(w.kind)
+        need = {"exit_storm": "threads", "munmap_fanout": "threads", "tlb_flush": "threads"}.get(w.kind)
         if need and getattr(w, need) > m.ncpus:
             raise ValueError(f"workload.{need}={getattr(w, need)} needs that many CPUs but machine.ncpus={m.ncpus}")
         if w.kind == "memory_pressure" and w.processes + w.growers > m.ncpus:
@@ -189,7 +209,7 @@ def _fmt_loc(loc) -> str:
         if isinstance(p, int):
             parts.append(f"[{p}]")
         elif p in ("exit_storm", "fork_exit", "fork_exec_exit", "munmap_fanout", "memory_pressure",
-                   "shared_eviction", "function-after[_check(), ExperimentConfig]"):
+                   "shared_eviction", "tlb_flush", "ctx_switch", "function-after[_check(), ExperimentConfig]"):
             continue
         else:
             parts.append(("." if parts else "") + str(p))
@@ -318,4 +338,11 @@ def sweep_points(data: dict) -> list[tuple[dict, dict]]:
 def point_name(params: dict) -> str:
     if not params:
         return "base"
-    return ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in params.items())
+    return ",".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in params.items())
+
+
+def _short(value) -> str:
+    """A swept value in a point name: a whole table (e.g. a workload) by its kind and threads."""
+    if isinstance(value, dict):
+        return "-".join(str(value[key]) for key in ("kind", "threads") if key in value) or "table"
+    return str(value)

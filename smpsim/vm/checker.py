@@ -153,3 +153,4 @@ def check_all(k) -> None:
     check_pv_indexes(k)
     check_objects(k)
     check_cpus(k)
+    k.lazy.check_rules(k)

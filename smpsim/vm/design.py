@@ -11,18 +11,21 @@ in that package's table (or `register_strategy`, e.g. from a test).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, fields
 from types import SimpleNamespace
 
 from smpsim.vm.strategies import BUILTIN
 
 # parameter -> the strategy kind whose constructor takes it
-PARAMETERS = {"shootdown_batch": "shootdown"}
-# parameter -> the strategy kind it is set on as an attribute after construction (a row that
-# does not name it keeps the default below, so strategies and presets added elsewhere stay valid)
-# (None: read by the kernel from the design itself: the pagedaemon's reclaim batch)
-ATTRIBUTES = {"shootdown_ack": "shootdown", "reclaim_batch": None}
-ATTRIBUTE_DEFAULTS = {"shootdown_ack": "after_flush", "reclaim_batch": 1}
+PARAMETERS = {"shootdown_batch": "shootdown", "shootdown_ack": "shootdown"}
+
+# when a shootdown target acknowledges: before its flush (NetBSD, FreeBSD) or after its handler (Linux)
+ACK_TIMES = ("before", "after")
+# parameter -> None: not a strategy's, read by the kernel from the design itself (the
+# pagedaemon's reclaim batch); a row that does not name it keeps the default below
+ATTRIBUTES = {"reclaim_batch": None}
+ATTRIBUTE_DEFAULTS = {"reclaim_batch": 1}
 
 _STRATEGIES: dict[str, dict] = {kind: dict(values) for kind, values in BUILTIN.items()}
 
@@ -30,12 +33,33 @@ PRESETS: dict[str, dict] = {
     # the 2011 x86 pmap after the rmind-uvmplock merge (NetBSD 5/6)
     # (pmap_tlb.c of NetBSD 5/6: pmap_tlb_intr flushes, then acknowledges)
     "netbsd5": dict(pv_tracking="global_hash", teardown="eager", lazy_tlb="on", pressure_switch="off",
-                    pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after_flush",
-                    reclaim_batch=1),
+                    pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
+                    lazy_drop="refcount", reclaim_batch=1),
     # all three proposals of the 2011 tech-kern post
     "seed": dict(pv_tracking="map_entry", teardown="deferred", lazy_tlb="on", pressure_switch="on",
-                 pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after_flush",
-                 reclaim_batch=1),
+                 pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
+                 lazy_drop="refcount", reclaim_batch=1),
+    # Today's kernels (issue 10; docs/kernels.md has each strategy's source and what is simplified).
+    # NetBSD 10 x86: pmap_remove_all zaps PTPs 32 at a time, TP_MAXVA 16, PV in a per-PTP rb-tree,
+    # one global mailbox, NetBSD lazy states, no PCIDs.
+    "netbsd10": dict(pv_tracking="ptp_tree", teardown="zap_ptp", lazy_tlb="on", pressure_switch="off",
+                     pcid=False, shootdown="global_mailbox", shootdown_batch=16, shootdown_ack="before",
+                     lazy_drop="refcount"),
+    # FreeBSD amd64: pmap_remove_pages, PV chunks, no lazy TLB, PCID with generations, per-CPU
+    # shootdown descriptors; a multi-page pmap_remove ends in pmap_invalidate_all (ceiling 1).
+    "freebsd": dict(pv_tracking="pv_chunk", teardown="remove_pages", lazy_tlb="off", pressure_switch="off",
+                    pcid=True, shootdown="per_cpu", shootdown_batch=1, shootdown_ack="before",
+                    lazy_drop="refcount"),
+    # Linux x86 6.x: mmu_gather fullmm, rmap instead of PV, lazy mm with tlb_gen, 6 dynamic ASIDs
+    # per CPU, per-CPU call-function queues acknowledged after the handler, ceiling 33.
+    "linux": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
+                  pcid="linux_asid", shootdown="per_cpu", shootdown_batch=33, shootdown_ack="after",
+                  lazy_drop="refcount"),
+    # Linux 6.15 on AMD Zen 3+: as linux, with a global ASID and INVLPGB/TLBSYNC for an mm active
+    # on 4 or more CPUs.
+    "linux_invlpgb": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
+                          pcid="linux_asid", shootdown="invlpgb", shootdown_batch=33, shootdown_ack="after",
+                          lazy_drop="refcount"),
 }
 
 
@@ -74,19 +98,19 @@ class Design:
     pressure_switch: type
     pcid: type
     shootdown: type
+    lazy_drop: type
     shootdown_batch: int
-    shootdown_ack: str = ATTRIBUTE_DEFAULTS["shootdown_ack"]
+    shootdown_ack: str
     reclaim_batch: int = ATTRIBUTE_DEFAULTS["reclaim_batch"]
 
     def build(self, k) -> SimpleNamespace:
         """One instance of every strategy for the kernel context `k`."""
         out = {}
         for kind in kinds():
-            params = {p: getattr(self, p) for p, owner in PARAMETERS.items() if owner == kind}
-            out[kind] = getattr(self, kind)(k, **params)
-            for attr, owner in ATTRIBUTES.items():
-                if owner is not None and owner == kind:
-                    setattr(out[kind], attr.removeprefix(f"{kind}_"), getattr(self, attr))
+            cls = getattr(self, kind)
+            accepted = inspect.signature(cls).parameters
+            params = {p: getattr(self, p) for p, owner in PARAMETERS.items() if owner == kind and p in accepted}
+            out[kind] = cls(k, **params)
         return SimpleNamespace(**out)
 
 
@@ -96,6 +120,8 @@ def resolve(row: dict) -> Design:
     missing = [f.name for f in fields(Design) if f.name not in row]
     if missing:
         raise ValueError(f"a design needs {', '.join(missing)}")
+    if row["shootdown_ack"] not in ACK_TIMES:
+        raise ValueError(f"shootdown_ack={row['shootdown_ack']!r}; allowed: {', '.join(map(repr, ACK_TIMES))}")
     classes = {}
     for kind in kinds():
         value = row[kind]
@@ -103,9 +129,6 @@ def resolve(row: dict) -> Design:
             allowed = ", ".join(repr(v) for v in _STRATEGIES[kind])
             raise ValueError(f"{kind}={value!r} is not a registered strategy; allowed: {allowed}")
         classes[kind] = _STRATEGIES[kind][value]
-    ack = row["shootdown_ack"]
-    if ack not in ("before_flush", "after_flush"):
-        raise ValueError(f"shootdown_ack={ack!r}; allowed: 'before_flush', 'after_flush'")
     if not isinstance(row["reclaim_batch"], int) or row["reclaim_batch"] < 1:
         raise ValueError(f"reclaim_batch={row['reclaim_batch']!r} must be an integer >= 1")
     return Design(**classes, **{p: row[p] for p in (*PARAMETERS, *ATTRIBUTES)})

@@ -89,7 +89,7 @@ class Dispatcher:
         if rec.wait:
             for t in parent.threads:
                 if t.cpu == op.cpu:
-                    t.blocked = True
+                    t.asleep = True
         return self.workload.after(rec, op.t, child)
 
     def _exec(self, op: Op, rec: Exec):
@@ -156,7 +156,7 @@ class Dispatcher:
     def _mmap(self, op: Op, rec: Mmap):
         proc = self.k.procs[rec.pid]
         obj = self.shared_object(rec.obj) if rec.obj else None
-        uvm.uvm_map(self.k, op, proc, rec.start, rec.npages, obj, rec.offset, rec.prot, rec.prefault)
+        uvm.uvm_map(self.k, op, proc, rec.start, rec.npages, obj, rec.offset, rec.prot, rec.prefault, rec.touch)
         return self.workload.after(rec, op.t, proc)
 
     def _miss(self, op: Op, rec: Miss) -> None:

@@ -10,8 +10,8 @@ NetBSD 10 successor x86_tlb.c:
   every other CPU is a target, as `pmap_tlb_processpacket` does;
 - target i's handler starts `ipi_delivery` (same socket) or `ipi_delivery_remote`
   (another socket) after its IPI left, spends `ipi_handler_entry` before it can
-  act, and acknowledges either before its flush (`ack = before_flush`: NetBSD 10
-  `pmap_tlb_intr`, FreeBSD) or after it (`after_flush`: NetBSD 5/6 `pmap_tlb_intr`
+  act, and acknowledges either before its flush (`shootdown_ack = before`: NetBSD 10
+  `pmap_tlb_intr`, FreeBSD) or after it (`after`: NetBSD 5/6 `pmap_tlb_intr`
   flushes first and acks last; Linux acks when the handler returns);
 - an acknowledgement is a write to one shared word (`tm_pending`, later
   `pmap_tlb_pendcount`), so acknowledgements serialise on its cache line: each
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BEFORE_FLUSH, AFTER_FLUSH = "before_flush", "after_flush"
+BEFORE_FLUSH, AFTER_FLUSH = "before", "after"     # the design's shootdown_ack values
 ACK_MODES = (BEFORE_FLUSH, AFTER_FLUSH)
 
 
@@ -47,11 +47,13 @@ class Timing:
 
 
 def exchange_timing(k, me: int, targets: list[int], work: dict[int, int], ack: str, claim_line,
-                    local_cycles: int = 0) -> Timing:
+                    local_cycles: int = 0, shared_ack: bool = True) -> Timing:
     """Time one exchange from `me` to `targets` (sorted; sent in that order). `work[cpu]` is
     the target's flush (or switch) work, which delays its acknowledgement only with
-    `ack = after_flush`. `claim_line` is the mailbox lock whose line the claim writes
-    (None: no mailbox). `local_cycles` is the initiator's own flush."""
+    `ack = after`. `claim_line` is the mailbox lock whose line the claim writes
+    (None: no mailbox). `local_cycles` is the initiator's own flush. `shared_ack` False:
+    each target acknowledges in its own line (FreeBSD's smp_tlb_done per CPU, Linux's
+    call-function entries), which the initiator reads in turn."""
     c, topo = k.costs, k.topology
     claim = 0
     if claim_line is not None:
@@ -61,16 +63,22 @@ def exchange_timing(k, me: int, targets: list[int], work: dict[int, int], ack: s
     if broadcast:
         k.counters["ipi_broadcasts"] += 1
     line_free, writer = claim, me
-    sent = claim
+    sent = seen = claim
     for cpu in targets:
         sent = claim + c.ipi_send if broadcast else sent + c.ipi_send
         ready = sent + topo.delivery(me, cpu) + c.ipi_handler_entry
         if ack == AFTER_FLUSH:
             ready += work.get(cpu, 0)
-        line_free = max(line_free, ready) + topo.transfer(writer, cpu)   # the ack's write to tm_pending
-        writer = cpu
+        if shared_ack:
+            line_free = max(line_free, ready) + topo.transfer(writer, cpu)   # the ack's write to tm_pending
+            writer = cpu
+        else:                                                            # its own line, read in turn
+            seen = max(seen, ready + topo.transfer(me, cpu)) + topo.transfer(cpu, me)
     sends = (c.ipi_send if broadcast else c.ipi_send * len(targets)) if targets else 0
     done = claim + sends + local_cycles
     if targets:
-        done = max(done, line_free + topo.transfer(writer, me))          # the initiator sees the last ack
+        last = line_free + topo.transfer(writer, me) if shared_ack else seen  # the initiator sees the last ack
+        done = max(done, last)
+    if claim_line is not None and targets:
+        claim_line.last_cpu = writer if shared_ack else me
     return Timing(claim, sends, local_cycles, done)

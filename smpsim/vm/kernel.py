@@ -48,6 +48,7 @@ class CpuView:
         self.fill_vas: list[int] = []
         self.switch_flush = FLUSH_NONE  # what the CPU must flush at its next switch
         self.tlb: tuple = ()            # last TLB content reported (invariant checking)
+        self.seen_gen: dict[int, int] = {}  # pmap id -> the tlb_gen this CPU's entries are current to
 
     def flush(self, kind: int) -> None:
         self.switch_flush = max(self.switch_flush, kind)
@@ -88,6 +89,7 @@ class Kernel:
         s = design.build(self)
         self.pv, self.teardown, self.shootdown = s.pv_tracking, s.teardown, s.shootdown
         self.lazy, self.tags, self.pressure = s.lazy_tlb, s.pcid, s.pressure_switch
+        self.lazy_drop = s.lazy_drop
         self.pmap_mod = PmapModule(self)
 
     def next_id(self, kind: str) -> int:

@@ -61,6 +61,7 @@ class Mmap:
     prot: str = "rw"
     prefault: int = 0
     ctx: Any = None
+    touch: bool = False         # the prefaulted pages are accessed (PG_U set), as a write loop does
     background = False
 
 

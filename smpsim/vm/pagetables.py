@@ -52,6 +52,11 @@ class Pmap:
         self.packet = Packet()
         self.ptp_free_pending: list[Ptp] = []
         self.pcid_cpus: set[int] = set()   # PCID: CPUs that may hold entries tagged with this pmap
+        # Linux tlb_gen / FreeBSD-style generations (smpsim.vm.generations): bumped by every
+        # shootdown of the pmap; `last_flush` is the VA count of the newest one (None: full)
+        self.tlb_gen = 0
+        self.last_flush: int | None = None
+        self.global_asid = False           # INVLPGB: a global ASID, flushed by broadcast
 
     def pte(self, va: int) -> Pte | None:
         pt = self.ptps.get((1, va >> 9))

@@ -91,6 +91,8 @@ class PmapModule:
                 k.counters["tlb_switch_flushes"] += 1
                 op.spend(k.costs.local_full_flush, "other")
                 view.flush(k.tags.user_flush)
+            else:
+                k.lazy.reactivate(view, pmap, op)   # back from LAZY: the design's catch-up rule
             view.state = VALID
         else:
             k.drop_cpu_ref(view, op)

@@ -17,7 +17,7 @@ def pick(view):
     rq = view.runq
     rq[:] = [t for t in rq if t.proc.state == "running"]
     for i, t in enumerate(rq):
-        if not t.blocked:
+        if not t.asleep:
             rq.append(rq.pop(i))
             return t
     return None

@@ -16,14 +16,16 @@ from smpsim.vm.ipi import exchange_timing
 from smpsim.vm.locks import Op
 
 
-def lazy_holders(k) -> list:
+def lazy_holders(k, only=None) -> list:
     return [v for v in k.views
-            if v.curpmap is not None and v.curpmap.id in k.dying and v.state in (LAZY, STALE)]
+            if v.curpmap is not None and v.curpmap.id in k.dying and v.state in (LAZY, STALE)
+            and (only is None or v.curpmap is only)]
 
 
-def switch_away(k, op: Op, reason: str = "pressure") -> int:
-    """Switch every lazy holder of a dying pmap to pmap_kernel; return the PTPs freed."""
-    holders = lazy_holders(k)
+def switch_away(k, op: Op, reason: str = "pressure", only=None) -> int:
+    """Switch every lazy holder of a dying pmap (of `only`, if given) to pmap_kernel; return the
+    PTPs freed."""
+    holders = lazy_holders(k, only)
     if not holders:
         return 0
     cnt = k.counters

@@ -24,7 +24,7 @@ class Thread:
     proc: "Process"
     tid: int
     cpu: int
-    blocked: bool = False       # sleeping in wait() for a forked child
+    asleep: bool = False        # blocked (e.g. in a syscall): the scheduler passes it over
 
 
 @dataclass(eq=False)
@@ -61,15 +61,16 @@ def spawn(k, op: Op, name: str, cpus: list[int]) -> Process:
 
 
 def uvm_map(k, op: Op, proc: Process, start: int, npages: int, obj: UObject | None = None,
-            offset: int = 0, prot: str = "rw", prefault: int = 0) -> VmMapEntry:
-    """Map a range (anonymous when obj is None); fault in the first `prefault` pages."""
+            offset: int = 0, prot: str = "rw", prefault: int = 0, touch: bool = False) -> VmMapEntry:
+    """Map a range (anonymous when obj is None); fault in the first `prefault` pages (accessed,
+    so a TLB may hold them, when `touch`)."""
     if obj is None:
         obj = make_object(k, f"anon.{proc.pid}.{start:x}", shared=False)
     obj.refs += 1
     entry = VmMapEntry(start, npages, obj, offset, prot)
     proc.map.insert(entry)
     for va in range(start, start + min(prefault, npages)):
-        uvm_fault(k, op, proc, va, access=False)
+        uvm_fault(k, op, proc, va, access=touch)
     return entry
 
 
@@ -211,5 +212,6 @@ def exit_teardown(k, op: Op, proc: Process) -> None:
     proc.state = "exited"
     if proc.parent is not None:
         for t in proc.parent.threads:
-            t.blocked = False                # wait() returns in the parent
+            t.asleep = False                # wait() returns in the parent
+    k.lazy_drop.final_drop(pmap, op)
     pm.pmap_destroy(pmap, op)

@@ -6,21 +6,24 @@ operations; it is told when each finishes (`after`) and schedules what follows.
 Operations are the typed records of `smpsim.vm.operations`; a workload's state
 machine lives in its own objects (the `ctx` of its operations), never in the
 kernel. Workloads: exit_storm, fork_exit / fork_exec_exit, munmap_fanout (with
-an mprotect option that exercises pmap_protect), memory_pressure, shared_eviction.
+an mprotect option that exercises pmap_protect), memory_pressure, shared_eviction, tlb_flush
+(will-it-scale's map-touch-unmap loop) and ctx_switch (a context-switch storm).
 """
 
 from __future__ import annotations
 
 from smpsim.experiments.workloads.base import Workload
+from smpsim.experiments.workloads.ctx_switch import CtxSwitch
 from smpsim.experiments.workloads.exit_storm import ExitStorm
 from smpsim.experiments.workloads.fork_exit import ForkExit
 from smpsim.experiments.workloads.memory_pressure import MemoryPressure
 from smpsim.experiments.workloads.munmap_fanout import MunmapFanout
 from smpsim.experiments.workloads.shared_eviction import SharedEviction
+from smpsim.experiments.workloads.tlb_flush import TlbFlush
 
 WORKLOADS = {"exit_storm": ExitStorm, "fork_exit": ForkExit, "fork_exec_exit": ForkExit,
              "munmap_fanout": MunmapFanout, "memory_pressure": MemoryPressure,
-             "shared_eviction": SharedEviction}
+             "shared_eviction": SharedEviction, "tlb_flush": TlbFlush, "ctx_switch": CtxSwitch}
 
 __all__ = ["Workload", "WORKLOADS", "make_workload"]
 

@@ -1,5 +1,5 @@
 """munmap_fanout: one process, threads on CPUs 0..k-1; each round maps R pages, lets every
-thread touch them, then unmaps them (a shootdown to the other k-1 CPUs). With `protect`,
+thread touch them, then unmaps them (a shootdown to the other k-1 CPUs; threads = 0: k is every CPU). With `protect`,
 each round first lowers the region to read-only (mprotect: pmap_protect and its shootdown).
 With `region_mix` the rounds cycle through those region sizes; with `working_pages` the
 threads also keep touching a long-lived working set, which a full flush makes them refill
@@ -22,7 +22,7 @@ class MunmapFanout(Workload):
         if w.working_pages:
             text.append(Mapping(3 * ENTRY_STRIDE, w.working_pages, None, 0, w.working_pages, "rw"))
         self.sizes: list[int] = []
-        return [self.spawn(0, 0, "fanout", range(w.threads), text)]
+        return [self.spawn(0, 0, "fanout", range(w.threads or self.ncpus), text)]
 
     def _mmap(self, t, proc):
         w = self.w

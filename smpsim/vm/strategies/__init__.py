@@ -9,23 +9,38 @@ module plus one line here.
 
 from __future__ import annotations
 
+from smpsim.vm.strategies.lazy_drop import RefcountLazyDrop, ShootLazies
+from smpsim.vm.strategies.lazy_linux import LinuxLazyTlb
 from smpsim.vm.strategies.lazy_netbsd import NetbsdLazyTlb
 from smpsim.vm.strategies.lazy_off import NoLazyTlb
 from smpsim.vm.strategies.pressure_switch import PressureSwitchOff, PressureSwitchOn
 from smpsim.vm.strategies.pv_global_hash import GlobalHashPv
+from smpsim.vm.strategies.pv_chunk import PvChunkPv
 from smpsim.vm.strategies.pv_map_entry import MapEntryPv
+from smpsim.vm.strategies.pv_ptp_tree import PtpTreePv
+from smpsim.vm.strategies.pv_rmap import RmapWalk
+from smpsim.vm.strategies.shootdown_invlpgb import InvlpgbShootdown
 from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
+from smpsim.vm.strategies.shootdown_percpu import PerCpuShootdown
+from smpsim.vm.strategies.tags_linux_asid import LinuxAsidTags
 from smpsim.vm.strategies.tags_pcid import PcidTags
 from smpsim.vm.strategies.tags_pmap import PmapIdTags
 from smpsim.vm.strategies.teardown_deferred import DeferredTeardown
 from smpsim.vm.strategies.teardown_eager import EagerTeardown
 from smpsim.vm.strategies.teardown_gc import GcTeardown
+from smpsim.vm.strategies.teardown_mmu_gather import MmuGatherTeardown
+from smpsim.vm.strategies.teardown_remove_pages import RemovePagesTeardown
+from smpsim.vm.strategies.teardown_zap_ptp import ZapPtpTeardown
 
 BUILTIN: dict[str, dict] = {
-    "pv_tracking": {"global_hash": GlobalHashPv, "map_entry": MapEntryPv},
-    "teardown": {"eager": EagerTeardown, "deferred": DeferredTeardown, "gc": GcTeardown},
-    "lazy_tlb": {"on": NetbsdLazyTlb, "off": NoLazyTlb},
+    "pv_tracking": {"global_hash": GlobalHashPv, "map_entry": MapEntryPv, "ptp_tree": PtpTreePv,
+                    "pv_chunk": PvChunkPv, "rmap": RmapWalk},
+    "teardown": {"eager": EagerTeardown, "deferred": DeferredTeardown, "gc": GcTeardown,
+                 "zap_ptp": ZapPtpTeardown, "remove_pages": RemovePagesTeardown, "mmu_gather": MmuGatherTeardown},
+    "lazy_tlb": {"on": NetbsdLazyTlb, "off": NoLazyTlb, "linux": LinuxLazyTlb},
     "pressure_switch": {"on": PressureSwitchOn, "off": PressureSwitchOff},
-    "pcid": {False: PmapIdTags, True: PcidTags},
-    "shootdown": {"global_mailbox": GlobalMailboxShootdown},
+    "pcid": {False: PmapIdTags, True: PcidTags, "linux_asid": LinuxAsidTags},
+    "shootdown": {"global_mailbox": GlobalMailboxShootdown, "per_cpu": PerCpuShootdown,
+                  "invlpgb": InvlpgbShootdown},
+    "lazy_drop": {"refcount": RefcountLazyDrop, "shoot_lazies": ShootLazies},
 }

@@ -13,6 +13,8 @@ from smpsim.protocol import LAZY
 
 
 class NetbsdLazyTlb:
+    leaves_on_ipi = False                # a lazy CPU sent an IPI stays (STALE) holding the pmap
+
     def __init__(self, k):
         self.k = k
 
@@ -21,3 +23,13 @@ class NetbsdLazyTlb:
 
     def goes_stale(self, view, pmaps) -> bool:
         return view.state == LAZY and view.curpmap in pmaps
+
+    def reactivate(self, view, pmap, op) -> None:
+        """Back from LAZY on the same pmap: every shootdown reached it, nothing to catch up."""
+
+    def ipi_targets(self, views, pmaps, frees_tables: bool) -> list:
+        """Which of the pmaps' CPUs a per-initiator shootdown interrupts: all of them."""
+        return [v.id for v in views]
+
+    def check_rules(self, k) -> None:
+        """The design's own invariants (checked after every step)."""

@@ -8,8 +8,12 @@ is a switch (and, without PCIDs, a flush) every time a CPU goes idle.
 
 from __future__ import annotations
 
+from smpsim.protocol import LAZY, STALE
+
 
 class NoLazyTlb:
+    leaves_on_ipi = False                # a lazy CPU sent an IPI stays (STALE) holding the pmap
+
     def __init__(self, k):
         self.k = k
 
@@ -19,3 +23,17 @@ class NoLazyTlb:
 
     def goes_stale(self, view, pmaps) -> bool:
         return False                     # no CPU is ever LAZY
+
+    def reactivate(self, view, pmap, op) -> None:
+        """Back from LAZY on the same pmap: every shootdown reached it, nothing to catch up."""
+
+    def ipi_targets(self, views, pmaps, frees_tables: bool) -> list:
+        """Which of the pmaps' CPUs a per-initiator shootdown interrupts: all of them."""
+        return [v.id for v in views]
+
+    def check_rules(self, k) -> None:
+        """No CPU ever holds a pmap lazily (FreeBSD: pm_active is exactly the running CPUs)."""
+        for v in k.views:
+            if v.state in (LAZY, STALE):
+                k.violation("lazy_without_lazy_tlb", f"cpu{v.id} is {v.state} on pmap {v.curpmap.id} "
+                                                     f"but the design has no lazy TLB")

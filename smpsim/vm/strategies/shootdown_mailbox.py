@@ -23,10 +23,11 @@ from smpsim.vm.packet import Packet
 
 
 class GlobalMailboxShootdown:
-    ack = AFTER_FLUSH           # set from the design's `shootdown_ack` (smpsim.vm.design.ATTRIBUTES)
+    ack = AFTER_FLUSH           # the design's `shootdown_ack` (a subclass without the parameter keeps this)
 
-    def __init__(self, k, shootdown_batch: int):
+    def __init__(self, k, shootdown_batch: int, shootdown_ack: str = AFTER_FLUSH):
         self.k = k
+        self.ack = shootdown_ack
         self.ceiling = shootdown_batch
         self.mailbox = SimLock("tlb_mailbox", "mailbox")
 
