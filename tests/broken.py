@@ -61,6 +61,19 @@ class PcidSkipsFlush(PcidTags):
         return False
 
 
+class PcidSparesInitiator(PcidTags):
+    """Issue 13's bug: a shootdown's initiator is never told to flush the pmap's PCID, even when
+    it is running another pmap (so it is not in pm_cpus and gets no local flush) but still holds
+    entries under that PCID from an earlier run."""
+
+    def defer_flushes(self, pmaps, me):
+        for p in pmaps:
+            for cpu in sorted(p.pcid_cpus - p.pm_cpus - {me}):
+                self.must_flush[cpu].add(p.tag)
+                self.k.counters["pcid_deferred_flushes"] += 1
+                p.pcid_cpus.discard(cpu)
+
+
 def substitute(policy, **strategies):
     """A copy of `policy` whose design has `strategies` (kind=class) in place of its own."""
     out = policy.model_copy()

@@ -14,6 +14,7 @@ from smpsim.experiments.workloads import make_workload
 from smpsim.runtime.transport import InlineTransport
 from smpsim.vm import checker, design
 from smpsim.vm.coordinator import VmCoordinator
+from smpsim.vm.pagetables import Pmap
 from tests import broken
 from tests.helpers import config_dict, run_inline
 
@@ -151,6 +152,31 @@ def test_pcid_reuse_without_flush_is_caught():
     run_inline(data, 0)                                   # correct: PCIDs are reused safely
     e = _violation(data, 0, pcid=broken.PcidSkipsFlush)
     assert e.name == "pcid_reuse_unflushed"
+
+
+def test_pcid_initiator_running_another_pmap_is_told_to_flush_it():
+    # the kernel rule: a CPU outside pm_cpus flushes the pmap's PCID before it next runs it,
+    # the CPU sending the shootdown included (FreeBSD's pm_gen, Linux's tlb_gen)
+    data = config_dict("munmap_fanout", [{"name": "pcid", "preset": "seed", "pcid": True}])
+    tags = _model(data).k.tags
+    pmap = Pmap(99, tags.alloc(99), 0, owner=1)
+    pmap.pcid_cpus, pmap.pm_cpus = {0, 1, 2}, {1}
+    tags.defer_flushes([pmap], me=0)               # cpu0 initiates while running another pmap
+    assert tags.needs_flush(0, pmap.tag, pmap.id) and tags.needs_flush(2, pmap.tag, pmap.id)
+    assert not tags.needs_flush(1, pmap.tag, pmap.id)  # in pm_cpus: reached by the IPI instead
+    assert pmap.pcid_cpus == {1}
+
+
+@pytest.mark.parametrize("policy", [1, 2])   # seed, pv_map_entry
+def test_pcid_initiator_spared_its_flush_leaves_a_stale_tlb_entry(policy):
+    # issue 13: a process's munmap runs on its home CPU while that CPU runs another process;
+    # the CPU held the process's entries under its PCID and ran it again without flushing
+    _, data = cfgmod.load(ROOT / "configs" / "shared_eviction_quick.toml")
+    data["policies"][policy]["pcid"] = True
+    _, result, _ = run_inline(data, policy, check=True)
+    assert result["counters"]["pcid_deferred_flushes"] > 0
+    e = _violation(data, policy, pcid=broken.PcidSparesInitiator)
+    assert e.name == "stale_tlb_entry" and "shootdown has completed" in e.detail
 
 
 @pytest.fixture

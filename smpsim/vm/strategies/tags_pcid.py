@@ -36,9 +36,16 @@ class PcidTags:
         self._free.insert(0, pmap.tag)     # reused last: FIFO
 
     def defer_flushes(self, pmaps, me: int) -> None:
-        """CPUs that may hold a pmap's entries but are not in its pm_cpus flush on next use."""
+        """CPUs that may hold a pmap's entries but are not in its pm_cpus flush on next use.
+
+        The initiator is no exception: when it runs another pmap (an munmap, or the
+        pagedaemon's pmap_page_remove, on a CPU that is not running the pmap) it is not
+        in pm_cpus, gets no local flush, and may still hold entries under the pmap's
+        PCID from an earlier run. FreeBSD clears pm_gen for every CPU outside pm_active,
+        curcpu included (pmap_invalidate_preipi_pcid); Linux's tlb_gen covers it too.
+        When the initiator has the pmap loaded it is in pm_cpus and flushes locally."""
         for p in pmaps:
-            for cpu in sorted(p.pcid_cpus - p.pm_cpus - {me}):
+            for cpu in sorted(p.pcid_cpus - p.pm_cpus):
                 self.must_flush[cpu].add(p.tag)
                 self.k.counters["pcid_deferred_flushes"] += 1
                 p.pcid_cpus.discard(cpu)
