@@ -180,5 +180,47 @@ def bench(ctx):
     sys.exit(bench_main(ctx.args))
 
 
+@main.command()
+@click.option("--set", "overrides", multiple=True, metavar="COST=VALUE",
+              help="Override a cost, e.g. ipi_delivery=20000 (costs.ipi_delivery=... also accepted).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def validate(overrides, fmt):
+    """Hold the cost model against published measurements; exit 1 if a case leaves its band."""
+    import json
+
+    from smpsim.costs import CostModel
+    from smpsim.experiments.config import parse_value
+    from smpsim.experiments.validation import cases, table
+    values = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep:
+            _fail(f"--set expects COST=VALUE, got {item!r}", 2)
+        values[key.strip().removeprefix("costs.")] = parse_value(text.strip())
+    try:
+        costs = CostModel(**values)
+    except Exception as e:
+        _fail(f"invalid costs: {e}", 2)
+    results = cases(costs)
+    if fmt == "json":
+        click.echo(json.dumps([dict(case=r.name, published=r.published, source=r.source, simulated=r.simulated,
+                                    ratio=r.ratio, band=list(r.band), unit=r.unit, passed=r.passed)
+                               for r in results], indent=1))
+    else:
+        click.echo(table(results))
+    failed = [r.name for r in results if not r.passed]
+    if failed:
+        click.echo(f"{len(failed)} case(s) outside their band: {'; '.join(failed)}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--markdown", is_flag=True, help="Print docs/costs.md (the default).")
+def costs(markdown):
+    """Print the cost model: every default with its source or the reason it was chosen."""
+    from smpsim.costs import markdown as md
+    click.echo(md(), nl=False)
+
+
 if __name__ == "__main__":
     main()

@@ -1,9 +1,10 @@
 """The cost model: simulated cycles for every modelled action.
 
 Figures are cycles on a ~2.5 GHz x86 server. Each default's description names
-its source (a paper, a kernel mailing-list measurement) or says that it is a
-choice and why, where no measurement was found. Every field can be overridden
-in a config's `[costs]` table.
+its source (a paper, a kernel mailing-list measurement) or says plainly that it
+is a choice and why, where no measurement was found. Every field can be overridden in a config's
+`[costs]` table. `docs/costs.md` is generated from these descriptions
+(`smpsim costs --markdown`), and a test keeps it up to date.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ class CostModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # --- TLB and page tables -------------------------------------------------
-    tlb_hit: int = _c(1, "L1/L2 dTLB hit folded into the access; counted, not charged beyond 1")
-    page_walk: int = _c(300, "page walk on an L2 TLB miss, cold (Molnar 2015: ~35 warm, ~300 cold); "
-                             "random accesses over large working sets walk cold tables")
+    tlb_hit: int = _c(1, "choice: an STLB/L1 dTLB hit adds about one cycle to the access it serves; charged "
+                         "on every user access that hits (the user work between accesses is the rest of "
+                         "quantum_cycles / accesses_per_quantum)")
+    page_walk: int = _c(300, "page walk on an L2 TLB miss whose page-table lines are not cached (cold), "
+                             "~300 (Molnar 2015 cold-access figures); charged to the user access that missed")
+    page_walk_warm: int = _c(35, "page walk whose PTE cache line this CPU walked recently (warm), ~35 "
+                                 "(Molnar 2015); a CPU remembers the last `walk_lines` PTE lines it walked")
     invlpg: int = _c(250, "INVLPG of one 4 KiB page, 216-280 on Intel (Molnar/Hansen, LKML 2015)")
     local_full_flush: int = _c(120, "CR3 reload without global pages, 96-152 (Molnar/Hansen 2015)")
     context_switch: int = _c(2000, "choice: switching a CPU to another address space (pmap_load), "
@@ -32,44 +37,68 @@ class CostModel(BaseModel):
 
     # --- PTE updates -----------------------------------------------------------
     pte_atomic: int = _c(20, "locked cmpxchg on a hot line ~20 (common figure; Baumann et al. SOSP 2009)")
-    pte_plain: int = _c(2, "plain store to a PTE already in cache; choice")
-    pte_scan: int = _c(3, "reading one PTE slot while scanning a PTP for valid entries; choice")
+    pte_plain: int = _c(2, "choice: plain store to a PTE already in cache (an L1 store)")
+    pte_scan: int = _c(3, "choice: reading one PTE slot while scanning a PTP (8 slots per 64-byte line, "
+                          "sequential, prefetched)")
 
-    # --- locks -------------------------------------------------------------------
-    lock_acquire: int = _c(20, "uncontended spin-lock acquire: one locked cmpxchg (as pte_atomic)")
-    lock_release: int = _c(5, "release: plain store plus barrier; choice")
+    # --- locks and shared cache lines ----------------------------------------------
+    lock_acquire: int = _c(20, "uncontended spin-lock acquire on a line this CPU owns: one locked "
+                               "cmpxchg (as pte_atomic); a line last written by another CPU adds a "
+                               "line transfer")
+    lock_release: int = _c(5, "choice: release is a plain store plus a compiler barrier on x86")
     lock_backoff: int = _c(400, "SPINLOCK_BACKOFF before a P->V retry: the 2011 x86 pmap backs off "
                                 "exponentially from a few hundred cycles; choice of the first step")
+    line_transfer: int = _c(120, "moving a written cache line from another core of the same socket: "
+                                 "44-51 ns CAS ping-pong median on Xeon Broadwell-Ice Lake "
+                                 "(nviennot/core-to-core-latency), ~48 ns")
+    line_transfer_remote: int = _c(300, "moving a written cache line from a core on another socket: "
+                                        "2-3x the in-socket figure on dual-socket machines "
+                                        "(nviennot/core-to-core-latency notebook); 2.5x chosen")
 
     # --- PV tracking ---------------------------------------------------------------
-    pv_hash_step: int = _c(40, "one link of a global PV hash chain: a likely cache miss on a "
-                               "32768-bucket table shared by all CPUs; choice")
-    pv_list_step: int = _c(10, "one link of a per-page or per-entry PV list (lines mostly cached); choice")
-    pv_alloc: int = _c(60, "pool_cache_get of a PV entry; choice (per-CPU cache hit)")
-    pv_free: int = _c(40, "pool_cache_put of a PV entry; choice")
+    pv_hash_step: int = _c(100, "one link of a global PV hash chain: a dependent load into a 256 KiB "
+                                "bucket array and PV entries scattered over memory, shared by all CPUs, "
+                                "so an L3 hit at best (~70-80 cycles on Skylake-SP) plus the compare; "
+                                "choice, set so that netbsd5's exit cost per page sits above Linux's ~320 "
+                                "(smpsim validate)")
+    pv_list_step: int = _c(10, "choice: one link of a per-page or per-entry PV list (lines mostly cached)")
+    pv_alloc: int = _c(60, "choice: pool_cache_get of a PV entry from the per-CPU cache (no lock)")
+    pv_free: int = _c(40, "choice: pool_cache_put of a PV entry to the per-CPU cache (no lock)")
 
     # --- pages -----------------------------------------------------------------------
     fault_trap: int = _c(1500, "choice: exception entry/exit plus uvm_fault lookups (~600 ns)")
-    page_alloc: int = _c(200, "uvm_pagealloc from the free list; choice")
-    page_zero: int = _c(1000, "zeroing a 4 KiB page with cache misses (~10 B/cycle gives ~400 "
-                              "in cache); choice")
-    page_free: int = _c(150, "uvm_pagefree and accounting: what remains of the ~320 cycles per "
-                             "page zapped in a large munmap (Yang Shi, LKML 2018) after the PTE "
-                             "update and PV removal")
+    page_alloc: int = _c(200, "choice: uvm_pagealloc taking a page off a free list, excluding the "
+                              "uvm_fpageqlock acquisition charged separately")
+    page_zero: int = _c(1000, "choice: zeroing a 4 KiB page with cache misses (~10 B/cycle gives ~400 "
+                              "in cache)")
+    page_copy: int = _c(1500, "choice: copying a 4 KiB page for copy-on-write (reads the source and "
+                              "writes the destination: 1.5x page_zero)")
+    page_free: int = _c(150, "uvm_pagefree and accounting, excluding the free-page queue lock: what "
+                             "remains of the ~320 cycles per page zapped in a large munmap (Yang Shi, "
+                             "LKML 2018) after the PTE update and rmap work")
     ptp_free: int = _c(150, "freeing one PTP back to the page allocator, as page_free")
-    ptp_bulk_free: int = _c(30, "freeing one PTP in a bulk splice onto the free list; choice")
+    ptp_bulk_free: int = _c(30, "choice: freeing one PTP in a bulk splice onto the free list (one lock "
+                                "hold for the whole splice)")
 
     # --- IPIs and shootdowns -----------------------------------------------------------
-    ipi_first: int = _c(1900, "IPI to the first remote target, initiator round trip ~775 ns "
-                              "(Amit, LKML RFC 2019)")
-    ipi_extra: int = _c(170, "each extra same-socket IPI target ~70 ns (Amit, LKML RFC 2019)")
-    ipi_handler: int = _c(1200, "remote handler cost stolen from a target, excluding its flush work "
-                                "(estimate; no direct measurement found)")
-    mailbox_claim: int = _c(20, "claiming the global shootdown mailbox: one compare-and-swap")
+    ipi_send: int = _c(170, "initiator's cost per IPI target (ICR write and collecting that target's "
+                            "acknowledgement): each extra same-socket target ~70 ns (Amit, LKML RFC 2019)")
+    ipi_delivery: int = _c(800, "from the ICR write to the handler starting on a same-socket target; "
+                                "chosen so that a one-page, one-target round trip with acknowledgement "
+                                "after the flush is ~1,900 cycles (~775 ns, Amit, LKML RFC 2019)")
+    ipi_delivery_remote: int = _c(2000, "as ipi_delivery for a target on another socket: 2.5x, as for a "
+                                        "line transfer (nviennot/core-to-core-latency; LATR, ASPLOS 2018 "
+                                        "reports 2.7 us for a 16-core 2-socket shootdown)")
+    ipi_handler_entry: int = _c(500, "choice: the part of ipi_handler before the handler can touch the "
+                                     "request (interrupt entry, reading the packet)")
+    ipi_handler: int = _c(1200, "remote handler cost stolen from a target, entry plus exit, excluding its "
+                                "flush work (estimate; no direct measurement found)")
+    mailbox_claim: int = _c(20, "claiming the global shootdown mailbox: one compare-and-swap, as pte_atomic "
+                                "(a line last written by another CPU adds a line transfer)")
 
     # --- scheduling ----------------------------------------------------------------------
-    switch_away: int = _c(400, "a lazy CPU loading pmap_kernel and dropping its reference: CR3 write "
-                               "plus atomic refcount decrement; choice")
+    switch_away: int = _c(400, "choice: a lazy CPU loading pmap_kernel and dropping its reference: CR3 "
+                               "write plus atomic refcount decrement")
 
     # --- today's kernels (issue 10): broadcast invalidation, reverse maps ---------------------
     invlpgb: int = _c(250, "issuing one INVLPGB: no published cycle count found; a choice, taken as "
@@ -85,3 +114,15 @@ class CostModel(BaseModel):
     rmap_vma_step: int = _c(100, "Linux rmap: one VMA of an anon_vma or i_mmap interval-tree walk "
                                  "(vma_address, then page_vma_mapped_walk down the page table): about "
                                  "three warm page-walk steps (~35 each, Molnar 2015); choice")
+
+
+def markdown() -> str:
+    """docs/costs.md: every cost, its default and its description (source or reason)."""
+    lines = ["# Cost model", "",
+             "Generated from `smpsim/costs.py` by `smpsim costs --markdown > docs/costs.md`; do not edit by hand",
+             "(a test checks that this file is up to date). Cycles on a ~2.5 GHz x86 server; every field can be",
+             "overridden in a config's `[costs]` table. `smpsim validate` holds these defaults against published",
+             "measurements.", "", "| cost | default (cycles) | source or reason |", "|---|---:|---|"]
+    for name, field in CostModel.model_fields.items():
+        lines.append(f"| `{name}` | {field.default:,} | {field.description} |")
+    return "\n".join(lines) + "\n"

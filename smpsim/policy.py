@@ -14,7 +14,7 @@ strategy classes the model runs.
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, StrictInt,
                       model_validator)
@@ -49,6 +49,8 @@ class Policy(BaseModel):
     lazy_tlb: Annotated[str, _switch("lazy_tlb")] = "on"
     pressure_switch: Annotated[str, _switch("pressure_switch")] = "off"
     shootdown_batch: StrictInt = Field(default=6, ge=1, le=512)
+    shootdown_ack: Literal["before", "after"] = "after"
+    reclaim_batch: StrictInt = Field(default=1, ge=1, le=4096)
     pcid: Annotated[Union[StrictBool, str], _switch("pcid")] = False   # or 'linux_asid'
     _design: designs.Design | None = PrivateAttr(default=None)
 

@@ -40,6 +40,7 @@ class CpuSetup:
     pcid: bool
     seed: int
     costs: dict = field(default_factory=dict)
+    walk_lines: int = 64        # PTE cache lines remembered as walked (warm walks)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,11 @@ class Switch:
 
 @dataclass(frozen=True)
 class QuantumRequest:
-    """Run one quantum: switch as told, install fills, then perform `accesses` lookups."""
+    """Run one quantum: switch as told, install fills, then perform up to `accesses` lookups.
+
+    With `budget` >= 0 the quantum is a budget of cycles: each access costs `user_cycles`
+    of user work plus a TLB hit or a page walk (warm or cold), and the CPU stops when the
+    budget is spent. `budget` < 0: no budget (every access is made; used by probes)."""
     epoch: int
     cpu: int
     switch: Switch
@@ -66,6 +71,8 @@ class QuantumRequest:
     accesses: int = 0
     fills: tuple = ()           # ((va_page, frame), ...) for the running pmap, from last misses
     want_tlb: bool = False      # reply with the whole TLB (invariant checking)
+    budget: int = -1
+    user_cycles: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,10 @@ class QuantumReply:
     hits: int
     misses: tuple               # unique missed va pages, in order of first miss
     tlb: Optional[tuple] = None
+    accesses_done: int = 0      # user accesses completed within the budget
+    cycles: int = 0             # cycles they took (user work, hits, walks)
+    walk_cycles: int = 0        # of which page walks (TLB refills)
+    warm_walks: int = 0         # walks that found their PTE line cached
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,7 @@ class ShootdownAck:
     handler_cycles: int         # cycles the handler took on the target (stolen from it)
     invlpg: int
     tlb: Optional[tuple] = None
+    flush_cycles: int = 0       # the flush part of handler_cycles (delays an ack sent after the flush)
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,7 @@ class SwitchAwayAck:
     switched: bool              # False: the CPU no longer held that pmap
     handler_cycles: int
     tlb: Optional[tuple] = None
+    work_cycles: int = 0        # the switch part of handler_cycles (delays an ack sent after it)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ elsewhere joins it without an edit here:
   a switch that is a strategy kind takes every registered strategy
   (`design.strategy_values`), a boolean both values, an integer (a strategy
   parameter such as `shootdown_batch`) its schema's lower and upper bound, i.e. a
-  small and a large value. A field of any other type stops generation with an
+  small and a large value, a Literal every value it allows. A field of any other type stops generation with an
   error rather than being left out;
 - configs: `configs/*_quick.toml`.
 
@@ -26,6 +26,7 @@ import itertools
 import os
 import sys
 import time
+import typing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,8 @@ def switch_values() -> dict[str, tuple]:
             out[name] = (False, True)
         elif info.annotation is int:
             out[name] = _bounds(name, info)
+        elif typing.get_origin(info.annotation) is typing.Literal:
+            out[name] = typing.get_args(info.annotation)       # every allowed value (shootdown_ack)
         else:
             raise TypeError(f"switch {name!r} ({info.annotation}) is neither a strategy kind, a bool nor "
                             f"a bounded int: tests/matrix.py does not know which values to run")

@@ -20,6 +20,10 @@ from smpsim.experiments.safeio import atomic_write
 
 # (label, getter) of the headline rows; a row is shown when some policy has a non-zero value
 HEADLINE = [
+    ("kernel cycles (total)", lambda r: (r.totals.get("kernel_cycles") or {}).get("total")),
+    ("kernel cycles incl. final drain", lambda r: (r.totals.get("kernel_cycles") or {}).get("total_with_drain")),
+    ("final drain cycles", lambda r: (r.totals.get("kernel_cycles") or {}).get("drain")),
+    ("user accesses", lambda r: (r.totals.get("user_progress") or {}).get("total")),
     ("exit: mean cycles", lambda r: r.latency.get("exit", {}).get("mean_cycles")),
     ("exit: p99 cycles", lambda r: r.latency.get("exit", {}).get("p99_cycles")),
     ("munmap: mean cycles", lambda r: r.latency.get("munmap", {}).get("mean_cycles")),

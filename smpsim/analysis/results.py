@@ -65,7 +65,7 @@ class PolicyResult:
     latency: dict[str, dict]          # kind -> latency_stats shape
     latency_source: dict[str, str]    # kind -> "events" | "summary"
     exit_breakdown: dict
-    totals: dict                      # sim_cycles, epochs, wall_seconds
+    totals: dict                      # sim_cycles, epochs, wall_seconds, kernel_cycles, user_progress
     events: PolicyEvents | None
     warnings: list[str]
 
@@ -110,7 +110,8 @@ def collect(run: Run) -> list[PolicyResult]:
                 params=dict(entry.get("params") or {}), switches=dict(entry.get("switches") or {}),
                 counters=dict(entry.get("counters") or {}), latency=latency, latency_source=source,
                 exit_breakdown=dict(entry.get("exit_breakdown") or {}),
-                totals={k: entry.get(k) for k in ("sim_cycles", "epochs", "wall_seconds")},
+                totals={k: entry.get(k) for k in ("sim_cycles", "epochs", "wall_seconds", "kernel_cycles",
+                                                  "user_progress")},
                 events=pe, warnings=warnings))
     return results
 

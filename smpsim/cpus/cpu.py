@@ -16,7 +16,8 @@ from bisect import bisect_right
 
 from smpsim import rng
 from smpsim.costs import CostModel
-from smpsim.cpus.tlb import Tlb
+from smpsim.cpus.tlb import TAG_SHIFT, Tlb
+from smpsim.cpus.walks import WalkCache
 from smpsim.protocol import (FLUSH_ALL, FLUSH_TAG, KERNEL, LAZY, STALE, VALID, CpuSetup, CpuSnapshot,
                              QuantumReply, QuantumRequest, ShootdownAck, ShootdownRequest, SnapshotRequest,
                              Switch, SwitchAwayAck, SwitchAwayRequest)
@@ -34,6 +35,7 @@ class SimCpu:
         self.curpmap: int | None = None
         self.tag = 0
         self.state = KERNEL
+        self.walks = WalkCache(setup.walk_lines)
         self._handlers = {QuantumRequest: self.run_quantum, ShootdownRequest: self.shootdown,
                           SwitchAwayRequest: self.switch_away, SnapshotRequest: self.snapshot}
 
@@ -63,15 +65,57 @@ class SimCpu:
     # --- quantum -----------------------------------------------------------------------
     def run_quantum(self, req: QuantumRequest) -> QuantumReply:
         self._switch(req.switch)
-        hits = 0
+        hits = done = cycles = walk_cycles = warm = 0
         misses: list[int] = []
         if self.state == VALID:
             for va, frame in req.fills:
                 self.tlb.insert(self.tag, va, frame, self.curpmap)
             if req.accesses and req.ranges:
-                hits, misses = self.tlb.access(self.tag, self._access_stream(req))
+                vas = self._access_stream(req)
+                if req.budget < 0:
+                    hits, misses = self.tlb.access(self.tag, vas)
+                    done = len(vas)
+                else:
+                    hits, misses, done, cycles, walk_cycles, warm = self._costed(req, vas)
         return QuantumReply(req.epoch, self.id, self.state, self.curpmap, hits, tuple(misses),
-                            self._tlb_or_none(req.want_tlb))
+                            self._tlb_or_none(req.want_tlb), done, cycles, walk_cycles, warm)
+
+    def _costed(self, req: QuantumRequest, vas: list[int]):
+        """Make accesses until the cycle budget is spent: user work plus a hit or a walk each
+        (a walk is warm if this CPU walked the PTE's cache line recently, else cold)."""
+        c = self.costs
+        walks = self.walks
+        sets, nsets = self.tlb.sets, self.tlb.nsets
+        tagbits = self.tag << TAG_SHIFT
+        tag = self.tag
+        hit_cost = req.user_cycles + c.tlb_hit
+        budget = req.budget
+        spent = hits = done = walk_cycles = warm = 0
+        pending: set[int] = set()
+        misses: list[int] = []
+        for va in vas:                     # the TLB lookup inlined (Tlb.hit), for speed
+            if spent >= budget:
+                break
+            done += 1
+            s = sets[va % nsets]
+            key = tagbits | va
+            value = s.pop(key, None)
+            if value is not None:
+                s[key] = value             # LRU: most recently used last
+            if value is not None or va in pending:
+                hits += 1
+                spent += hit_cost
+                continue
+            pending.add(va)
+            misses.append(va)
+            if walks.walk(tag, va):
+                warm += 1
+                cost = c.page_walk_warm
+            else:
+                cost = c.page_walk
+            walk_cycles += cost
+            spent += req.user_cycles + cost
+        return hits, misses, done, spent, walk_cycles, warm
 
     def _access_stream(self, req: QuantumRequest) -> list[int]:
         """The quantum's accesses: uniform over the pages of the thread's ranges, from the
@@ -111,7 +155,7 @@ class SimCpu:
             invlpg = len(req.vas)
         work = c.local_full_flush if full else invlpg * c.invlpg
         handler = work if req.local else c.ipi_handler + work
-        return ShootdownAck(req.xid, self.id, handler, invlpg, self._tlb_or_none(req.want_tlb))
+        return ShootdownAck(req.xid, self.id, handler, invlpg, self._tlb_or_none(req.want_tlb), work)
 
     # --- switch-away request (memory pressure) ---------------------------------------------
     def switch_away(self, req: SwitchAwayRequest) -> SwitchAwayAck:
@@ -121,7 +165,7 @@ class SimCpu:
                 self.tlb.flush_all()
             self.curpmap, self.tag, self.state = None, 0, KERNEL
             return SwitchAwayAck(req.xid, self.id, True, c.ipi_handler + c.switch_away,
-                                 self._tlb_or_none(req.want_tlb))
+                                 self._tlb_or_none(req.want_tlb), c.switch_away)
         return SwitchAwayAck(req.xid, self.id, False, c.ipi_handler, self._tlb_or_none(req.want_tlb))
 
     def snapshot(self, req: SnapshotRequest | None = None) -> CpuSnapshot:

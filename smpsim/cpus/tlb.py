@@ -57,6 +57,16 @@ class Tlb:
                 misses.append(va)
         return hits, misses
 
+    def hit(self, tag: int, va: int) -> bool:
+        """One lookup: True on a hit (LRU updated), False on a miss."""
+        s = self.sets[va % self.nsets]
+        key = (tag << TAG_SHIFT) | va
+        value = s.pop(key, None)
+        if value is None:
+            return False
+        s[key] = value
+        return True
+
     def insert(self, tag: int, va: int, frame: int, owner: int = 0) -> None:
         s = self.sets[va % self.nsets]
         key = (tag << TAG_SHIFT) | va

@@ -94,6 +94,8 @@ class MachineConfig(_Strict):
     """The simulated machine. Watermarks default as in uvmexp: freetarg = freemin * 4/3."""
 
     ncpus: int = Field(4, ge=1, le=256, description="simulated CPUs, one actor each")
+    sockets: int = Field(1, ge=1, le=64, description="sockets; CPUs are split evenly (cpu * sockets // ncpus); "
+                                                     "IPIs and cache-line transfers cost more across them")
     phys_pages: int = Field(65536, ge=256, le=MAX_PAGES, description="physical memory in 4 KiB pages")
     kernel_pages: int = Field(512, ge=0, le=MAX_PAGES, description="pages owned by the kernel (never freed)")
     freemin: int | None = Field(None, ge=1, le=MAX_PAGES,
@@ -108,6 +110,10 @@ class MachineConfig(_Strict):
     pagedaemon_cpu: int = Field(0, ge=0, description="CPU the pagedaemon runs on")
     pagedaemon_batch: int = Field(64, ge=1, le=MAX_PAGES,
                                   description="pages freed per pagedaemon run beyond freetarg")
+    walk_lines: int = Field(64, ge=0, le=1 << 20,
+                            description="PTE cache lines (8 PTEs each) a CPU remembers having walked: "
+                                        "a walk within them is warm (costs.page_walk_warm), else cold; "
+                                        "choice (a few KiB of the L1/L2 data cache)")
 
     @model_validator(mode="after")
     def _check(self):
@@ -117,6 +123,8 @@ class MachineConfig(_Strict):
                              f"{self.phys_pages}; at least 64 are needed")
         if self.tlb_entries % self.tlb_ways:
             raise ValueError(f"tlb_entries={self.tlb_entries} must be a multiple of tlb_ways={self.tlb_ways}")
+        if self.sockets > self.ncpus:
+            raise ValueError(f"sockets={self.sockets} must be <= ncpus={self.ncpus}")
         if self.pagedaemon_cpu >= self.ncpus:
             raise ValueError(f"pagedaemon_cpu={self.pagedaemon_cpu} must be < ncpus={self.ncpus}")
         fm, ft = self.watermarks()
@@ -171,6 +179,15 @@ class ForkExit(_Strict):
     run_epochs: int = Field(1, **_EPOCHS)
     libs: int = Field(2, ge=0, le=1000, description="fork_exec_exit: shared libraries mapped by each process")
     lib_pages: int = Field(32, ge=1, le=ENTRY_STRIDE, description="fork_exec_exit: pages of each library's text")
+    child_pages: int = Field(16, ge=0, le=MAX_PAGES, description="pages of the parent's image the child touches "
+                                                                 "(reads) before it exits or execs")
+    child_writes: int = Field(4, ge=0, le=MAX_PAGES,
+                              description="of those, pages the child writes first (copy-on-write faults)")
+    parent_writes: int = Field(16, ge=0, le=MAX_PAGES, description="pages the parent writes between forks (each "
+                                                                   "fork write-protects them again)")
+    parent_threads: int = Field(1, ge=1, le=256, description="threads of each parent, on consecutive CPUs: the "
+                                                             "others keep running, so fork's pmap_protect shoots "
+                                                             "them down")
 
     @model_validator(mode="after")
     def _check(self):
@@ -186,6 +203,10 @@ class MunmapFanout(_Strict):
     rounds: int = Field(8, ge=1, le=1_000_000)
     interval_epochs: int = Field(1, **_EPOCHS)
     protect: bool = Field(False, description="mprotect the region read-only (pmap_protect) one epoch before each munmap")
+    region_mix: list[int] = Field(default_factory=list, description="if given, round i maps and unmaps "
+                                  "region_mix[i % len] pages instead of region_pages")
+    working_pages: int = Field(0, ge=0, le=MAX_PAGES, description="a long-lived working set every thread keeps touching "
+                                                     "(what a full flush makes it refill)")
 
 
 class MemoryPressure(_Strict):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 HEADLINE = (
     ("exit cyc (mean)", lambda e: (e["latency"].get("exit") or {}).get("mean_cycles")),
+    ("kernel cyc (total)", lambda e: (e.get("kernel_cycles") or {}).get("total")),
+    ("+ drain", lambda e: (e.get("kernel_cycles") or {}).get("drain")),
+    ("user accesses", lambda e: (e.get("user_progress") or {}).get("total")),
     ("munmap cyc (mean)", lambda e: (e["latency"].get("munmap") or {}).get("mean_cycles")),
     ("pte_atomic_updates", lambda e: e["counters"]["pte_atomic_updates"]),
     ("pv_lock_contended", lambda e: e["counters"]["pv_lock_contended"]),

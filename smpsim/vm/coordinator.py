@@ -21,6 +21,7 @@ from smpsim.errors import InvariantViolation, SimulationError
 from smpsim.protocol import LAZY, STALE, CpuSetup
 from smpsim.vm import checker
 from smpsim.vm.dispatch import Dispatcher
+from smpsim.vm.drain import drain
 from smpsim.vm.events import EventQueue
 from smpsim.vm.kernel import Kernel
 from smpsim.vm.pagedaemon import wake_pagedaemon
@@ -59,7 +60,7 @@ class VmCoordinator:
         m = self.config.machine
         costs = self.config.costs.model_dump()
         pcid = self.k.tags.hardware_pcid
-        self.transport.start([CpuSetup(i, m.tlb_entries, m.tlb_ways, pcid, self.config.seed, costs)
+        self.transport.start([CpuSetup(i, m.tlb_entries, m.tlb_ways, pcid, self.config.seed, costs, m.walk_lines)
                               for i in range(m.ncpus)])
         self.k.emit("run.start", 0, ncpus=m.ncpus, switches=self.policy.switches(),
                     workload=self.config.workload.model_dump())
@@ -113,6 +114,10 @@ class VmCoordinator:
             self.quiet_epochs += 1
             if self.quiet_epochs > run.tail_epochs:
                 self.done = True
+                q = self.config.machine.quantum_cycles
+                drain(self.k, self.transport.exchange, self.epoch * q, self.epoch)
+                if self.k.check:
+                    checker.check_all(self.k)
                 self.k.emit("run.end", self.epoch * self.config.machine.quantum_cycles, status="completed",
                             counters=dict(self.k.counters))
         if not self.done and self.epoch >= run.max_epochs:

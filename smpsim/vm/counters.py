@@ -26,6 +26,18 @@ EXTRA_COUNTERS = (
     "switch_cycles",             # pmap_activate/deactivate work, incl. a last pmap_destroy; taken from the quantum
     "misses_dropped",            # misses whose thread left or whose range was unmapped before they were resolved
     "exits", "munmaps", "pagedaemon_runs", "pmaps_destroyed", "ptp_switch_away_freed",
+    # fidelity (issue 9): shootdown timing, refills, shared lines, fork, drain, batched reclaim
+    "shootdown_ack_wait_cycles",  # initiators spinning for acknowledgements after sends and local flush
+    "ipi_broadcasts",             # shootdowns sent as one broadcast IPI (every other CPU a target)
+    "user_accesses",              # user memory accesses completed by CPUs (progress)
+    "user_access_cycles",         # cycles CPUs spent on them: user work, TLB hits and walks
+    "tlb_hit_cycles", "tlb_refill_cycles", "walks_warm", "walks_cold",
+    "fault_cycles_stolen",        # faults' kernel cycles taken from the faulting CPU's next quantum
+    "line_transfers", "line_transfers_remote", "line_transfer_cycles",
+    "fpageq_lock_acquires", "fpageq_lock_contended", "fpageq_lock_wait_cycles",
+    "forks", "cow_faults", "cow_read_shares", "pages_copied", "fork_protect_ptes", "execs",
+    "reclaim_batches",
+    "drain_cycles", "drain_ptp_freed", "drain_pmaps_destroyed", "deferred_destroy_cycles",
 )
 
 ALL_COUNTERS = SPEC_COUNTERS + EXTRA_COUNTERS
@@ -51,10 +63,12 @@ DESIGN_COUNTERS = (
 
 
 class Counters(dict):
-    """A dict of every counter, all starting at 0."""
+    """A dict of every counter, all starting at 0. It also carries the kernel's `topology`
+    (smpsim.vm.topology), so that every Op made with these counters charges line transfers."""
 
-    def __init__(self):
+    def __init__(self, topology=None):
         super().__init__((name, 0) for name in ALL_COUNTERS)
+        self.topology = topology
 
     def __missing__(self, key: str) -> int:
         return 0                   # a design counter (DESIGN_COUNTERS) not yet moved

@@ -22,18 +22,23 @@ PARAMETERS = {"shootdown_batch": "shootdown", "shootdown_ack": "shootdown"}
 
 # when a shootdown target acknowledges: before its flush (NetBSD, FreeBSD) or after its handler (Linux)
 ACK_TIMES = ("before", "after")
+# parameter -> None: not a strategy's, read by the kernel from the design itself (the
+# pagedaemon's reclaim batch); a row that does not name it keeps the default below
+ATTRIBUTES = {"reclaim_batch": None}
+ATTRIBUTE_DEFAULTS = {"reclaim_batch": 1}
 
 _STRATEGIES: dict[str, dict] = {kind: dict(values) for kind, values in BUILTIN.items()}
 
 PRESETS: dict[str, dict] = {
     # the 2011 x86 pmap after the rmind-uvmplock merge (NetBSD 5/6)
+    # (pmap_tlb.c of NetBSD 5/6: pmap_tlb_intr flushes, then acknowledges)
     "netbsd5": dict(pv_tracking="global_hash", teardown="eager", lazy_tlb="on", pressure_switch="off",
-                    pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="before",
-                    lazy_drop="refcount"),
+                    pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
+                    lazy_drop="refcount", reclaim_batch=1),
     # all three proposals of the 2011 tech-kern post
     "seed": dict(pv_tracking="map_entry", teardown="deferred", lazy_tlb="on", pressure_switch="on",
-                 pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="before",
-                 lazy_drop="refcount"),
+                 pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
+                 lazy_drop="refcount", reclaim_batch=1),
     # Today's kernels (issue 10; docs/kernels.md has each strategy's source and what is simplified).
     # NetBSD 10 x86: pmap_remove_all zaps PTPs 32 at a time, TP_MAXVA 16, PV in a per-PTP rb-tree,
     # one global mailbox, NetBSD lazy states, no PCIDs.
@@ -96,6 +101,7 @@ class Design:
     lazy_drop: type
     shootdown_batch: int
     shootdown_ack: str
+    reclaim_batch: int = ATTRIBUTE_DEFAULTS["reclaim_batch"]
 
     def build(self, k) -> SimpleNamespace:
         """One instance of every strategy for the kernel context `k`."""
@@ -110,6 +116,7 @@ class Design:
 
 def resolve(row: dict) -> Design:
     """The Design a full row (every kind and parameter) names."""
+    row = {**ATTRIBUTE_DEFAULTS, **row}
     missing = [f.name for f in fields(Design) if f.name not in row]
     if missing:
         raise ValueError(f"a design needs {', '.join(missing)}")
@@ -122,4 +129,6 @@ def resolve(row: dict) -> Design:
             allowed = ", ".join(repr(v) for v in _STRATEGIES[kind])
             raise ValueError(f"{kind}={value!r} is not a registered strategy; allowed: {allowed}")
         classes[kind] = _STRATEGIES[kind][value]
-    return Design(**classes, **{p: row[p] for p in PARAMETERS})
+    if not isinstance(row["reclaim_batch"], int) or row["reclaim_batch"] < 1:
+        raise ValueError(f"reclaim_batch={row['reclaim_batch']!r} must be an integer >= 1")
+    return Design(**classes, **{p: row[p] for p in (*PARAMETERS, *ATTRIBUTES)})

@@ -4,16 +4,19 @@
 and runs it on its CPU (after that CPU's previous kernel operation; an operation
 pushed past the epoch waits for the next one). Each handler is one kernel
 operation timed by an `Op`; what the workload schedules next comes back from its
-`after` and is queued. TLB misses are part of a quantum's own time: they neither
-wait for nor delay the kernel operations their CPU initiates.
+`after` and is queued. Faulting TLB misses neither wait for nor delay the kernel
+operations their CPU initiates; their cycles come off the faulting CPU's next
+quantum. The workloads' system calls do not: they stand for calls made beside
+the CPU's user thread (a workload issues them back to back), so their cycles are
+counted in `kernel_cycles`, not taken from user progress.
 """
 
 from __future__ import annotations
 
-from smpsim.vm import checker, uvm
+from smpsim.vm import checker, fork, uvm
 from smpsim.vm.locks import Op
-from smpsim.vm.operations import (Exit, Miss, Mmap, Mprotect, Munmap, PagedaemonRun, Scheduled, Spawn,
-                                  Teardown)
+from smpsim.vm.operations import (Exec, ExecTeardown, Exit, Fork, Miss, Mmap, Mprotect, Munmap, PagedaemonRun,
+                                  Scheduled, Spawn, Teardown, Touch)
 from smpsim.vm.pagedaemon import pagedaemon
 
 
@@ -24,7 +27,9 @@ class Dispatcher:
         self.queue = queue
         self.shared: dict[str, object] = {}
         self.handlers = {Spawn: self._spawn, Exit: self._exit, Teardown: self._teardown, Mmap: self._mmap,
-                         Munmap: self._munmap, Mprotect: self._mprotect, PagedaemonRun: self._pagedaemon}
+                         Munmap: self._munmap, Mprotect: self._mprotect, PagedaemonRun: self._pagedaemon,
+                         Fork: self._fork, Exec: self._exec, ExecTeardown: self._exec_teardown,
+                         Touch: self._touch}
 
     def schedule(self, items) -> None:
         for s in items:
@@ -34,7 +39,12 @@ class Dispatcher:
         k = self.k
         while (ev := self.queue.pop_before(end)) is not None:
             if type(ev.op) is Miss:
-                self._miss(Op("miss", ev.cpu, ev.time, k.counters), ev.op)
+                mop = Op("miss", ev.cpu, ev.time, k.counters)
+                self._miss(mop, ev.op)
+                # the fault ran on the faulting CPU: its cycles come off that CPU's next quantum
+                k.views[ev.cpu].stolen += mop.cycles
+                k.counters["fault_cycles_stolen"] += mop.cycles
+                k.account(mop)
                 continue       # checked with the epoch: a fill changes no mapping
             view = k.views[ev.cpu]
             t = max(ev.time, view.busy_until)
@@ -44,6 +54,7 @@ class Dispatcher:
             op = Op(type(ev.op).__name__.lower(), ev.cpu, t, k.counters)
             follow = self.handlers[type(ev.op)](op, ev.op)
             view.busy_until = op.t
+            k.account(op)
             k.note_pinned()
             if k.check:
                 checker.check_all(k)
@@ -63,9 +74,45 @@ class Dispatcher:
     def _spawn(self, op: Op, rec: Spawn):
         k = self.k
         proc = uvm.spawn(k, op, rec.name, list(rec.cpus))
-        for m in rec.entries:
+        self._map_image(op, proc, rec.entries)
+        return self.workload.after(rec, op.t, proc)
+
+    def _map_image(self, op: Op, proc, entries) -> None:
+        for m in entries:
             obj = self.shared_object(m.obj) if m.obj else None
-            uvm.uvm_map(k, op, proc, m.start, m.npages, obj, m.offset, m.prot, m.prefault)
+            uvm.uvm_map(self.k, op, proc, m.start, m.npages, obj, m.offset, m.prot, m.prefault)
+
+    def _fork(self, op: Op, rec: Fork):
+        k = self.k
+        parent = k.procs[rec.pid]
+        child = fork.uvmspace_fork(k, op, parent, rec.name, list(rec.cpus))
+        if rec.wait:
+            for t in parent.threads:
+                if t.cpu == op.cpu:
+                    t.asleep = True
+        return self.workload.after(rec, op.t, child)
+
+    def _exec(self, op: Op, rec: Exec):
+        k = self.k
+        proc = k.procs[rec.pid]
+        holder = fork.uvmspace_exec(k, op, proc, f"{proc.name}.pre-exec")
+        self._map_image(op, proc, rec.entries)
+        q = k.config.machine.quantum_cycles
+        return [Scheduled((op.t // q + 1) * q, proc.home_cpu, ExecTeardown(holder.pid))] + \
+            list(self.workload.after(rec, op.t, proc))
+
+    def _exec_teardown(self, op: Op, rec: ExecTeardown):
+        k = self.k
+        holder = k.procs[rec.pid]
+        uvm.exit_teardown(k, op, holder)
+        k.record_latency("exec", op.cycles)
+        k.emit("exec_teardown", op.start, process=holder.pid, cpu=op.cpu, cycles=op.cycles)
+        return ()
+
+    def _touch(self, op: Op, rec: Touch):
+        proc = self.k.procs[rec.pid]
+        if proc.state == "running":
+            fork.touch(self.k, op, proc, rec.start, rec.npages, rec.write)
         return self.workload.after(rec, op.t, proc)
 
     def _exit(self, op: Op, rec: Exit):
@@ -122,8 +169,7 @@ class Dispatcher:
         if proc.state != "running" or view.curpmap is not pmap or proc.map.lookup(rec.va) is None:
             k.counters["misses_dropped"] += 1    # the thread left, or the range was unmapped first
             return
-        op.spend(k.costs.page_walk)              # the walk that found no PTE
-        pte = pmap.pte(rec.va)
+        pte = pmap.pte(rec.va)                   # (the CPU paid the walk that found no PTE)
         if pte is not None:
             k.counters["page_walks"] += 1
             pte.ref = True

@@ -25,19 +25,21 @@ LOCK_COUNTERS = {
     "pv": ("pv_lock_acquires", "pv_lock_contended", "pv_lock_wait_cycles"),
     "pmap": ("pmap_lock_acquires", "pmap_lock_contended", "pmap_lock_wait_cycles"),
     "object": ("object_lock_acquires", "object_lock_contended", "object_lock_wait_cycles"),
+    "fpageq": ("fpageq_lock_acquires", "fpageq_lock_contended", "fpageq_lock_wait_cycles"),
 }
 
 
 class SimLock:
     """A lock's busy calendar: sorted, non-overlapping [start, end) intervals."""
 
-    __slots__ = ("name", "kind", "starts", "ends")
+    __slots__ = ("name", "kind", "starts", "ends", "last_cpu")
 
     def __init__(self, name: str, kind: str):
         self.name = name
-        self.kind = kind          # counter family: pv, pmap, object, mailbox
+        self.kind = kind          # counter family: pv, pmap, object, mailbox, fpageq
         self.starts: list[int] = []
         self.ends: list[int] = []
+        self.last_cpu: int | None = None     # the CPU that last wrote the lock's cache line
 
     def free_at(self, t: int) -> int:
         """The earliest time >= t at which the lock is not held."""
@@ -86,7 +88,7 @@ class SimLock:
 class Op:
     """One kernel operation on one CPU: its local clock and where its cycles went."""
 
-    __slots__ = ("kind", "cpu", "start", "t", "parts", "held", "counters")
+    __slots__ = ("kind", "cpu", "start", "t", "parts", "held", "counters", "topo", "deferred", "asleep")
 
     def __init__(self, kind: str, cpu: int, start: int, counters):
         self.kind = kind
@@ -96,6 +98,15 @@ class Op:
         self.parts = dict.fromkeys(PARTS, 0)
         self.held: list[tuple[SimLock, int, str]] = []
         self.counters = counters
+        # the kernel's sockets and line costs travel with its counters (smpsim.vm.topology)
+        self.topo = getattr(counters, "topology", None)
+        self.deferred = 0         # cycles of a deferred pmap_destroy run inside this operation
+        self.asleep = 0           # cycles asleep (uvm_wait for the pagedaemon): not this CPU's work
+
+    def line(self, lock: SimLock) -> int:
+        """Take the lock's cache line for writing: the transfer if another CPU wrote it last."""
+        prev, lock.last_cpu = lock.last_cpu, self.cpu
+        return self.topo.transfer(prev, self.cpu) if self.topo is not None else 0
 
     def spend(self, cycles: int, part: str = "other") -> None:
         self.t += cycles
@@ -123,12 +134,13 @@ class Op:
         """Take `lock` (waiting for a recorded hold to end); return the wait in cycles."""
         wait = self._wait(lock, lock.free_at(self.t))
         self.held.append((lock, self.t, part))
-        self.spend(cost, part)
+        self.spend(cost + self.line(lock), part)
         return wait
 
     def hold_for(self, lock: SimLock, duration: int, part: str) -> int:
         """Take `lock` for a hold whose length is known in advance (the shootdown mailbox):
-        wait for a gap long enough, so the hold never overlaps another. Returns the wait."""
+        wait for a gap long enough, so the hold never overlaps another. Returns the wait.
+        The line transfer, if any, must be part of `duration` (see `Op.line`)."""
         wait = self._wait(lock, lock.free_for(self.t, duration))
         lock.record(self.t, self.t + duration)
         self.spend(duration, part)

@@ -31,6 +31,10 @@ class VmMapEntry:
 
     `pv` is the list head of proposal 1: with pv_tracking=map_entry the pmap links
     the PV entry of each mapping in this range here (va -> frame).
+
+    `backing` is the copy-on-write source of a forked private entry (the parent's amap,
+    shared with needs-copy set, as uvmspace_fork leaves it): a read fault maps its page
+    read-only, a write fault copies it into `obj`, the entry's own amap.
     """
     start: int
     npages: int
@@ -39,6 +43,7 @@ class VmMapEntry:
     prot: str = "rw"
     wired: bool = False
     pv: dict = field(default_factory=dict)
+    backing: UObject | None = None
 
     @property
     def end(self) -> int:

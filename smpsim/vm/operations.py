@@ -85,6 +85,48 @@ class Mprotect:
 
 
 @dataclass(frozen=True, eq=False)
+class Fork:
+    """fork(): process `pid` (its thread on the forking CPU) creates a child with threads on
+    `cpus` (uvmspace_fork); with `wait` the forking thread sleeps in wait() until the child exits."""
+    pid: int
+    name: str
+    cpus: tuple
+    wait: bool = True
+    ctx: Any = None
+    background = False
+
+
+@dataclass(frozen=True, eq=False)
+class Exec:
+    """execve(): process `pid` gets a new vmspace mapping `entries` (Mapping records); the old
+    one is torn down as at exit (ExecTeardown) once the CPU has switched away from it."""
+    pid: int
+    entries: tuple
+    ctx: Any = None
+    background = False
+
+
+@dataclass(frozen=True, eq=False)
+class ExecTeardown:
+    """uvmspace_free of the vmspace an exec replaced (`pid` is its holder record)."""
+    pid: int
+    ctx: Any = None
+    background = False
+
+
+@dataclass(frozen=True, eq=False)
+class Touch:
+    """Process `pid` reads (or writes) [start, start+npages): faults where the access traps
+    (copy-on-write faults on a forked child's writes)."""
+    pid: int
+    start: int
+    npages: int
+    write: bool
+    ctx: Any = None
+    background = False
+
+
+@dataclass(frozen=True, eq=False)
 class PagedaemonRun:
     background = True
 

@@ -10,6 +10,10 @@ chance): the simplest policy that is deterministic and evicts long-cached shared
 pages first, which is where P->V lists are long. Evicting an anonymous page is
 treated as paging it out for free (swap I/O is not modelled); touching it again
 is a fresh fault. Each victim is unmapped everywhere by `pmap_page_remove`.
+With the design's `reclaim_batch` N > 1 the invalidations of up to N victims
+are gathered and sent as one shootdown (one flush per target CPU per batch, as
+Linux's TTU_BATCH_FLUSH / try_to_unmap_flush in mm/rmap.c does), and the
+victims are freed only after it; N = 1 is NetBSD's page-by-page path.
 """
 
 from __future__ import annotations
@@ -51,7 +55,9 @@ def need_pages(k, op: Op, n: int) -> None:
         pd_op = Op("pagedaemon", pd.id, max(op.t, pd.busy_until), k.counters)
         pagedaemon(k, pd_op, n)
         pd.busy_until = pd_op.t
+        k.account(pd_op)
         if pd_op.t > op.t:
+            op.asleep += pd_op.t - op.t            # uvm_wait sleeps; the pagedaemon's work is its own
             op.spend(pd_op.t - op.t, "other")
     elif phys.free - n < phys.freetarg:
         wake_pagedaemon(k, op.t)
@@ -67,18 +73,27 @@ def uvm_pageout(k, op: Op, target: int) -> int:
     start = op.t
     retries0 = k.counters["p2v_retries"]
     freed = scanned = 0
+    batch = max(1, k.design.reclaim_batch)
+    pending: list = []
+    touched: list = []
     for frame in list(k.phys.fifo):
-        if freed >= target:
+        if freed + len(pending) >= target:
             break
         scanned += 1
         obj, offset = k.phys.owner[frame]
         if any(k.procs[k.pmaps[pid].owner].map.lookup(va).wired for pid, va in k.pv.page_entries(frame)):
             continue
-        k.pmap_mod.pmap_page_remove(frame, op)
-        del obj.pages[offset]
-        k.phys.release(frame)
-        op.spend(k.costs.page_free, "page_free")
-        freed += 1
+        if batch == 1:
+            k.pmap_mod.pmap_page_remove(frame, op)
+            _free_victim(k, op, frame, obj, offset)
+            freed += 1
+            continue
+        k.pmap_mod.pmap_page_remove(frame, op, touched)
+        pending.append((frame, obj, offset))
+        if len(pending) >= batch:
+            freed += _flush_batch(k, op, touched, pending)
+    if pending:
+        freed += _flush_batch(k, op, touched, pending)
     k.counters["pagedaemon_scans"] += scanned
     k.counters["pages_freed"] += freed
     k.counters["pagedaemon_runs"] += 1
@@ -88,3 +103,22 @@ def uvm_pageout(k, op: Op, target: int) -> int:
     if freed == 0 and k.phys.free == 0:
         raise SimulationError("the pagedaemon found nothing to free and memory is exhausted")
     return freed
+
+
+def _free_victim(k, op: Op, frame: int, obj, offset: int) -> None:
+    del obj.pages[offset]
+    k.phys.release(frame)
+    k.page_queue(op, k.costs.page_free, "page_free")
+
+
+def _flush_batch(k, op: Op, touched: list, pending: list) -> int:
+    """One shootdown for the batch's pmaps, then free its victims. Returns how many."""
+    if touched:
+        k.shootdown.update(list(touched), op, "pagedaemon")
+        k.counters["reclaim_batches"] += 1
+    n = len(pending)
+    for frame, obj, offset in pending:
+        _free_victim(k, op, frame, obj, offset)
+    touched.clear()
+    pending.clear()
+    return n

@@ -39,7 +39,8 @@ class PmapModule:
         k = self.k
         frame = k.phys.alloc_ptp()
         k.counters["ptp_allocated"] += 1
-        op.spend(k.costs.page_alloc + k.costs.page_zero, "other")
+        k.page_queue(op, k.costs.page_alloc, "other")
+        op.spend(k.costs.page_zero, "other")
         return frame
 
     def pmap_reference(self, pmap: Pmap) -> None:
@@ -58,9 +59,16 @@ class PmapModule:
             checker.check_destroy(k, pmap)
         bulk = pmap.state == REMOVING_ALL and k.teardown.bulk_ptp_free
         start = op.t
+        if bulk:
+            op.acquire(k.fpageq, k.costs.lock_acquire, "ptp_free")     # one hold for the splice
         for ptp in list(pmap.ptps.values()):
             k.free_ptp(pmap, ptp, op, bulk=bulk)
+        if bulk:
+            op.release(k.fpageq, k.costs.lock_release)
         k.record_latency("destroy", op.t - start)
+        if op.kind not in ("teardown", "execteardown", "drain"):
+            op.deferred += op.t - start         # a destroy left behind by the exit, done later
+            k.counters["deferred_destroy_cycles"] += op.t - start
         pmap.ptps.clear()
         pmap.state = DESTROYED
         k.counters["pmaps_destroyed"] += 1
@@ -125,7 +133,10 @@ class PmapModule:
         pt = self._ensure_pt(pmap, va, op)
         old = pt.ptes.get(va)
         if old is not None and old.frame == frame:
-            old.prot = prot
+            if old.prot != prot:                        # e.g. write access re-enabled after fork
+                old.prot = prot
+                k.counters["pte_atomic_updates"] += 1
+                op.spend(c.pte_atomic, "pte")
         else:
             if old is not None:
                 self._remove_pte(pmap, pt, va, old, entry, op)
@@ -232,11 +243,13 @@ class PmapModule:
         True when every mapping is already gone, so UVM need not call pmap_remove."""
         return self.k.teardown.begin(self, pmap)
 
-    def pmap_page_remove(self, frame: int, op: Op) -> None:
+    def pmap_page_remove(self, frame: int, op: Op, batch: list | None = None) -> None:
         """Remove every mapping of physical page `frame` (the PV tracker's P->V walk), then
-        shoot them all down in one packet."""
+        shoot them all down in one packet. With `batch` (a list of pmaps the caller gathers),
+        the invalidations stay queued in the pmaps' packets and the caller sends them once
+        for many pages (Linux's TTU_BATCH_FLUSH, mm/rmap.c try_to_unmap_flush)."""
         k = self.k
-        touched: list[Pmap] = []
+        touched: list[Pmap] = [] if batch is None else batch
 
         def unmap_one(pmap: Pmap, va: int) -> None:
             pt = pmap.ptps[(1, va >> 9)]
@@ -246,7 +259,7 @@ class PmapModule:
                 touched.append(pmap)
 
         k.pv.page_remove(frame, op, unmap_one)
-        if touched:
+        if touched and batch is None:
             k.shootdown.update(touched, op, "pagedaemon")
 
     # --- shootdowns -----------------------------------------------------------------------------

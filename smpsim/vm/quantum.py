@@ -2,7 +2,11 @@
 
 Each CPU is told its context switch (the scheduler's), gets the fills for the
 misses it reported last quantum (those whose PTEs are still valid), and makes
-its accesses. Its reply's misses are classified here: a miss with a valid PTE
+its accesses. A quantum is a budget of cycles: what the kernel took from the
+CPU since its last quantum (IPI handlers, context switches, its faults) comes
+off first (any excess carries over), and each access costs its share of user
+work plus a TLB hit or a page walk, so a CPU that refills after a flush
+completes fewer accesses (`user_accesses`, per CPU in `user_progress`). Its reply's misses are classified here: a miss with a valid PTE
 is a page walk — it takes no lock and changes no mapping, so it is resolved at
 once (if a later operation removes the PTE, the fill is dropped before
 delivery); a miss that faults becomes a `Miss` operation at its moment in the
@@ -26,7 +30,9 @@ class QuantumDriver:
         m = k.config.machine
         self.quantum = m.quantum_cycles
         self.accesses = m.accesses_per_quantum
-        self.cycles_per_access = max(1, m.quantum_cycles // max(1, m.accesses_per_quantum))
+        # user work per access: with every access a TLB hit, a full quantum makes exactly
+        # accesses_per_quantum accesses
+        self.user_cycles = max(0, m.quantum_cycles // max(1, m.accesses_per_quantum) - k.costs.tlb_hit)
 
     def run(self, epoch: int, start: int) -> None:
         k = self.k
@@ -49,10 +55,12 @@ class QuantumDriver:
             if view.fills_pmap is pmap:
                 fills = tuple((va, pte.frame) for va in view.fill_vas if (pte := pmap.pte(va)) is not None)
             ranges = self.workload.ranges(thread.proc)
-            accesses = max(0, self.accesses - view.stolen // self.cycles_per_access)
-        view.stolen = 0
+            accesses = self.accesses
+        budget = max(0, self.quantum - view.stolen)
+        # kernel work beyond a whole quantum delays a running thread's next one too
+        view.stolen = max(0, view.stolen - self.quantum) if thread is not None else 0
         view.fills_pmap, view.fill_vas = None, []
-        return QuantumRequest(epoch, view.id, sw, ranges, accesses, fills, self.k.check)
+        return QuantumRequest(epoch, view.id, sw, ranges, accesses, fills, self.k.check, budget, self.user_cycles)
 
     def _reply(self, epoch: int, view, thread, rep, start: int) -> None:
         k = self.k
@@ -62,8 +70,17 @@ class QuantumDriver:
                                   f"expected {view.state} on pmap {cur} (epoch {epoch})")
         if k.check:
             view.tlb = rep.tlb
-        k.counters["tlb_hits"] += rep.hits
-        k.counters["tlb_misses"] += len(rep.misses)
+        cnt = k.counters
+        cnt["tlb_hits"] += rep.hits
+        cnt["tlb_misses"] += len(rep.misses)
+        cnt["user_accesses"] += rep.accesses_done
+        cnt["user_access_cycles"] += rep.cycles
+        cnt["tlb_refill_cycles"] += rep.walk_cycles
+        cnt["tlb_hit_cycles"] += rep.hits * k.costs.tlb_hit
+        cnt["walks_warm"] += rep.warm_walks
+        cnt["walks_cold"] += len(rep.misses) - rep.warm_walks
+        k.cycles["tlb_refills"] += rep.walk_cycles
+        k.progress[view.id] += rep.accesses_done
         if not rep.misses:
             return
         n = len(rep.misses)

@@ -13,6 +13,7 @@ from smpsim.vm.locks import Op
 
 
 def pick(view):
+    """The next runnable thread (a thread sleeping in wait() stays queued but is skipped)."""
     rq = view.runq
     rq[:] = [t for t in rq if t.proc.state == "running"]
     for i, t in enumerate(rq):
@@ -33,6 +34,7 @@ def switch(k, view, thread, start: int) -> Switch:
     else:
         k.pmap_mod.pmap_activate(view, thread.proc.pmap, op)
     k.counters["switch_cycles"] += op.cycles
+    k.account(op)
     view.stolen += op.cycles
     pmap = view.curpmap
     sw = Switch(pmap.id if pmap is not None else None, pmap.tag if pmap is not None else 0,

@@ -2,13 +2,17 @@
 
 The 2011 proposal 3 (the seed): one IPI to each holder; a holder that still has
 the pmap loaded (LAZY or STALE) drops it, and the last drop destroys the pmap
-and frees its page-table pages. The initiator waits for every acknowledgement;
-the holders' handler cycles are stolen from their next quantum.
+and frees its page-table pages. Timed as a shootdown is (smpsim.vm.ipi): IPI sends,
+the initiator's own switch (if it is a holder) overlapped with the wait, the wait
+for the last acknowledgement, sent before or after the holder's switch as the
+design's shootdown acknowledgement says; there is no mailbox. The holders'
+handler cycles are stolen from their next quantum, not added to the initiator.
 """
 
 from __future__ import annotations
 
 from smpsim.protocol import LAZY, STALE, SwitchAwayRequest, to_plain
+from smpsim.vm.ipi import exchange_timing
 from smpsim.vm.locks import Op
 
 
@@ -24,7 +28,7 @@ def switch_away(k, op: Op, reason: str = "pressure", only=None) -> int:
     holders = lazy_holders(k, only)
     if not holders:
         return 0
-    c, cnt = k.costs, k.counters
+    cnt = k.counters
     me = op.cpu
     dests = [v.id for v in holders]
     xid = k.next_id("xid")
@@ -34,10 +38,10 @@ def switch_away(k, op: Op, reason: str = "pressure", only=None) -> int:
     before = cnt["ptp_freed"]
     ex = k.exchange(dests, reqs)
     remote = [a for a in ex.replies if a.cpu != me]
-    cycles = max(a.handler_cycles for a in ex.replies)
-    if remote:
-        cycles += c.ipi_first + c.ipi_extra * (len(remote) - 1)
-    op.spend(cycles, "other")
+    local = sum(a.work_cycles for a in ex.replies if a.cpu == me)
+    timing = exchange_timing(k, me, [a.cpu for a in remote], {a.cpu: a.work_cycles for a in remote},
+                             k.shootdown.ack, None, local)
+    op.spend(timing.done, "other")
     _apply_acks(k, ex.replies, op)
     freed = cnt["ptp_freed"] - before
     cnt["switch_away_exchanges"] += 1

@@ -36,6 +36,7 @@ class Process:
     home_cpu: int
     threads: list = field(default_factory=list)
     state: str = "running"      # running, exiting, exited
+    parent: "Process | None" = None     # the forking process, woken when this one exits
 
 
 def make_object(k, name: str, shared: bool) -> UObject:
@@ -73,10 +74,11 @@ def uvm_map(k, op: Op, proc: Process, start: int, npages: int, obj: UObject | No
     return entry
 
 
-def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True) -> int:
+def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True, write: bool = False) -> int:
     """Resolve a fault at va: find or allocate the page under the object lock, pmap_enter it.
     Returns the frame. The fault's cycles are recorded as a `fault` latency. `access` False
-    is a prefault (the mapping is made ahead of any access, as uvm_fault's neighbours are)."""
+    is a prefault (the mapping is made ahead of any access, as uvm_fault's neighbours are).
+    A forked entry's fault goes to its copy-on-write source (smpsim.vm.fork.cow_fault)."""
     c = k.costs
     start = op.t
     entry = proc.map.lookup(va)
@@ -89,12 +91,17 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True) -> int:
     op.acquire(obj.lock, c.lock_acquire, "other")
     off = entry.offset + (va - entry.start)
     frame = obj.pages.get(off)
+    prot = entry.prot
+    if frame is None and entry.backing is not None:
+        from smpsim.vm.fork import cow_fault
+        frame, prot = cow_fault(k, op, entry, off, write)
     if frame is None:
         frame = k.phys.alloc_data(obj, off)
         obj.pages[off] = frame
         k.counters["pages_allocated"] += 1
-        op.spend(c.page_alloc + c.page_zero, "other")
-    k.pmap_mod.pmap_enter(proc.pmap, va, frame, entry.prot, entry, op, access)
+        k.page_queue(op, c.page_alloc, "other")
+        op.spend(c.page_zero, "other")
+    k.pmap_mod.pmap_enter(proc.pmap, va, frame, prot, entry, op, access)
     op.release(obj.lock, c.lock_release)
     k.record_latency("fault", op.t - start)
     return frame
@@ -129,12 +136,15 @@ def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, ev
     return detached
 
 
-def _release_object(k, obj: UObject) -> None:
-    """A map entry lets go of its object: a private object goes away with its last
-    entry; a shared one stays cached."""
-    obj.refs -= 1
-    if obj.refs == 0 and not obj.shared:
-        k.objects.pop(obj.id, None)
+def _release_object(k, obj: UObject, backing: UObject | None = None) -> None:
+    """A map entry lets go of its object (and of its copy-on-write source): a private object
+    goes away with its last entry; a shared one stays cached."""
+    for o in (obj, backing):
+        if o is None:
+            continue
+        o.refs -= 1
+        if o.refs == 0 and not o.shared:
+            k.objects.pop(o.id, None)
 
 
 def _free_detached(k, op: Op, frames: list) -> None:
@@ -143,7 +153,7 @@ def _free_detached(k, op: Op, frames: list) -> None:
     for frame in frames:
         k.phys.release(frame)
         k.counters["pages_freed"] += 1
-        op.spend(k.costs.page_free, "page_free")
+        k.page_queue(op, k.costs.page_free, "page_free")
 
 
 def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "munmap") -> None:
@@ -157,15 +167,23 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
         # keep the parts outside the range as their own entries (clipping)
         if entry.start < sva:
             proc.map.insert(VmMapEntry(entry.start, sva - entry.start, entry.obj, entry.offset, entry.prot,
-                                       entry.wired, {v: f for v, f in entry.pv.items() if v < sva}))
-            entry.obj.refs += 1
+                                       entry.wired, {v: f for v, f in entry.pv.items() if v < sva},
+                                       entry.backing))
+            _hold(entry)
         if eva < entry.end:
             proc.map.insert(VmMapEntry(eva, entry.end - eva, entry.obj, entry.offset + (eva - entry.start),
-                                       entry.prot, entry.wired, {v: f for v, f in entry.pv.items() if v >= eva}))
-            entry.obj.refs += 1
-        _release_object(k, entry.obj)
+                                       entry.prot, entry.wired, {v: f for v, f in entry.pv.items() if v >= eva},
+                                       entry.backing))
+            _hold(entry)
+        _release_object(k, entry.obj, entry.backing)
     k.pmap_mod.pmap_update(proc.pmap, op, reason)
     _free_detached(k, op, detached)
+
+
+def _hold(entry: VmMapEntry) -> None:
+    entry.obj.refs += 1
+    if entry.backing is not None:
+        entry.backing.refs += 1
 
 
 def uvm_map_protect(k, op: Op, proc: Process, start: int, npages: int, prot: str) -> None:
@@ -188,9 +206,12 @@ def exit_teardown(k, op: Op, proc: Process) -> None:
     for entry in list(proc.map.entries):
         detached += _unmap_entry_range(k, op, proc, entry, entry.start, entry.end, "exit", emptied)
         proc.map.entries.remove(entry)
-        _release_object(k, entry.obj)
+        _release_object(k, entry.obj, entry.backing)
     pm.pmap_update(pmap, op, "exit")
     _free_detached(k, op, detached)
     proc.state = "exited"
+    if proc.parent is not None:
+        for t in proc.parent.threads:
+            t.asleep = False                # wait() returns in the parent
     k.lazy_drop.final_drop(pmap, op)
     pm.pmap_destroy(pmap, op)

@@ -1,40 +1,118 @@
-"""fork_exit: each CPU spawns a process, lets it run, exits it, repeats.
-fork_exec_exit: each process also maps `libs` shared library texts."""
+"""fork_exit: on each CPU a long-lived parent repeatedly forks a short-lived child and waits
+for it to exit. fork_exec_exit: the child execs a new image (its own pages plus `libs`
+shared library texts) before it runs and exits.
+
+This is fork as UVM does it (smpsim.vm.fork): the child shares the parent's
+pages copy-on-write; the parent's writable pages are write-protected at fork
+(pmap_protect and its shootdown, local, and remote when `parent_threads` > 1
+keeps other threads of the parent running elsewhere). The child reads the first
+`child_pages` pages of the parent's image (read faults map the parent's pages)
+and writes the first `child_writes` of them (copy-on-write faults: allocate and
+copy). Between forks the parent writes `parent_writes` pages again (write access
+re-enabled, no copy), so that each fork has pages to write-protect.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from smpsim.experiments.workloads.base import ENTRY_STRIDE, Workload, align_up, split_layout
-from smpsim.vm.operations import Mapping, Spawn, Teardown
+from smpsim.vm.operations import Exec, Fork, Mapping, Scheduled, Spawn, Teardown, Touch
+
+
+@dataclass(frozen=True)
+class Parent:
+    cpu: int
+
+
+@dataclass(frozen=True)
+class Child:
+    cpu: int
 
 
 class ForkExit(Workload):
     def __init__(self, config):
         super().__init__(config)
         self.left = {c: self.w.iterations for c in range(self.ncpus)}
+        self.parents: dict[int, object] = {}
+        self.children: dict[int, int] = {}     # child pid -> cpu, until it execs
 
-    def _proc(self, time, cpu):
+    def _image(self) -> list:
         w = self.w
-        self.left[cpu] -= 1
         entries = list(split_layout(w.pages, w.entries))
         if w.kind == "fork_exec_exit":
             slot = len(entries) + 1
             for j in range(w.libs):
                 entries.append(Mapping((slot + j) * ENTRY_STRIDE, w.lib_pages, f"lib{j}.so", 0, w.lib_pages, "rx"))
-        return self.spawn(time, cpu, f"child{cpu}.{self.left[cpu]}", [cpu], entries)
+        return entries
 
     def initial_operations(self):
-        self.outstanding = self.ncpus * self.w.iterations
-        return [self._proc(0, c) for c in range(self.ncpus)]
+        w = self.w
+        self.outstanding = self.ncpus * w.iterations
+        out = []
+        for c in range(self.ncpus):
+            cpus = [(c + j) % self.ncpus for j in range(w.parent_threads)]
+            out.append(self.spawn(0, c, f"parent{c}", cpus, self._image(), ctx=Parent(c)))
+        return out
+
+    def _fork(self, t, cpu):
+        self.left[cpu] -= 1
+        parent = self.parents[cpu]
+        return Scheduled(t, cpu, Fork(parent.pid, f"child{cpu}.{self.left[cpu]}", (cpu,), ctx=Child(cpu)))
+
+    def _writes(self, t, proc, pages, ctx):
+        out = []
+        for start, n in self._touched_upto(pages):
+            out.append(Scheduled(t, proc.home_cpu, Touch(proc.pid, start, n, True, ctx=ctx)))
+        return out
+
+    def _touched_upto(self, pages):
+        """The first `pages` pages of the parent's image, as (start, npages) ranges."""
+        out, left = [], pages
+        for m in split_layout(self.w.pages, self.w.entries):
+            if left <= 0:
+                break
+            n = min(left, m.npages)
+            out.append((m.start, n))
+            left -= n
+        return out
 
     def after(self, op, t, proc):
+        w = self.w
+        q = self.q
         if isinstance(op, Spawn):
-            return [self.exit(align_up(t, self.q) + self.w.run_epochs * self.q, proc)]
+            self.parents[op.ctx.cpu] = proc
+            return [self._fork(align_up(t, q) + w.run_epochs * q, op.ctx.cpu)]
+        if isinstance(op, Fork):
+            self.children[proc.pid] = op.ctx.cpu
+            start = align_up(t, q)
+            out = self._writes(start, proc, w.child_writes, op.ctx)
+            if w.kind == "fork_exec_exit":
+                out.append(Scheduled(start, proc.home_cpu, Exec(proc.pid, tuple(self._exec_image()), ctx=op.ctx)))
+            else:
+                out.append(self.exit(start + w.run_epochs * q, proc))
+            return out
+        if isinstance(op, Exec):
+            self.children.pop(proc.pid, None)
+            return [self.exit(align_up(t, q) + w.run_epochs * q, proc)]
         if isinstance(op, Teardown):
             self.outstanding -= 1
-            if self.left[proc.home_cpu] > 0:
-                return [self._proc(t, proc.home_cpu)]
+            self.children.pop(proc.pid, None)
+            cpu = proc.home_cpu
+            if self.left[cpu] > 0:
+                parent = self.parents[cpu]
+                return self._writes(t, parent, w.parent_writes, Parent(cpu)) + \
+                    [self._fork(align_up(t, q) + q, cpu)]
         return []
+
+    def _exec_image(self) -> list:
+        return self._image()
+
+    def ranges(self, proc):
+        if proc.pid in self.children:
+            return tuple(self._touched_upto(self.w.child_pages))
+        return proc.map.ranges()
 
     def estimated_epochs(self):
         w = self.w
-        return 2 + w.iterations * (w.run_epochs + 2 + w.pages * 4000 // self.q)
+        return 2 + w.run_epochs + w.iterations * (w.run_epochs + 3 + w.pages * 4000 // self.q)

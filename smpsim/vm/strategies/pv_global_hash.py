@@ -11,6 +11,10 @@ list and the hash chain to find the entry.
 against the lock order (pmap, then page): when that pmap lock is held at that
 simulated moment it drops its locks, backs off (SPINLOCK_BACKOFF) and starts
 over (`p2v_retries`).
+
+Bucket heads are shared cache lines (smpsim.vm.topology.LineMap): linking or
+unlinking at a bucket last written by another CPU pays a line transfer, on top
+of the stripe lock's own line.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 from smpsim.errors import SimulationError
 from smpsim.vm.locks import Op, SimLock
 from smpsim.vm.strategies.pv_base import PvTracker
+from smpsim.vm.topology import LineMap
 
 PV_HASH_SIZE = 32768
 PV_HASH_LOCK_CNT = 32
@@ -32,6 +37,7 @@ class GlobalHashPv(PvTracker):
         self.buckets: dict[int, list] = {}
         self.stripes = [SimLock(f"pvhash{i}", "pv") for i in range(PV_HASH_LOCK_CNT)]
         self.pp_locks: dict[int, SimLock] = {}
+        self.heads = LineMap()            # last writer of each bucket head
 
     @staticmethod
     def bucket(ptp_frame: int, va: int) -> int:
@@ -61,7 +67,7 @@ class GlobalHashPv(PvTracker):
         stripe = self.stripes[b % PV_HASH_LOCK_CNT]
         op.acquire(stripe, c.lock_acquire, "pv")
         self.buckets.setdefault(b, []).insert(0, (pmap.id, va))
-        op.spend(c.pv_hash_step, "pv")
+        op.spend(c.pv_hash_step + self.heads.write(b, op.cpu, op.topo), "pv")
         op.release(stripe, c.lock_release)
         self._page_insert(frame, (pmap.id, va))
         op.spend(c.pv_list_step, "pv")
@@ -83,7 +89,7 @@ class GlobalHashPv(PvTracker):
         del chain[idx]
         if not chain:
             del self.buckets[b]
-        op.spend((idx + 1) * c.pv_hash_step, "pv")
+        op.spend((idx + 1) * c.pv_hash_step + self.heads.write(b, op.cpu, op.topo), "pv")
         op.release(stripe, c.lock_release)
         if not page_locked:
             op.release(pp, c.lock_release)

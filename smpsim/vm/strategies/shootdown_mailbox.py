@@ -4,22 +4,30 @@ Models sys/arch/x86/x86/x86_tlb.c (`pmap_tlb_shootdown`, `pmap_tlb_shootnow`,
 `pmap_tlb_intr`; pmap_tlb.c in NetBSD 5): invalidations are queued in a packet
 that becomes a full flush past `shootdown_batch` VAs (TP_MAXVA); `pmap_update`
 sends it. One initiator at a time owns the global mailbox (taken by CAS) and
-holds it until the slowest target has acknowledged; targets are the pmaps'
-`pm_cpus` but the initiator, which flushes locally when it has one of them
-loaded. PTPs unhooked meanwhile are freed only after the shootdown that covers
-them.
+holds it until the last target has acknowledged; targets are the pmaps'
+`pm_cpus` but the initiator, which flushes locally — overlapped with the wait —
+when it has one of them loaded. PTPs unhooked meanwhile are freed only after the
+shootdown that covers them. Timing (smpsim.vm.ipi): claim, sends, the wait for the
+last acknowledgement; `ack` (the design's `shootdown_ack`) says whether a target
+acknowledges before its flush (NetBSD 10 x86_tlb.c) or after it (NetBSD 5/6
+pmap_tlb.c `pmap_tlb_intr`, the 2011 baseline). The targets' handler cycles are
+taken from their quanta, never added to the initiator's.
 """
 
 from __future__ import annotations
 
 from smpsim.protocol import LAZY, VALID, ShootdownRequest, to_plain
+from smpsim.vm.ipi import AFTER_FLUSH, exchange_timing
 from smpsim.vm.locks import Op, SimLock
 from smpsim.vm.packet import Packet
 
 
 class GlobalMailboxShootdown:
-    def __init__(self, k, shootdown_batch: int):
+    ack = AFTER_FLUSH           # the design's `shootdown_ack` (a subclass without the parameter keeps this)
+
+    def __init__(self, k, shootdown_batch: int, shootdown_ack: str = AFTER_FLUSH):
         self.k = k
+        self.ack = shootdown_ack
         self.ceiling = shootdown_batch
         self.mailbox = SimLock("tlb_mailbox", "mailbox")
 
@@ -62,9 +70,9 @@ class GlobalMailboxShootdown:
         ex = k.exchange(targets + [me] * local, reqs)
         acks = list(ex.replies)
         local_ack = acks.pop() if local else None
-        wait = self._hold_mailbox(op, targets, acks)
+        wait = self._hold_mailbox(op, targets, acks, local_ack)
         if local_ack is not None:
-            self._account_local(local_ack, op)
+            self._account_local(local_ack)
         self._account_remote(acks, reqs)
         if targets:
             self._log(pmaps, vas, targets, reason, t0, op, wait, ex, reqs, acks)
@@ -81,25 +89,28 @@ class GlobalMailboxShootdown:
             reqs.append(ShootdownRequest(xid, k.epoch, me, ids, tags, vas, reason, True, False, k.check))
         return reqs
 
-    def _hold_mailbox(self, op: Op, targets, acks) -> int:
-        """The mailbox is held from the claim until the slowest target has acknowledged."""
+    def _hold_mailbox(self, op: Op, targets, acks, local_ack) -> int:
+        """The mailbox is held from the claim until the last acknowledgement (or the end of the
+        overlapped local flush); without targets only the local flush is spent."""
+        local = local_ack.handler_cycles if local_ack is not None else 0
         if not targets:
+            op.spend(local, "shootdown")
             return 0
-        c, cnt = self.k.costs, self.k.counters
-        held = c.mailbox_claim + c.ipi_first + c.ipi_extra * (len(targets) - 1) + \
-            max(a.handler_cycles for a in acks)
-        wait = op.hold_for(self.mailbox, held, "shootdown")
+        cnt = self.k.counters
+        timing = exchange_timing(self.k, op.cpu, targets, {a.cpu: a.flush_cycles for a in acks}, self.ack,
+                                 self.mailbox, local)
+        wait = op.hold_for(self.mailbox, timing.done, "shootdown")
         cnt["shootdown_exchanges"] += 1
         cnt["shootdown_ipis"] += len(targets)
+        cnt["shootdown_ack_wait_cycles"] += timing.wait
         return wait
 
-    def _account_local(self, ack, op: Op) -> None:
+    def _account_local(self, ack) -> None:
         k = self.k
         k.counters["local_flushes"] += 1
         k.counters["shootdown_invlpg"] += ack.invlpg
-        op.spend(ack.handler_cycles, "shootdown")
         if k.check:
-            k.views[op.cpu].tlb = ack.tlb
+            k.views[ack.cpu].tlb = ack.tlb
 
     def _account_remote(self, acks, reqs) -> None:
         k = self.k

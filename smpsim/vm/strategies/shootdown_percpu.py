@@ -11,7 +11,8 @@ again when its synchronous shootdown returns, so its waits are 0 by construction
 
 Targets are the pmap's CPUs (pm_active / mm_cpumask) less the initiator, filtered by the lazy-TLB
 strategy (Linux skips lazy CPUs unless page tables are freed). The initiator pays the IPI sends
-(first target, each further one) and waits for the acknowledgements: with `shootdown_ack =
+(one per target) and waits for the acknowledgements (timed by smpsim.vm.ipi; each in the
+target's own descriptor, so they do not serialise on one line as NetBSD's do): with `shootdown_ack =
 "before"` (FreeBSD: `invltlb_handler` and friends store `smp_tlb_done` before the INVLPG /
 INVPCID) the wait ends at the slowest target's handler entry; with `"after"` (Linux: the
 call-function entry is completed after `flush_tlb_func` returns) it includes the target's flush.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from smpsim.protocol import LAZY, STALE, VALID
 from smpsim.vm import generations
+from smpsim.vm.ipi import exchange_timing
 from smpsim.vm.locks import Op
 from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
 
@@ -67,17 +69,21 @@ class PerCpuShootdown(GlobalMailboxShootdown):
         generations.caught_up(self.k, flushed, pmaps)
         return flushed
 
-    def _hold_mailbox(self, op: Op, targets, acks) -> int:
-        """No mailbox: the initiator sends the IPIs and waits for the acknowledgements."""
+    def _hold_mailbox(self, op: Op, targets, acks, local_ack=None) -> int:
+        """No mailbox: the initiator sends the IPIs, flushes locally meanwhile and waits for the
+        acknowledgements, each in the target's own descriptor (smpsim.vm.ipi, per-target lines)."""
+        local = local_ack.handler_cycles if local_ack is not None else 0
         if not targets:
+            op.spend(local, "shootdown")
             return 0
         k = self.k
-        c, cnt = k.costs, k.counters
-        send = c.ipi_first + c.ipi_extra * (len(targets) - 1)
-        wait = c.ipi_handler if self.ack == "before" else max(a.handler_cycles for a in acks)
-        op.spend(send + wait, "shootdown")
+        cnt = k.counters
+        timing = exchange_timing(k, op.cpu, targets, {a.cpu: a.flush_cycles for a in acks}, self.ack, None,
+                                 local, shared_ack=False)
+        op.spend(timing.done, "shootdown")
         cnt["shootdown_exchanges"] += 1
         cnt["shootdown_ipis"] += len(targets)
+        cnt["shootdown_ack_wait_cycles"] += timing.wait
         return 0
 
     def _account_remote(self, acks, reqs) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from smpsim.errors import SimulationError
 from smpsim.protocol import FLUSH_TAG
+from smpsim.vm import generations
 
 
 class PcidTags:
@@ -64,9 +65,13 @@ class PcidTags:
             self.k.counters["tlb_switch_flushes"] += 1
             op.spend(self.k.costs.local_full_flush, "other")       # INVPCID single-context
             view.flush(FLUSH_TAG)
+            view.seen_gen[pmap.id] = pmap.tlb_gen                  # nothing left to catch up on
         self.owner[view.id][tag] = pmap.id
         self.must_flush[view.id].discard(tag)
         pmap.pcid_cpus.add(view.id)
+        # entries kept under the PCID may be behind a shootdown that skipped this CPU (a lazy
+        # CPU under a generation-based lazy-TLB rule): catch up (smpsim.vm.generations)
+        generations.catch_up(self.k, view, pmap, op)
 
     def needs_flush(self, cpu: int, tag: int, pmap_id: int) -> bool:
         return self.owner[cpu].get(tag, pmap_id) != pmap_id or tag in self.must_flush[cpu]

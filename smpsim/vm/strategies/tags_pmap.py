@@ -33,6 +33,9 @@ class PmapIdTags:
         op.spend(c.context_switch + c.local_full_flush, "other")
         self.k.counters["tlb_switch_flushes"] += 1
         view.flush(FLUSH_ALL)
+        pmap = view.curpmap
+        if pmap is not None:          # the CR3 reload dropped every entry: current to its generation
+            view.seen_gen[pmap.id] = pmap.tlb_gen
 
     def unload(self, view, op) -> None:
         """The CPU drops its user pmap for pmap_kernel (no lazy TLB): a CR3 reload."""

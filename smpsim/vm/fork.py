@@ -1,0 +1,126 @@
+"""fork and exec as UVM does them: uvmspace_fork, copy-on-write faults, uvmspace_exec.
+
+Models sys/uvm/uvm_map.c `uvmspace_fork` (with `uvm_mapent_forkshared` /
+`uvm_mapent_forkcopy`) and the copy-on-write path of sys/uvm/uvm_fault.c
+(`uvm_fault_upper` / `uvmfault_promote`):
+
+- fork: each entry of the parent is inherited. A shared object (a file such as
+  a library's text) is shared: the child's entry names the same object. A
+  private (anonymous) entry is copied with needs-copy: the child's entry gets
+  an empty amap of its own whose copy-on-write source is the parent's amap
+  (`backing`), and because the parent's pages are now shared, the parent's
+  writable mappings are write-protected by `pmap_protect(..., prot & ~WRITE)`;
+  `uvmspace_fork` ends with `pmap_update` of the parent's pmap, which shoots
+  the downgrade down on every CPU running the parent (locally on the forking
+  CPU). The child's pmap starts empty: it maps nothing until it faults.
+- the child's faults: a read fault on a page still in the source maps the
+  parent's page read-only (no allocation, no copy: `cow_read_shares`); a write
+  fault allocates a page in the child's amap, copies the source page into it
+  (`page_copy`: `cow_faults`, `pages_copied`) and maps it writable. A page the
+  source no longer has (evicted) is zero-filled, as a fresh anonymous page.
+- the parent's own writes after the child has gone find its anons no longer
+  shared and only re-enable write access (uvm_fault's `an_ref == 1` case): a
+  fault and a PTE update, no copy. While the child lives the parent sleeps in
+  wait(), so it makes no writes that would copy.
+- exec (`uvmspace_exec`): the process gets a new vmspace (a new pmap and map,
+  the new image faulted in as spawn does); the CPU switches to it at its next
+  quantum (pmap_deactivate / pmap_activate), and the old vmspace is torn down
+  as at exit (`ExecTeardown`) once no thread runs on it.
+"""
+
+from __future__ import annotations
+
+from smpsim.vm.locks import Op
+from smpsim.vm.objects import VmMapEntry
+from smpsim.vm.pagedaemon import need_pages
+
+
+def uvmspace_fork(k, op: Op, parent, name: str, cpus: list[int]):
+    """fork1 -> uvmspace_fork: a child process sharing or copy-on-write-marking every entry of
+    `parent`, with threads on `cpus`; the parent's writable pages are write-protected."""
+    from smpsim.vm.uvm import make_object, spawn
+    start = op.t
+    child = spawn(k, op, name, cpus)
+    child.parent = parent
+    pm = k.pmap_mod
+    for entry in parent.map.entries:
+        if entry.obj.shared:                                  # uvm_mapent_forkshared
+            entry.obj.refs += 1
+            child.map.insert(VmMapEntry(entry.start, entry.npages, entry.obj, entry.offset, entry.prot))
+            continue
+        if entry.backing is not None:
+            raise NotImplementedError(
+                f"process {parent.pid} is itself a forked child with copy-on-write entries: chains of "
+                f"amaps (a child forking again before exec) are not implemented")
+        source = entry.obj
+        own = make_object(k, f"amap.{child.pid}.{entry.start:x}", shared=False)
+        own.refs += 1
+        source.refs += 1
+        child.map.insert(VmMapEntry(entry.start, entry.npages, own, entry.offset, entry.prot, backing=source))
+        if "w" in entry.prot:                                 # uvm_mapent_forkcopy: the amap is now shared
+            before = k.counters["pte_atomic_updates"]
+            pm.pmap_protect(parent.pmap, entry.start, entry.end, entry.prot.replace("w", ""), entry, op)
+            k.counters["fork_protect_ptes"] += k.counters["pte_atomic_updates"] - before
+    pm.pmap_update(parent.pmap, op, "fork")
+    k.counters["forks"] += 1
+    k.record_latency("fork", op.t - start)
+    return child
+
+
+def cow_fault(k, op: Op, entry, off: int, write: bool):
+    """A fault on a forked private entry whose own amap lacks the page: (frame, prot) to map,
+    or (None, prot) to zero-fill. Read: the source's page, read-only. Write: a copy of it."""
+    c = k.costs
+    src = entry.backing
+    frame = src.pages.get(off)
+    if frame is None:
+        return None, entry.prot
+    if not write:
+        k.counters["cow_read_shares"] += 1
+        return frame, entry.prot.replace("w", "")
+    copy = k.phys.alloc_data(entry.obj, off)
+    entry.obj.pages[off] = copy
+    k.counters["pages_allocated"] += 1
+    k.counters["cow_faults"] += 1
+    k.counters["pages_copied"] += 1
+    k.page_queue(op, c.page_alloc, "other")
+    op.spend(c.page_copy, "other")
+    return copy, entry.prot
+
+
+def touch(k, op: Op, proc, start: int, npages: int, write: bool) -> int:
+    """The process touches [start, start+npages): a fault wherever the access would trap (no
+    mapping, or a write through a read-only PTE of a writable entry). Returns the faults."""
+    from smpsim.vm.uvm import uvm_fault
+    faults = 0
+    for va in range(start, start + npages):
+        entry = proc.map.lookup(va)
+        if entry is None:
+            continue
+        pte = proc.pmap.pte(va)
+        if pte is not None and (not write or "w" in pte.prot or "w" not in entry.prot):
+            pte.ref = True
+            continue
+        uvm_fault(k, op, proc, va, access=True, write=write)
+        faults += 1
+    if proc.pmap.packet.vas or proc.pmap.packet.full:
+        k.pmap_mod.pmap_update(proc.pmap, op, "fault")      # a COW fault replaced a mapping
+    return faults
+
+
+def uvmspace_exec(k, op: Op, proc, old_name: str):
+    """Give `proc` a new, empty vmspace; return the holder of the old one (a process record
+    with no threads, torn down by ExecTeardown). The old pmap stays loaded on the CPU until
+    its next quantum switches it to the new one."""
+    from smpsim.vm.objects import VmMap
+    from smpsim.vm.uvm import Process
+    need_pages(k, op, 1)
+    old_pmap, old_map = proc.pmap, proc.map
+    hid = k.next_id("proc")
+    holder = Process(hid, old_name, old_pmap, old_map, proc.home_cpu, state="exiting")
+    old_pmap.owner = hid
+    k.procs[hid] = holder
+    proc.pmap = k.pmap_mod.pmap_create(proc.pid, op)
+    proc.map = VmMap(proc.pmap)
+    k.counters["execs"] += 1
+    return holder
