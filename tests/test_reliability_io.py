@@ -128,14 +128,14 @@ def _assert_failed_with_true_status(out: Path, why: str) -> None:
 
 def test_a_point_is_completed_only_after_its_summary_is_on_disk(tmp_path, tiny, monkeypatch):
     """The point's summary.json cannot be written: the point must not say "completed" (nor the run)."""
-    from smpsim.experiments import runner
-    real = runner.write_json
+    from smpsim.experiments import pointrun
+    real = pointrun.write_json
 
     def failing(path, data):
         if path.name == "summary.json" and path.parent.name == "base":
             raise OSError(28, "No space left on device", str(path))
         return real(path, data)
-    monkeypatch.setattr(runner, "write_json", failing)
+    monkeypatch.setattr(pointrun, "write_json", failing)
     out = tmp_path / "run"
     r = cli("run", tiny, "--backend", "inline", "--out", out, "--quiet")
     assert r.code == 1 and "No space left on device" in r.stderr and r.exception is None, r.text
@@ -143,7 +143,7 @@ def test_a_point_is_completed_only_after_its_summary_is_on_disk(tmp_path, tiny, 
     top = read_json(out / "run.json")
     assert top["status"] == "failed" and top["points"]["base"] != "completed"
     # and a resume, with the disk fine again, reruns that point
-    monkeypatch.setattr(runner, "write_json", real)
+    monkeypatch.setattr(pointrun, "write_json", real)
     assert cli("run", "--resume", out, "--backend", "inline", "--quiet").code == 0
     assert read_json(out / "base" / "run.json")["status"] == "completed"
     assert (out / "base" / "summary.json").is_file()
@@ -160,13 +160,14 @@ def test_status_is_recorded_even_when_the_disk_refuses_new_files(tmp_path, tiny,
             raise OSError(28, "No space left on device", str(path))
         return real_atomic(path, data)
 
-    real_run_point = runner._run_point
+    from smpsim.runtime.inline_backend import InlineBackend
+    real_run_point = InlineBackend.run_point
 
     def run_point(*a, **k):
-        state["full"] = True                   # the disk fills as the first point starts
+        state["full"] = True                   # the disk fills as the first simulation starts
         return real_run_point(*a, **k)
     monkeypatch.setattr(rundir, "atomic_write", atomic)
-    monkeypatch.setattr(runner, "_run_point", run_point)
+    monkeypatch.setattr(InlineBackend, "run_point", run_point)
     out = tmp_path / "run"
     r = cli("run", tiny, "--backend", "inline", "--out", out, "--quiet")
     assert r.code == 1 and r.exception is None, r.text

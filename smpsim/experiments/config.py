@@ -347,256 +347,29 @@ class ExperimentConfig(_Strict):
         return self
 
 
-# --- loading, overrides, sweeps ---------------------------------------------------------
-
-_UNION_TAGS = ("exit_storm", "fork_exit", "fork_exec_exit", "munmap_fanout", "memory_pressure",
-               "shared_eviction", "tlb_flush", "ctx_switch")
-
-
-def _fmt_loc(loc) -> str:
-    parts = []
-    for p in loc:
-        if isinstance(p, int):
-            parts.append(f"[{p}]")
-        elif p in _UNION_TAGS or str(p).startswith(("function-", "tagged-union")):
-            continue
-        else:
-            parts.append(("." if parts else "") + clip(str(p), 60))
-    return "".join(parts) or "(top level)"
-
-
-_LIMIT_TYPES = ("less_than_equal", "less_than", "too_long", "string_too_long", "string_pattern_mismatch")
-
-
-def _explain(err: ValidationError, source: str) -> ConfigError:
-    errors = err.errors()
-    lines = [f"invalid config {clip(source, 200)}:"]
-    for e in errors[:20]:
-        loc = _fmt_loc([p for p in e["loc"] if not str(p).startswith("function-")])
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif e["type"] in _LIMIT_TYPES:
-            field = next((str(p) for p in reversed(e["loc"]) if isinstance(p, str)), "")
-            if field in LIMIT_REASONS:
-                msg = f"{msg} ({LIMIT_REASONS[field]})"
-        value = e.get("input")
-        shown = "" if isinstance(value, (dict, list)) else f" (got {clip(repr(value))})"
-        lines.append(f"  {loc}: {clip(msg, 600)}{shown}")
-    if len(errors) > 20:
-        lines.append(f"  ... and {len(errors) - 20} more")
-    return ConfigError("\n".join(lines))
-
-
-def validate(data: dict, source: str = "") -> ExperimentConfig:
-    """The config as a model; ConfigError naming every bad key, its value and what is allowed."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"invalid config {source}: expected a table of keys, got {type(data).__name__}")
-    try:
-        return ExperimentConfig.model_validate(data, strict=True)
-    except ValidationError as e:
-        raise _explain(e, source) from None
-    except RecursionError:
-        raise ConfigError(f"invalid config {source}: nested too deeply") from None
-    except (TypeError, ValueError, AttributeError) as e:
-        # a validator met a value of a type it did not expect before its type was checked
-        raise ConfigError(f"invalid config {source}: {clip(str(e), 300)}") from None
-
-
-def _check_depth(data, where: str) -> None:
-    if nesting_depth(data) > MAX_DEPTH:
-        raise ConfigError(f"{where}: arrays or tables nested more than {MAX_DEPTH} levels deep; "
-                          "no smpsim key takes such a value")
-
-
-def parse_toml(text: str, where: str) -> dict:
-    """Parse TOML text; ConfigError (one line) for bad syntax or absurd nesting."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{where}: not valid TOML: {clip(str(e), 200)}") from None
-    except RecursionError:
-        raise ConfigError(f"{where}: arrays or tables nested too deeply to parse") from None
-    _check_depth(data, where)
-    return data
-
-
-def read_toml(path: str | Path) -> dict:
-    """A TOML config file: a regular file of at most 4 MiB, UTF-8 (a BOM is accepted)."""
-    text = read_text(path, limit=MAX_CONFIG_BYTES, what="config file", error=ConfigError)
-    return parse_toml(text, clip(str(path), 200))
-
-
-def parse_value(text: str):
-    """A --set value: TOML syntax (numbers, booleans, lists, quoted strings), else a bare string."""
-    try:
-        value = tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-    except RecursionError:
-        raise ConfigError(f"--set value {clip(text)!r}: nested too deeply") from None
-    _check_depth(value, f"--set value {clip(text)!r}")
-    return value
-
-
-def set_path(data: dict, key: str, value) -> dict:
-    """A copy of `data` with dotted `key` set to `value` (policies[1].teardown style indexes allowed)."""
-    out = copy.deepcopy(data)
-    node = out
-    parts = key.split(".")
-    if key.startswith("sweep."):
-        parts = ["sweep", key[len("sweep."):]]
-    shown = clip(key)
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        name, idx = part, None
-        if part.endswith("]") and "[" in part:
-            name, _, rest = part.partition("[")
-            try:
-                idx = int(rest[:-1])
-            except ValueError:
-                raise ConfigError(f"--set {shown}: bad index in {clip(part)!r}") from None
-        if not isinstance(node, dict):
-            raise ConfigError(f"--set {shown}: {clip(parts[i - 1]) if i else 'the config'} is not a table")
-        if idx is not None:
-            seq = node.get(name)
-            if not isinstance(seq, list) or not -len(seq) <= idx < len(seq):
-                raise ConfigError(f"--set {shown}: {clip(name)} has no element [{clip(str(idx))}]")
-            if last:
-                seq[idx] = value
-            else:
-                if isinstance(seq[idx], str):
-                    seq[idx] = {"name": seq[idx], "preset": seq[idx]}
-                node = seq[idx]
-        elif last:
-            node[name] = value
-        else:
-            child = node.setdefault(name, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {shown}: {clip(name)} is not a table")
-            node = child
-    return out
-
-
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set expects KEY=VALUE, got {clip(item)!r}")
-        data = set_path(data, key.strip(), parse_value(text.strip()))
-    return data
-
-
-def default_name(path: str | Path) -> str:
-    """The run name when a config has none: its file name without .toml, made safe for a directory."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem).lstrip("._-")[:64]
-    return stem or "run"
-
-
-def load(path: str | Path, overrides: list[str] = ()) -> tuple[ExperimentConfig, dict]:
-    """Validated config and the raw dict it came from (after overrides), and every sweep point validated."""
-    data = apply_overrides(read_toml(path), list(overrides))
-    data.setdefault("name", default_name(path))
-    workload = data.get("workload")
-    image = workload.get("image") if isinstance(workload, dict) else None
-    if isinstance(image, str) and image and not image.startswith("bundled:") and not Path(image).is_absolute():
-        try:
-            beside = Path(path).resolve().parent / image
-            if beside.is_file():
-                data["workload"]["image"] = str(beside)      # an image named relative to its config
-        except (OSError, ValueError):
-            pass                                             # validation or resolve_images says what is wrong
-    cfg = validate(data, str(path))
-    check_images(cfg, data)
-    for params, point_data in sweep_points(data):
-        validate(point_data, f"{path} at sweep point {point_name(params)}")
-    return cfg, data
-
-
-def check_images(cfg: ExperimentConfig, data: dict) -> None:
-    """Refuse a missing or bad image (of the config or of any sweep value) before starting."""
-    from smpsim.experiments.images import resolve_images
-    specs = set()
-    if cfg.workload.kind == "exit_storm" and cfg.workload.image:
-        specs.add(cfg.workload.image)
-    for value in (data.get("sweep") or {}).get("workload.image", []):
-        if isinstance(value, str) and value:
-            specs.add(value)
-    for spec in sorted(specs):
-        resolve_images(spec)
-
-
-def sweep_points(data: dict) -> list[tuple[dict, dict]]:
-    """[(params, raw config of the point without [sweep])] for the cartesian product of the sweep."""
-    sweep = data.get("sweep") or {}
-    base = {k: v for k, v in data.items() if k != "sweep"}
-    if not sweep:
-        return [({}, base)]
-    keys = list(sweep)
-    points = []
-    for combo in itertools.product(*(sweep[k] for k in keys)):
-        point = base
-        params = {}
-        for k, v in zip(keys, combo):
-            point = set_path(point, k, v)
-            params[k] = v
-        points.append((params, point))
-    return points
-
-
-# --- point directory names -----------------------------------------------------------------------
-
-POINT_VALUE_CHARS = 32      # of each value in a point's name
-POINT_NAME_CHARS = 120      # of the whole name (NAME_MAX is 255 bytes)
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
-
-
-def _safe_part(text: str, limit: int) -> str:
-    """`text` with runs of unsafe characters (/, .., spaces, quotes, non-ASCII...) made one `_`."""
-    out = _UNSAFE.sub("_", text).lstrip(".") or "_"
-    return out[:limit]
-
-
-def _short(value) -> str:
-    """A swept value in a point name: a whole table (e.g. a workload) by its kind and threads."""
-    if isinstance(value, dict):
-        return "-".join(str(value[key]) for key in ("kind", "threads") if key in value) or "table"
-    return str(value)
-
-
-def _raw_point_name(params: dict) -> str:
-    return ",".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in params.items())
-
-
-def point_names(all_params: list[dict]) -> list[str]:
-    """The directory name of each sweep point: `key=value,...` with the last component of each key.
-
-    A name is kept as it is when it is already safe and unique; otherwise (a value with `/`, `..`,
-    spaces, non-ASCII, or too long, or two points that would read alike) it is sanitized, cut
-    short and given `~` and 8 hex digits of a hash of the real values, which stay in the point's
-    run.json and summary entries. Deterministic, so a resume finds the same directories.
-    """
-    if all_params == [{}]:
-        return ["base"]
-    raw = [_raw_point_name(p) for p in all_params]
-    safe = [",".join(f"{_safe_part(k.rsplit('.', 1)[-1], POINT_VALUE_CHARS)}="
-                     f"{_safe_part(_short(v), POINT_VALUE_CHARS) if _short(v) else ''}" for k, v in p.items())
-            for p in all_params]
-    counts: dict[str, int] = {}
-    for r in raw:
-        counts[r] = counts.get(r, 0) + 1
-    names = []
-    for r, s, params in zip(raw, safe, all_params):
-        if r == s and len(s) <= POINT_NAME_CHARS and counts[r] == 1:
-            names.append(s)
-        else:
-            digest = hashlib.sha1(json.dumps(params, sort_keys=True, default=repr).encode()).hexdigest()[:8]
-            names.append(f"{s[:POINT_NAME_CHARS - 9]}~{digest}")
-    return names
-
-
-
-
-def point_name(params: dict) -> str:
-    """The directory name of one point on its own (see :func:`point_names`)."""
-    return point_names([params])[0]
+# Loading, overrides, sweeps and point names live in `loading`; re-exported for callers of `config`.
+from smpsim.experiments.loading import (  # noqa: E402 - loading needs the schema above
+    _fmt_loc,
+    _explain,
+    validate,
+    _check_depth,
+    parse_toml,
+    read_toml,
+    parse_value,
+    set_path,
+    apply_overrides,
+    default_name,
+    load,
+    check_images,
+    sweep_points,
+    _safe_part,
+    _short,
+    _raw_point_name,
+    point_names,
+    point_name,
+    _UNION_TAGS,
+    _LIMIT_TYPES,
+    POINT_VALUE_CHARS,
+    POINT_NAME_CHARS,
+    _UNSAFE,
+)

@@ -81,6 +81,14 @@ def assemble(pdir: Path, n_policies: int, *, trace: bool) -> None:
 def _write_events(pdir: Path, parts: list[Path]) -> None:
     out = pdir / "events.jsonl"
     tmp = out.with_name(out.name + ".tmp")
+    try:
+        _renumber(tmp, parts)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)          # a full disk leaves no half file behind
+
+
+def _renumber(tmp: Path, parts: list[Path]) -> None:
     seq = 0
     with open(tmp, "w") as f:
         for part in parts:
@@ -96,19 +104,21 @@ def _write_events(pdir: Path, parts: list[Path]) -> None:
                     f.write(json.dumps(ev) + "\n")
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, out)
 
 
 def _concat(out: Path, parts: list[Path]) -> None:
     tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "wb") as f:
-        for part in parts:
-            if part.is_file():
-                with open(part, "rb") as src:
-                    shutil.copyfileobj(src, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out)
+    try:
+        with open(tmp, "wb") as f:
+            for part in parts:
+                if part.is_file():
+                    with open(part, "rb") as src:
+                        shutil.copyfileobj(src, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def discard(pdir: Path) -> None:

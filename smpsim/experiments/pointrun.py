@@ -17,13 +17,15 @@ from pathlib import Path
 
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments import parts
-from smpsim.experiments.rundir import base_status, read_json, utc_now, write_json, write_toml
+from smpsim.experiments import signals
+from smpsim.experiments.rundir import base_status, read_json, utc_now, write_json, write_status, write_toml
 from smpsim.experiments.simulations import Point
 
 
 def error_record(e: BaseException) -> dict:
     if isinstance(e, KeyboardInterrupt):
-        return {"type": "KeyboardInterrupt", "message": "interrupted (SIGINT or SIGTERM)"}
+        name = signals.signal_name(e)
+        return {"type": "KeyboardInterrupt", "signal": name, "message": f"interrupted by {name}"}
     return {"type": type(e).__name__, "message": str(e)}
 
 
@@ -58,7 +60,7 @@ class RunContext:
         if sims:                             # in config order, whatever order they finished in
             order = [f"{p.name}/{pol.name}" for p in self.points for pol in p.cfg.policies]
             self.status["simulations"] = {k: sims[k] for k in order if k in sims}
-        write_json(self.run_dir / "run.json", self.status)
+        write_status(self.run_dir / "run.json", self.status)
 
     def prepare_points(self, names, points, point_cfgs, resumed: bool) -> list[Point]:
         out = []
@@ -78,7 +80,7 @@ class RunContext:
                 (pdir / stale).unlink(missing_ok=True)        # rebuilt from the parts when the point completes
             point.status = base_status(pcfg.name, pcfg.seed, self.backend_name, self.address)
             point.status["params"] = params
-            write_json(pdir / "run.json", point.status)
+            write_status(pdir / "run.json", point.status)
             for i, policy in enumerate(pcfg.policies):
                 entry = parts.completed_result(pdir, i, policy.name) if resumed else None
                 if entry is not None:
@@ -96,16 +98,26 @@ class RunContext:
 
     def finish_point(self, point: Point, entries: list[dict]) -> None:
         pcfg = point.cfg
-        parts.assemble(point.pdir, len(pcfg.policies), trace=self.req.trace)
-        write_json(point.pdir / "summary.json", {"config": pcfg.name, "seed": pcfg.seed,
-                                                 "backend": self.backend_name, "points": entries})
+        try:
+            parts.assemble(point.pdir, len(pcfg.policies), trace=self.req.trace)
+            write_json(point.pdir / "summary.json", {"config": pcfg.name, "seed": pcfg.seed,
+                                                     "backend": self.backend_name, "points": entries})
+        except BaseException as e:
+            # not completed without its logs and summary on disk: the point failed, and says so
+            point.status["status"] = "failed"
+            point.status["error"] = error_record(e)
+            point.status["ended_at"] = utc_now()
+            self.status["points"][point.name] = "failed"
+            write_status(point.pdir / "run.json", point.status)
+            raise
         point.status["status"] = "completed"
         point.status["ended_at"] = utc_now()
-        write_json(point.pdir / "run.json", point.status)
+        write_status(point.pdir / "run.json", point.status)
         parts.discard(point.pdir)
         self.status["points"][point.name] = "completed"
 
     def fail_point(self, point: Point, exc: BaseException, policy, sim: str) -> None:
+        exc = signals.as_interrupt(exc)      # a signal that surfaced as another exception is still one
         state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         if point.status.get("status") not in ("failed",):
             point.status["status"] = state
@@ -120,7 +132,7 @@ class RunContext:
                                                          "backend": self.backend_name, "points": entries})
         except Exception:  # noqa: BLE001 - best effort: the failure is what matters
             pass
-        write_json(point.pdir / "run.json", point.status)
+        write_status(point.pdir / "run.json", point.status)
 
     def close_points(self, state: str) -> None:
         """After the run stopped (`state`: interrupted or failed): points still "running" say how it ended."""
@@ -130,7 +142,7 @@ class RunContext:
                 point.status["ended_at"] = utc_now()
                 self.status["points"][point.name] = point.status["status"]
                 try:
-                    write_json(point.pdir / "run.json", point.status)
+                    write_status(point.pdir / "run.json", point.status)
                 except OSError:
                     pass
 

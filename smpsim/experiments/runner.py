@@ -24,6 +24,7 @@ from smpsim.errors import ConfigError, Interrupted, OutputError, RunWriteError, 
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments import signals
 from smpsim.experiments.progress import Progress
+from smpsim.experiments.resume import _check_completed_points, _check_layout, _differences, _how_to_start_new
 from smpsim.experiments.rundir import (LOCK_NAME, RunLock, base_status, create_run_dir,
                                        read_json, utc_now, write_json, write_status, write_toml)
 from smpsim.experiments.safeio import clip, describe_oserror
@@ -110,21 +111,6 @@ def plan_capacity(backend, point_cfgs: list, requested: int | None):
 
 # --- planning: everything checked, nothing written ------------------------------------------------
 
-def _how_to_start_new(run_dir: Path) -> str:
-    return (f"to run something else, start a new run from the saved config: "
-            f"smpsim run {run_dir / 'config.toml'} [--set KEY=VALUE ...] --out NEW_DIR")
-
-
-def _differences(a, b, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two resolved configs."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for k in list(dict.fromkeys([*a, *b])):
-            out += _differences(a.get(k), b.get(k), f"{prefix}.{k}" if prefix else str(k))
-        return out
-    return [] if a == b else [prefix or "(top level)"]
-
-
 def _plan_resume(req: RunRequest) -> tuple[Path, dict]:
     run_dir = Path(req.resume)
     if req.config_path:
@@ -173,79 +159,11 @@ def prepare(req: RunRequest) -> tuple[Path | None, Plan]:
     point_cfgs = [cfgmod.validate(pd, f"{where} at sweep point {n}") for n, (_, pd) in zip(names, points)]
     if run_dir is not None:
         _check_layout(run_dir, names)
-        _check_completed_points(run_dir, names, points)
+        _check_completed_points(run_dir, names, points, lambda d: _plain(resolved(d)))
     return run_dir, Plan(data, cfg, points, names, point_cfgs)
 
 
-RUN_FILES = ("run.json", "summary.json", "config.toml")
-POINT_FILES = ("run.json", "summary.json", "config.toml", "events.jsonl", "messages.msgpack")
 
-
-def _check_layout(run_dir: Path, names: list) -> None:
-    """A resume rewrites the run's files: each must be a regular file (or absent), each point a directory."""
-    import stat as st
-
-    def bad(path: Path, want: str) -> ConfigError:
-        return ConfigError(f"--resume {clip(str(run_dir))}: {path.relative_to(run_dir)} is not {want}; this run "
-                           f"directory is damaged. {_how_to_start_new(run_dir)}")
-
-    def check(path: Path, want_dir: bool) -> None:
-        try:
-            mode = path.lstat().st_mode
-        except FileNotFoundError:
-            return
-        except OSError as e:
-            raise ConfigError(f"--resume {clip(str(run_dir))}: {path.name}: {describe_oserror(e)}") from None
-        if want_dir and not st.S_ISDIR(mode):
-            raise bad(path, "a directory")
-        if not want_dir and not (st.S_ISREG(mode) or st.S_ISLNK(mode)):    # a symlink is replaced, not followed
-            raise bad(path, "a regular file")
-    for f in RUN_FILES:
-        check(run_dir / f, False)
-    for name in names:
-        check(run_dir / name, True)
-        if (run_dir / name).is_dir():
-            for f in POINT_FILES:
-                check(run_dir / name / f, False)
-
-
-def _check_completed_points(run_dir: Path, names: list, points: list) -> None:
-    """A completed point's results are kept on resume, so its saved config must be the one it would run."""
-    for name, (_, point_data) in zip(names, points):
-        pdir = run_dir / name
-        if not _completed(pdir):
-            continue
-        try:
-            saved = cfgmod.read_toml(pdir / "config.toml")
-        except ConfigError:
-            continue                     # unreadable: the point reruns (_completed() is re-checked then)
-        if saved != _plain(resolved(point_data)):
-            raise ConfigError(f"--resume {clip(str(run_dir))}: point {name} completed with a config that differs "
-                              f"from the run's ({', '.join(_differences(saved, _plain(resolved(point_data)))[:5])})"
-                              f"; its results cannot be mixed with new ones. {_how_to_start_new(run_dir)}")
-
-
-def _completed(pdir: Path, policies: list[str] | None = None) -> bool:
-    """A point counts as completed when its run.json says so and its summary.json reads back with one
-    well-formed entry for this point per policy (a damaged one makes the point run again)."""
-    from smpsim.analysis.load import check_entry
-    from smpsim.errors import RunDirError
-    try:
-        if read_json(pdir / "run.json").get("status") != "completed":
-            return False
-        entries = read_json(pdir / "summary.json").get("points")
-        if not isinstance(entries, list):
-            return False
-        for e in entries:
-            check_entry(e, str(pdir / "summary.json"))
-            if e["point"] != pdir.name:
-                return False
-        return policies is None or [e["policy"] for e in entries] == policies
-    except (OSError, ValueError, AttributeError, RunDirError):
-        return False
-
-
-# --- the run directory ----------------------------------------------------------------------------
 
 @dataclass
 class _Dir:
