@@ -30,6 +30,8 @@ Models sys/uvm/uvm_map.c `uvmspace_fork` (with `uvm_mapent_forkshared` /
 
 from __future__ import annotations
 
+from smpsim.errors import NotImplementedInModel
+
 from smpsim.vm.locks import Op
 from smpsim.vm.objects import VmMapEntry
 from smpsim.vm.pagedaemon import need_pages
@@ -49,7 +51,7 @@ def uvmspace_fork(k, op: Op, parent, name: str, cpus: list[int]):
             child.map.insert(VmMapEntry(entry.start, entry.npages, entry.obj, entry.offset, entry.prot))
             continue
         if entry.backing is not None:
-            raise NotImplementedError(
+            raise NotImplementedInModel(
                 f"process {parent.pid} is itself a forked child with copy-on-write entries: chains of "
                 f"amaps (a child forking again before exec) are not implemented")
         source = entry.obj
