@@ -17,6 +17,16 @@ class SimulationError(SmpsimError):
     """The modelled kernel reached a state it cannot continue from (e.g. memory exhausted)."""
 
 
+class NoProgress(SimulationError):
+    """The simulation stopped making progress (`cause` names how: "stranded" or "starved");
+    the message says what waits, since when, and what to change."""
+
+    def __init__(self, cause: str, message: str, **facts):
+        super().__init__(f"no progress ({cause}): {message}")
+        self.cause = cause
+        self.facts = facts          # what the no_progress event records beside the message
+
+
 class InvariantViolation(SimulationError):
     """The invariant checker found a breach; `name` is the invariant, `detail` what broke."""
 

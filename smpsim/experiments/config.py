@@ -71,6 +71,7 @@ LIMIT_REASONS = {
     "stagger_epochs": "run.max_epochs is at most 1,000,000",
     "exit_start_epoch": "run.max_epochs is at most 1,000,000",
     "interval_epochs": "run.max_epochs is at most 1,000,000",
+    "stall_epochs": "run.max_epochs is at most 1,000,000",
     "max_epochs": "1,000,000 epochs are 100 s of simulated time at the default quantum",
     "tail_epochs": "epochs simulated after the workload's end; a few are enough",
     "timeout_s": "one day",
@@ -271,6 +272,9 @@ Workload = Annotated[Union[ExitStorm, ForkExit, MunmapFanout, MemoryPressure, Sh
 class RunOptions(_Strict):
     check: bool = Field(False, description="run the invariant checker after every step")
     max_epochs: int = Field(100_000, **_EPOCHS, description="hard stop for a run that does not finish")
+    stall_epochs: int = Field(1000, **_EPOCHS,
+                              description="an operation kept from its CPU this long by work due after it "
+                                          "fails the run as starved (see docs/architecture.md)")
     tail_epochs: int = Field(2, ge=0, le=1000, description="epochs simulated after the workload's last event")
     timeout_s: float = Field(120.0, gt=0, le=86400, allow_inf_nan=False,
                              description="Ray backend: seconds to wait for an exchange")

@@ -8,7 +8,8 @@ Each epoch of `quantum_cycles`:
      their moments in the quantum; any of them may exchange shootdowns with CPUs and
      may wake the pagedaemon;
   3. below freetarg the pagedaemon is woken; the epoch is logged and, with checking on,
-     every invariant is verified.
+     every invariant is verified; a workload left with nothing queued to finish it fails the
+     run at once, and an operation starved of its CPU fails it too (`watchdog`).
 The coordinator is handed its design (through the policy) and its workload; it
 never imports a workload or a transport.
 """
@@ -17,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from smpsim.errors import InvariantViolation, SimulationError
+from smpsim.errors import InvariantViolation, NoProgress, SimulationError
 from smpsim.protocol import LAZY, STALE, CpuSetup
-from smpsim.vm import checker
+from smpsim.vm import checker, watchdog
 from smpsim.vm.dispatch import Dispatcher
 from smpsim.vm.drain import drain
 from smpsim.vm.events import EventQueue
@@ -74,12 +75,12 @@ class VmCoordinator:
                 if self.done:
                     break
                 self._epoch()
-        except InvariantViolation as e:
-            k.emit("invariant.violation", k.epoch * self.config.machine.quantum_cycles,
-                   invariant=e.name, detail=e.detail)
-            e.events, e.trace = self._drain()
-            raise
         except SimulationError as e:
+            t = k.epoch * self.config.machine.quantum_cycles
+            if isinstance(e, InvariantViolation):
+                k.emit("invariant.violation", t, invariant=e.name, detail=e.detail)
+            elif isinstance(e, NoProgress):
+                k.emit("no_progress", t, cause=e.cause, detail=str(e), **e.facts)
             e.events, e.trace = self._drain()
             raise
         return StepResult(self.epoch, max(self.epoch, self.workload.estimated_epochs()), self.done,
@@ -110,7 +111,9 @@ class VmCoordinator:
 
     def _check_end(self) -> None:
         run = self.config.run
-        if not self.queue.has_foreground() and self.workload.finished():
+        queued = self.queue.has_foreground()
+        watchdog.check_stranded(self.k, self.workload, queued)
+        if not queued:
             self.quiet_epochs += 1
             if self.quiet_epochs > run.tail_epochs:
                 self.done = True

@@ -1,8 +1,11 @@
 """Running kernel operations: the handler table from operation type to UVM call.
 
 `Dispatcher.run_due` pops every operation starting before the end of the epoch
-and runs it on its CPU (after that CPU's previous kernel operation; an operation
-pushed past the epoch waits for the next one). Each handler is one kernel
+and runs it on its CPU. One whose CPU is still busy with an earlier kernel
+operation waits in line for it, behind every operation that fell due before it
+(an operation pushed past the epoch waits for the next one); the progress
+watchdog fails the run if one waits too long while work due after it overtakes
+it. Each handler is one kernel
 operation timed by an `Op`; what the workload schedules next comes back from its
 `after` and is queued. Faulting TLB misses neither wait for nor delay the kernel
 operations their CPU initiates; their cycles come off the faulting CPU's next
@@ -13,7 +16,7 @@ counted in `kernel_cycles`, not taken from user progress.
 
 from __future__ import annotations
 
-from smpsim.vm import checker, fork, uvm
+from smpsim.vm import checker, fork, uvm, watchdog
 from smpsim.vm.locks import Op
 from smpsim.vm.operations import (Exec, ExecTeardown, Exit, Fork, Miss, Mmap, Mprotect, Munmap, PagedaemonRun,
                                   Scheduled, Spawn, Teardown, Touch)
@@ -48,12 +51,13 @@ class Dispatcher:
                 continue       # checked with the epoch: a fill changes no mapping
             view = k.views[ev.cpu]
             t = max(ev.time, view.busy_until)
-            if t >= end:
-                self.queue.repush(ev, t)
+            if t > ev.time:
+                # its CPU is busy: wait in line, behind whatever fell due before it
+                watchdog.check_starved(k, self.queue.repush(ev, t, view.busy_due > ev.due), end)
                 continue
             op = Op(type(ev.op).__name__.lower(), ev.cpu, t, k.counters)
             follow = self.handlers[type(ev.op)](op, ev.op)
-            view.busy_until = op.t
+            view.busy_until, view.busy_due, view.busy_with = op.t, ev.due, type(ev.op).__name__
             k.account(op)
             k.note_pinned()
             if k.check:

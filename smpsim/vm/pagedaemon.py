@@ -54,7 +54,8 @@ def need_pages(k, op: Op, n: int) -> None:
         pd = k.views[k.config.machine.pagedaemon_cpu]
         pd_op = Op("pagedaemon", pd.id, max(op.t, pd.busy_until), k.counters)
         pagedaemon(k, pd_op, n)
-        pd.busy_until = pd_op.t
+        pd.busy_until, pd.busy_due = pd_op.t, op.t
+        pd.busy_with = f"a pagedaemon run for cpu{op.cpu} (uvm_wait)"
         k.account(pd_op)
         if pd_op.t > op.t:
             op.asleep += pd_op.t - op.t            # uvm_wait sleeps; the pagedaemon's work is its own
