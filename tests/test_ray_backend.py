@@ -6,7 +6,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from smpsim.errors import ExchangeError, InvariantViolation, NoProgress  # noqa: E402
+from smpsim.errors import ExchangeError, InvariantViolation  # noqa: E402
 from smpsim.experiments import config as cfgmod  # noqa: E402
 from smpsim.experiments.workloads import make_workload  # noqa: E402
 from smpsim.runtime.inline_backend import InlineBackend  # noqa: E402
@@ -144,21 +144,18 @@ def test_invariant_violation_crosses_with_its_events(ray_cluster):
     assert s_inline.trace_ and _sim_events(s_ray.trace_) == _sim_events(s_inline.trace_)
 
 
-def test_a_starved_run_fails_the_same_way_on_both_backends(ray_cluster):
+def test_a_starved_operation_is_flagged_the_same_way_on_both_backends(ray_cluster):
     from tests.test_watchdog import _starving_config
     cfg = cfgmod.validate(_starving_config())
     s_inline, s_ray = Sink(), Sink()
-    with pytest.raises(NoProgress) as want:
-        InlineBackend().run_point(cfg, cfg.policies[0], workload=make_workload(cfg), point="base", check=False,
-                                  trace=False, sink=s_inline)
-    backend = RayBackend(timeout_s=30.0)
+    want = InlineBackend().run_point(cfg, cfg.policies[0], workload=make_workload(cfg), point="base",
+                                     check=False, trace=False, sink=s_inline)
+    backend = RayBackend(timeout_s=60.0)
     try:
-        with pytest.raises(NoProgress) as got:
-            backend.run_point(cfg, cfg.policies[0], workload=make_workload(cfg), point="base", check=False,
-                              trace=False, sink=s_ray)
+        got = backend.run_point(cfg, cfg.policies[0], workload=make_workload(cfg), point="base", check=False,
+                                trace=False, sink=s_ray)
     finally:
         backend.close()
-    assert want.value.cause == "starved"
-    assert (got.value.cause, got.value.facts, str(got.value)) == (want.value.cause, want.value.facts, str(want.value))
-    assert s_ray.events_[-1]["event"] == "no_progress"
+    assert got["counters"] == want["counters"]
+    assert [e for e in s_ray.events_ if e["event"] == "starved"]
     assert _sim_events(s_ray.events_) == _sim_events(s_inline.events_)

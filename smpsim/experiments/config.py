@@ -273,8 +273,9 @@ class RunOptions(_Strict):
     check: bool = Field(False, description="run the invariant checker after every step")
     max_epochs: int = Field(100_000, **_EPOCHS, description="hard stop for a run that does not finish")
     stall_epochs: int = Field(1000, **_EPOCHS,
-                              description="an operation kept from its CPU this long by work due after it "
-                                          "fails the run as starved (see docs/architecture.md)")
+                              description="an operation kept from its CPU this long by work due after it is "
+                                          "flagged (a `starved` event); if no workload operation "
+                                          "completes that long either, the run fails")
     tail_epochs: int = Field(2, ge=0, le=1000, description="epochs simulated after the workload's last event")
     timeout_s: float = Field(120.0, gt=0, le=86400, allow_inf_nan=False,
                              description="Ray backend: seconds to wait for an exchange")

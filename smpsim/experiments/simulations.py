@@ -38,11 +38,18 @@ class Point:
 class _Sink:
     """A simulation's sink: its part logs; epochs to the progress only when it runs alone."""
 
-    def __init__(self, logs: parts.PartLogs, policy: str, progress, stop: threading.Event, alone: bool):
-        self.logs, self.policy, self._progress, self.stop, self.alone = logs, policy, progress, stop, alone
+    def __init__(self, logs: parts.PartLogs, policy: str, name: str, progress, stop: threading.Event, alone: bool):
+        self.logs, self.policy, self.name, self._progress, self.stop = logs, policy, name, progress, stop
+        self.alone = alone
 
     def events(self, events):
         self.logs.events.write(events, self.policy)
+        for e in events:
+            if e.get("event") == "starved":
+                self._progress.note(
+                    f"note: {self.name}: {e['operation']} on cpu{e['cpu']} has waited "
+                    f"{e['waited_epochs']} epochs for its CPU (past run.stall_epochs), held by "
+                    f"{e['held_by']}; its wait is in the results (a `starved` event in events.jsonl)")
         if self.stop.is_set():
             raise KeyboardInterrupt("stopped")
 
@@ -118,7 +125,7 @@ def _name_it(exc: BaseException, name: str) -> None:
 def _runner(ctx, point: Point, pi: int, policy, backend, alone: bool):
     def run() -> dict:
         logs = parts.PartLogs(point.pdir, pi, point.name, ctx.req.trace)
-        sink = _Sink(logs, policy.name, ctx.progress, ctx.stop, alone)
+        sink = _Sink(logs, policy.name, _sim_name(point, policy), ctx.progress, ctx.stop, alone)
         try:
             result = backend.run_point(point.cfg, policy, workload=make_workload(point.cfg), point=point.name,
                                        check=ctx.check, trace=ctx.req.trace, sink=sink)

@@ -8,8 +8,8 @@ Each epoch of `quantum_cycles`:
      their moments in the quantum; any of them may exchange shootdowns with CPUs and
      may wake the pagedaemon;
   3. below freetarg the pagedaemon is woken; the epoch is logged and, with checking on,
-     every invariant is verified; a workload left with nothing queued to finish it fails the
-     run at once, and an operation starved of its CPU fails it too (`watchdog`).
+     every invariant is verified; a workload left with nothing queued to finish it, or a run
+     where nothing completes while an operation is starved of its CPU, fails (`watchdog`).
 The coordinator is handed its design (through the policy) and its workload; it
 never imports a workload or a transport.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from smpsim.errors import InvariantViolation, NoProgress, SimulationError
 from smpsim.protocol import LAZY, STALE, CpuSetup
-from smpsim.vm import checker, watchdog
+from smpsim.vm import checker
 from smpsim.vm.dispatch import Dispatcher
 from smpsim.vm.drain import drain
 from smpsim.vm.events import EventQueue
@@ -28,6 +28,7 @@ from smpsim.vm.kernel import Kernel
 from smpsim.vm.pagedaemon import wake_pagedaemon
 from smpsim.vm.quantum import QuantumDriver
 from smpsim.vm.results import result
+from smpsim.vm.watchdog import Watchdog
 
 
 @dataclass
@@ -51,7 +52,8 @@ class VmCoordinator:
                         check=check, trace=trace)
         self.workload = workload
         workload.bind(self.k)
-        self.dispatcher = Dispatcher(self.k, workload, self.queue)
+        self.watch = Watchdog(self.k)
+        self.dispatcher = Dispatcher(self.k, workload, self.queue, self.watch)
         self.quanta = QuantumDriver(self.k, workload, transport.exchange, self.queue)
         self.epoch = 0
         self.quiet_epochs = 0
@@ -112,7 +114,7 @@ class VmCoordinator:
     def _check_end(self) -> None:
         run = self.config.run
         queued = self.queue.has_foreground()
-        watchdog.check_stranded(self.k, self.workload, queued)
+        self.watch.end_of_epoch(self.workload, queued)
         if not queued:
             self.quiet_epochs += 1
             if self.quiet_epochs > run.tail_epochs:

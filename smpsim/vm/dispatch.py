@@ -4,11 +4,11 @@
 and runs it on its CPU. One whose CPU is still busy with an earlier kernel
 operation waits in line for it, behind every operation that fell due before it
 (an operation pushed past the epoch waits for the next one); the progress
-watchdog fails the run if one waits too long while work due after it overtakes
-it. Each handler is one kernel
+watchdog (`watchdog`) is told of every wait and every operation run. Each handler is one kernel
 operation timed by an `Op`; what the workload schedules next comes back from its
 `after` and is queued. Faulting TLB misses neither wait for nor delay the kernel
-operations their CPU initiates; their cycles come off the faulting CPU's next
+operations their CPU initiates (unless one runs the pagedaemon synchronously on
+its CPU, see `watchdog`); their cycles come off the faulting CPU's next
 quantum. The workloads' system calls do not: they stand for calls made beside
 the CPU's user thread (a workload issues them back to back), so their cycles are
 counted in `kernel_cycles`, not taken from user progress.
@@ -16,7 +16,7 @@ counted in `kernel_cycles`, not taken from user progress.
 
 from __future__ import annotations
 
-from smpsim.vm import checker, fork, uvm, watchdog
+from smpsim.vm import checker, fork, uvm
 from smpsim.vm.locks import Op
 from smpsim.vm.operations import (Exec, ExecTeardown, Exit, Fork, Miss, Mmap, Mprotect, Munmap, PagedaemonRun,
                                   Scheduled, Spawn, Teardown, Touch)
@@ -24,10 +24,11 @@ from smpsim.vm.pagedaemon import pagedaemon
 
 
 class Dispatcher:
-    def __init__(self, k, workload, queue):
+    def __init__(self, k, workload, queue, watch):
         self.k = k
         self.workload = workload
         self.queue = queue
+        self.watch = watch
         self.shared: dict[str, object] = {}
         self.handlers = {Spawn: self._spawn, Exit: self._exit, Teardown: self._teardown, Mmap: self._mmap,
                          Munmap: self._munmap, Mprotect: self._mprotect, PagedaemonRun: self._pagedaemon,
@@ -53,11 +54,12 @@ class Dispatcher:
             t = max(ev.time, view.busy_until)
             if t > ev.time:
                 # its CPU is busy: wait in line, behind whatever fell due before it
-                watchdog.check_starved(k, self.queue.repush(ev, t, view.busy_due > ev.due), end)
+                self.watch.waits(self.queue.repush(ev, t, view.busy_due > ev.due), end)
                 continue
             op = Op(type(ev.op).__name__.lower(), ev.cpu, t, k.counters)
             follow = self.handlers[type(ev.op)](op, ev.op)
             view.busy_until, view.busy_due, view.busy_with = op.t, ev.due, type(ev.op).__name__
+            self.watch.ran(ev)
             k.account(op)
             k.note_pinned()
             if k.check:

@@ -44,7 +44,7 @@ class CpuView:
         self.cur_thread = None
         self.stolen = 0                 # IPI handler cycles to take from its next quantum
         self.busy_until = 0             # end of the last kernel operation it initiated
-        self.busy_due = 0               # when that operation was due (to see a waiting one overtaken)
+        self.busy_due = 0               # when it fell due (a synchronous pagedaemon run: when asked for)
         self.busy_with = None           # and what it was (named when a waiting one starves)
         self.fills_pmap: Pmap | None = None
         self.fill_vas: list[int] = []

@@ -1,19 +1,26 @@
 """The progress watchdog: a run that can no longer progress fails naming why, instead of
-running on to `run.max_epochs`.
+running on to `run.max_epochs`; an operation kept from its CPU too long is flagged.
 
-This model can stop making progress in two ways, and each is detected exactly:
+- **stranded** (fails the run): the workload has not finished, yet none of its operations is
+  queued. Only a workload operation's completion moves a workload on (`Workload.after`);
+  pagedaemon runs and faults never do, so nothing can finish it any more. Checked at the end
+  of every epoch; exact.
+- **starved** (flagged with a `starved` event): an operation has waited more than
+  `run.stall_epochs` epochs for its CPU, and the work holding the CPU fell due after it.
+  Operations waiting for one CPU start in the order they fell due (`events`), with one
+  exception: a synchronous pagedaemon run. An allocation below freemin (`uvm_wait`, from any
+  CPU's operation or fault, the pagedaemon's own CPU included) runs the pagedaemon on its CPU
+  inside the allocating handler, which is atomic, so the run goes ahead of operations already
+  waiting there. While allocators keep that CPU busy, an operation waiting on it (an exit, say)
+  keeps being overtaken. Usually this ends (the allocators stop or memory recovers) and the
+  run completes with the long wait in its numbers, which the event says.
+- **no progress** (fails the run, cause "starved"): an operation is starved and no workload
+  operation has completed anywhere for more than `run.stall_epochs` epochs — the livelock where
+  the operation that would relieve the pressure (an exit freeing its pages) is the one kept
+  from its CPU by the pagedaemon runs the pressure causes.
 
-- **stranded**: the workload has not finished, yet none of its operations is queued. Only a
-  workload operation's completion moves a workload on (`Workload.after`); pagedaemon runs and
-  faults never do, so nothing can finish it any more. Checked at the end of every epoch.
-- **starved**: an operation has waited for its CPU for more than `run.stall_epochs` epochs, and
-  the work holding that CPU now was due after it. Kernel operations on one CPU run in the order
-  they fell due, so an operation can be overtaken only by work started from another CPU: a
-  synchronous pagedaemon run (`uvm_wait` below freemin runs it on the pagedaemon's CPU for the
-  allocating CPU). When allocators keep that CPU busy, its kernel clock runs away from the epoch
-  clock and an operation waiting there (an exit, say) never runs: the livelock this guards
-  against. A wait behind one long operation, or behind a queue of operations each due before
-  it, ends by itself and is not a stall.
+A wait is measured per operation from when it fell due to the end of the current epoch, and
+looked at whenever the operation comes up for its CPU again.
 """
 
 from __future__ import annotations
@@ -21,39 +28,66 @@ from __future__ import annotations
 from smpsim.errors import NoProgress
 
 
-def check_stranded(k, workload, has_foreground: bool) -> None:
-    """Fail when the workload waits for operations of its own that are no longer queued."""
-    if has_foreground or workload.finished():
-        return
-    raise NoProgress(
-        "stranded",
-        f"at epoch {k.epoch} the workload has not finished ({workload.outstanding} operations "
-        f"outstanding) but none of its operations is queued, so nothing can finish it; this is a "
-        f"bug in the workload or in a design strategy, not in the config",
-        outstanding=workload.outstanding)
+class Watchdog:
+    def __init__(self, k):
+        self.k = k
+        self.q = k.config.machine.quantum_cycles
+        self.limit = k.config.run.stall_epochs
+        self.last_completed = 0      # epoch a workload operation last completed in
+        self.starved: dict = {}      # seq -> the event of an operation starved now
 
+    def ran(self, event) -> None:
+        """`event`'s operation ran on its CPU."""
+        if not event.op.background:
+            self.last_completed = self.k.epoch
+        self.starved.pop(event.seq, None)
 
-def check_starved(k, event, end: int) -> None:
-    """Called when `event` must wait again for its CPU: fail when it has waited more than
-    run.stall_epochs epochs and is being overtaken by work due after it."""
-    q = k.config.machine.quantum_cycles
-    limit = k.config.run.stall_epochs
-    waited = (end - event.due) // q
-    view = k.views[event.cpu]
-    # a background operation (a queued pagedaemon run) overtaken by synchronous pagedaemon runs has
-    # its work done by them: it is redundant, not starved
-    if waited <= limit or view.busy_due <= event.due or event.op.background:
-        return
-    raise NoProgress(
-        "starved",
-        f"{describe(k, event.op)} on cpu{event.cpu}, due at epoch {event.due // q}, has waited {waited} "
-        f"epochs (run.stall_epochs={limit}) and was overtaken {event.overtaken} times by work due after "
-        f"it, last by {view.busy_with}; cpu{event.cpu}'s kernel clock is at epoch {view.busy_until // q}, "
-        f"the epoch clock at {end // q - 1}. Move machine.pagedaemon_cpu off the workload's CPUs, give "
-        f"it more memory (machine.phys_pages), or raise run.stall_epochs if this wait is what you "
-        f"mean to measure",
-        cpu=event.cpu, operation=describe(k, event.op), due_epoch=event.due // q, waited_epochs=waited,
-        overtaken=event.overtaken)
+    def waits(self, event, end: int) -> None:
+        """`event` must wait again for its CPU (the epoch ends at `end`)."""
+        view = self.k.views[event.cpu]
+        # a queued pagedaemon run overtaken by synchronous ones has its work done by them
+        if event.op.background or view.busy_due <= event.due or self._waited(event, end) <= self.limit:
+            return
+        if event.seq not in self.starved:
+            self.k.emit("starved", end, **self._facts(event, end))
+        self.starved[event.seq] = event
+
+    def end_of_epoch(self, workload, has_foreground: bool) -> None:
+        """Fail a stranded workload, or a run where nothing completes while an operation starves."""
+        k = self.k
+        if not has_foreground and not workload.finished():
+            raise NoProgress(
+                "stranded",
+                f"at epoch {k.epoch} the workload has not finished ({workload.outstanding} operations "
+                f"outstanding) but none of its operations is queued, so nothing can finish it; this is a "
+                f"bug in the workload or in a design strategy, not in the config",
+                outstanding=workload.outstanding)
+        idle = k.epoch - self.last_completed
+        if self.starved and idle > self.limit:
+            event = min(self.starved.values(), key=lambda e: e.due)
+            end = (k.epoch + 1) * self.q
+            raise NoProgress("starved", self._message(event, end, idle), idle_epochs=idle,
+                             **self._facts(event, end))
+
+    def _waited(self, event, end: int) -> int:
+        return (end - event.due) // self.q
+
+    def _facts(self, event, end: int) -> dict:
+        view = self.k.views[event.cpu]
+        return dict(cpu=event.cpu, operation=describe(self.k, event.op), due_epoch=event.due // self.q,
+                    waited_epochs=self._waited(event, end), overtaken=event.overtaken, held_by=view.busy_with,
+                    cpu_clock_epoch=view.busy_until // self.q)
+
+    def _message(self, event, end: int, idle: int) -> str:
+        f = self._facts(event, end)
+        times = "once" if f["overtaken"] == 1 else f"{f['overtaken']} times"
+        return (f"no workload operation has completed for {idle} epochs (run.stall_epochs={self.limit}), and "
+                f"{f['operation']} on cpu{f['cpu']}, due since epoch {f['due_epoch']}, has been kept from its "
+                f"CPU for {f['waited_epochs']} epochs by work that fell due after it ({times}, last by "
+                f"{f['held_by']}); cpu{f['cpu']}'s kernel work runs to epoch {f['cpu_clock_epoch']}, the "
+                f"epoch clock is at {self.k.epoch}. The pagedaemon's synchronous runs (uvm_wait below "
+                f"freemin) go ahead of what waits on its CPU: give it a CPU of its own (machine.ncpus one "
+                f"higher, machine.pagedaemon_cpu set to that CPU) or more memory (machine.phys_pages)")
 
 
 def describe(k, op) -> str:
