@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from smpsim.vm.strategies.pv_global_hash import GlobalHashPv
+from smpsim.vm.strategies.pressure_switch import PressureSwitchOff
 from smpsim.vm.strategies.pv_map_entry import MapEntryPv
 from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
 from smpsim.vm.strategies.tags_pcid import PcidTags
@@ -79,3 +80,11 @@ def substitute(policy, **strategies):
     out = policy.model_copy()
     out._design = dataclasses.replace(policy.design, **strategies)
     return out
+
+
+class HoggingPagedaemon(PressureSwitchOff):
+    """A pagedaemon run that takes 20 quanta before it frees anything: its synchronous runs hold
+    the pagedaemon's CPU so long that nothing completes while an exit waits there."""
+
+    def relieve(self, op, need):
+        op.spend(20 * self.k.config.machine.quantum_cycles, "other")

@@ -16,6 +16,7 @@ from smpsim.vm.watchdog import Watchdog
 from smpsim.vm.coordinator import VmCoordinator
 from smpsim.vm.events import EventQueue
 from smpsim.vm.operations import Exit, PagedaemonRun
+from tests import broken
 from tests.helpers import config_dict
 from tests.test_reliability_helpers import bundled, cli, read_json, write_config
 
@@ -195,3 +196,22 @@ def test_the_same_config_starves_nothing_with_the_pagedaemon_on_its_own_cpu(tmp_
             "--backend", "inline", "--out", tmp_path / "r", "--quiet")
     assert r.code == 0, r.text
     assert not [e for e in _events(tmp_path / "r") if e["event"] == "starved"]
+
+
+def test_a_pagedaemon_that_hogs_its_cpu_fails_the_run_when_nothing_completes():
+    # broken on purpose: each pagedaemon run takes 20 quanta, so while short0's exit waits on the
+    # pagedaemon's CPU behind the growers' synchronous runs, nothing else completes either
+    data = _starving_config()
+    data["run"]["stall_epochs"] = 5
+    cfg = cfgmod.validate(data)
+    policy = broken.substitute(cfg.policies[0], pressure_switch=broken.HoggingPagedaemon)
+    vm = VmCoordinator(cfg, policy, InlineTransport(), make_workload(cfg))
+    vm.start()
+    with pytest.raises(NoProgress) as exc:
+        vm.step(cfg.run.max_epochs)
+    e = exc.value
+    assert e.cause == "starved" and e.facts["operation"] == "Exit of process 1 (short0)" and e.facts["cpu"] == 0
+    assert "no workload operation has completed for" in str(e) and "(run.stall_epochs=5)" in str(e)
+    assert 5 < e.facts["idle_epochs"] <= 5 + 20 and vm.epoch < 100     # not run.max_epochs (100,000)
+    assert e.events[-1]["event"] == "no_progress" and e.events[-1]["cause"] == "starved"
+    assert [x["operation"] for x in e.events if x["event"] == "starved"] == ["Exit of process 1 (short0)"]
