@@ -77,3 +77,21 @@ def test_a_reused_pcid_is_flushed_before_use():
     c.tag = a.tag                           # ...and is handed to c
     sw = scheduler.switch(k, v, _Thread(c), 2000)
     assert (sw.tag, sw.flush) == (a.tag, FLUSH_TAG)
+
+
+@pytest.mark.parametrize("policy", [dict(preset="netbsd5", pcid=True), dict(preset="seed", pcid=True),
+                                    dict(preset="linux")])
+def test_a_stale_cpu_owed_a_deferred_tag_flush_flushes_once_on_return(policy):
+    # a lazy CPU took a shootdown (STALE, out of pm_cpus, its entries flushed); a later update of the
+    # pmap defers a flush of its tag to the CPUs outside pm_cpus, this one included: the flush the
+    # CPU makes on return covers both
+    k = _kernel(**policy)
+    v, p = k.views[0], _pmap(k)
+    scheduler.switch(k, v, _Thread(p), 0)
+    scheduler.switch(k, v, None, 1000)
+    k.mark_stale(v)
+    k.tags.defer_flushes([p], 1)
+    before = k.counters["tlb_switch_flushes"]
+    sw = scheduler.switch(k, v, _Thread(p), 2000)
+    assert (sw.state, sw.flush) == (VALID, FLUSH_TAG)
+    assert k.counters["tlb_switch_flushes"] == before + 1

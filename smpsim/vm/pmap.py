@@ -88,9 +88,7 @@ class PmapModule:
         if pmap is view.curpmap:
             if view.state == STALE:
                 pmap.pm_cpus.add(view.id)           # back in; the CPU flushes before use
-                k.counters["tlb_switch_flushes"] += 1
-                op.spend(k.costs.local_full_flush, "other")
-                view.flush(k.tags.user_flush)
+                k.tags.stale_return(view, pmap, op)
             else:
                 k.lazy.reactivate(view, pmap, op)   # back from LAZY: the design's catch-up rule
             view.state = VALID

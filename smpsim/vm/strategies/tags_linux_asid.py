@@ -55,6 +55,11 @@ class LinuxAsidTags:
     def unload(self, view, op) -> None:
         pass
 
+    def stale_return(self, view, pmap, op) -> None:
+        """A CPU that left the mm's cpumask on a flush runs it again: its ASID is behind, so
+        `activated` flushes it (once, whatever else made it fall behind)."""
+        generations.forget(view, pmap.id)
+
     def activated(self, view, pmap, op) -> None:
         """choose_new_asid: reuse the mm's slot (flushing if behind) or take the oldest slot."""
         k = self.k

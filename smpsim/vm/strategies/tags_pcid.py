@@ -58,6 +58,11 @@ class PcidTags:
     def unload(self, view, op) -> None:
         pass                                 # the entries stay under their PCID
 
+    def stale_return(self, view, pmap, op) -> None:
+        """A STALE CPU runs its pmap again: it must flush the PCID first, which `activated` does,
+        once, together with any flush already owed to that PCID."""
+        self.must_flush[view.id].add(pmap.tag)
+
     def activated(self, view, pmap, op) -> None:
         """pmap now runs on view's CPU: flush its PCID first if reused or told to."""
         tag = pmap.tag
