@@ -8,7 +8,9 @@ P->V walk `page_remove` that pmap_page_remove runs on them.
 
 from __future__ import annotations
 
-from smpsim.vm.locks import Op
+from contextlib import contextmanager
+
+from smpsim.vm.locks import Op, SimLock
 
 
 class PvTracker:
@@ -82,3 +84,27 @@ class PvTracker:
         if not lst:
             del self.pages[frame]
         return pos
+
+
+class PageLocks:
+    """Per-page PV locks (NetBSD's `pp_lock`, one per physical page, made on first use)."""
+
+    def __init__(self):
+        self.pp_locks: dict[int, SimLock] = {}
+
+    def pp_lock(self, frame: int) -> SimLock:
+        lock = self.pp_locks.get(frame)
+        if lock is None:
+            lock = self.pp_locks[frame] = SimLock(f"pp{frame}", "pv")
+        return lock
+
+    @contextmanager
+    def page_locked(self, op: Op, frame: int, c, held: bool = False):
+        """The body runs with the page's pp_lock held (taken and dropped here unless the caller
+        already `held` it, as pmap_page_remove does around each removal)."""
+        pp = self.pp_lock(frame)
+        if not held:
+            op.acquire(pp, c.lock_acquire, "pv")
+        yield pp
+        if not held:
+            op.release(pp, c.lock_release)

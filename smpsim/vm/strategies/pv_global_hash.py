@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from smpsim.errors import SimulationError
 from smpsim.vm.locks import Op, SimLock
-from smpsim.vm.strategies.pv_base import PvTracker
+from smpsim.vm.strategies.pv_base import PageLocks, PvTracker
 from smpsim.vm.topology import LineMap
 
 PV_HASH_SIZE = 32768
@@ -29,26 +29,20 @@ PV_HASH_LOCK_CNT = 32
 MAX_RETRIES = 10_000
 
 
-class GlobalHashPv(PvTracker):
+class GlobalHashPv(PvTracker, PageLocks):
     retries_p2v = True
 
     def __init__(self, k):
-        super().__init__(k)
+        PvTracker.__init__(self, k)
+        PageLocks.__init__(self)
         self.buckets: dict[int, list] = {}
         self.stripes = [SimLock(f"pvhash{i}", "pv") for i in range(PV_HASH_LOCK_CNT)]
-        self.pp_locks: dict[int, SimLock] = {}
         self.heads = LineMap()            # last writer of each bucket head
 
     @staticmethod
     def bucket(ptp_frame: int, va: int) -> int:
         # pvhash(): PTP address plus VA page number, folded into the table
         return ((ptp_frame * 4096) // 64 + va) % PV_HASH_SIZE
-
-    def pp_lock(self, frame: int) -> SimLock:
-        lock = self.pp_locks.get(frame)
-        if lock is None:
-            lock = self.pp_locks[frame] = SimLock(f"pp{frame}", "pv")
-        return lock
 
     def locks(self):
         yield from self.stripes
@@ -61,38 +55,32 @@ class GlobalHashPv(PvTracker):
         c = self.c
         op.counters["pv_inserts"] += 1
         op.spend(c.pv_alloc, "pv")
-        pp = self.pp_lock(frame)
-        op.acquire(pp, c.lock_acquire, "pv")
-        b = self.bucket(ptp_frame, va)
-        stripe = self.stripes[b % PV_HASH_LOCK_CNT]
-        op.acquire(stripe, c.lock_acquire, "pv")
-        self.buckets.setdefault(b, []).insert(0, (pmap.id, va))
-        op.spend(c.pv_hash_step + self.heads.write(b, op.cpu, op.topo), "pv")
-        op.release(stripe, c.lock_release)
-        self._page_insert(frame, (pmap.id, va))
-        op.spend(c.pv_list_step, "pv")
-        op.release(pp, c.lock_release)
+        with self.page_locked(op, frame, c):
+            b = self.bucket(ptp_frame, va)
+            stripe = self.stripes[b % PV_HASH_LOCK_CNT]
+            op.acquire(stripe, c.lock_acquire, "pv")
+            self.buckets.setdefault(b, []).insert(0, (pmap.id, va))
+            op.spend(c.pv_hash_step + self.heads.write(b, op.cpu, op.topo), "pv")
+            op.release(stripe, c.lock_release)
+            self._page_insert(frame, (pmap.id, va))
+            op.spend(c.pv_list_step, "pv")
 
     def remove(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry, page_locked=False) -> None:
         c = self.c
         op.counters["pv_removes"] += 1
-        pp = self.pp_lock(frame)
-        if not page_locked:
-            op.acquire(pp, c.lock_acquire, "pv")
-        pos = self._page_remove(frame, (pmap.id, va))
-        op.spend(pos * c.pv_list_step, "pv")
-        b = self.bucket(ptp_frame, va)
-        stripe = self.stripes[b % PV_HASH_LOCK_CNT]
-        op.acquire(stripe, c.lock_acquire, "pv")
-        chain = self.buckets[b]
-        idx = chain.index((pmap.id, va))
-        del chain[idx]
-        if not chain:
-            del self.buckets[b]
-        op.spend((idx + 1) * c.pv_hash_step + self.heads.write(b, op.cpu, op.topo), "pv")
-        op.release(stripe, c.lock_release)
-        if not page_locked:
-            op.release(pp, c.lock_release)
+        with self.page_locked(op, frame, c, held=page_locked):
+            pos = self._page_remove(frame, (pmap.id, va))
+            op.spend(pos * c.pv_list_step, "pv")
+            b = self.bucket(ptp_frame, va)
+            stripe = self.stripes[b % PV_HASH_LOCK_CNT]
+            op.acquire(stripe, c.lock_acquire, "pv")
+            chain = self.buckets[b]
+            idx = chain.index((pmap.id, va))
+            del chain[idx]
+            if not chain:
+                del self.buckets[b]
+            op.spend((idx + 1) * c.pv_hash_step + self.heads.write(b, op.cpu, op.topo), "pv")
+            op.release(stripe, c.lock_release)
         op.spend(c.pv_free, "pv")
 
     def page_remove(self, frame: int, op: Op, unmap_one) -> None:

@@ -16,22 +16,16 @@ after the hand-off; in the model nothing can change it meanwhile).
 
 from __future__ import annotations
 
-from smpsim.vm.locks import Op, SimLock
-from smpsim.vm.strategies.pv_base import PvTracker
+from smpsim.vm.locks import Op
+from smpsim.vm.strategies.pv_base import PageLocks, PvTracker
 
 
-class PtpTreePv(PvTracker):
+class PtpTreePv(PvTracker, PageLocks):
     def __init__(self, k):
-        super().__init__(k)
+        PvTracker.__init__(self, k)
+        PageLocks.__init__(self)
         self.embedded: dict[int, tuple] = {}        # frame -> (pmap id, va) of its first mapping
         self.trees: dict[int, set] = {}             # PTP frame -> {(pmap id, va)} not embedded
-        self.pp_locks: dict[int, SimLock] = {}
-
-    def pp_lock(self, frame: int) -> SimLock:
-        lock = self.pp_locks.get(frame)
-        if lock is None:
-            lock = self.pp_locks[frame] = SimLock(f"pp{frame}", "pv")
-        return lock
 
     def locks(self):
         yield from self.pp_locks.values()
@@ -44,40 +38,34 @@ class PtpTreePv(PvTracker):
     def insert(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry) -> None:
         c = self.c
         op.counters["pv_inserts"] += 1
-        pp = self.pp_lock(frame)
-        op.acquire(pp, c.lock_acquire, "pv")
-        key = (pmap.id, va)
-        if frame not in self.embedded:
-            self.embedded[frame] = key              # pp_pte: no PV entry allocated
-        else:
-            op.spend(c.pv_alloc, "pv")
-            self._tree_cost(op, ptp_frame)
-            self.trees.setdefault(ptp_frame, set()).add(key)
-        self._page_insert(frame, key)
-        op.spend(c.pv_list_step, "pv")
-        op.release(pp, c.lock_release)
+        with self.page_locked(op, frame, c):
+            key = (pmap.id, va)
+            if frame not in self.embedded:
+                self.embedded[frame] = key              # pp_pte: no PV entry allocated
+            else:
+                op.spend(c.pv_alloc, "pv")
+                self._tree_cost(op, ptp_frame)
+                self.trees.setdefault(ptp_frame, set()).add(key)
+            self._page_insert(frame, key)
+            op.spend(c.pv_list_step, "pv")
 
     def remove(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry, page_locked=False) -> None:
         c = self.c
         op.counters["pv_removes"] += 1
-        pp = self.pp_lock(frame)
-        if not page_locked:
-            op.acquire(pp, c.lock_acquire, "pv")
-        key = (pmap.id, va)
-        if self.embedded.get(frame) == key:
-            del self.embedded[frame]
+        with self.page_locked(op, frame, c, held=page_locked):
+            key = (pmap.id, va)
+            if self.embedded.get(frame) == key:
+                del self.embedded[frame]
+                op.spend(c.pv_list_step, "pv")
+            else:
+                self._tree_cost(op, ptp_frame)
+                tree = self.trees[ptp_frame]
+                tree.discard(key)
+                if not tree:
+                    del self.trees[ptp_frame]
+                op.spend(c.pv_free, "pv")
+            self._page_remove(frame, key)
             op.spend(c.pv_list_step, "pv")
-        else:
-            self._tree_cost(op, ptp_frame)
-            tree = self.trees[ptp_frame]
-            tree.discard(key)
-            if not tree:
-                del self.trees[ptp_frame]
-            op.spend(c.pv_free, "pv")
-        self._page_remove(frame, key)
-        op.spend(c.pv_list_step, "pv")
-        if not page_locked:
-            op.release(pp, c.lock_release)
 
     def page_remove(self, frame: int, op: Op, unmap_one) -> None:
         k, c = self.k, self.c
