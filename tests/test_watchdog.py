@@ -215,3 +215,15 @@ def test_a_pagedaemon_that_hogs_its_cpu_fails_the_run_when_nothing_completes():
     assert 5 < e.facts["idle_epochs"] <= 5 + 20 and vm.epoch < 100     # not run.max_epochs (100,000)
     assert e.events[-1]["event"] == "no_progress" and e.events[-1]["cause"] == "starved"
     assert [x["operation"] for x in e.events if x["event"] == "starved"] == ["Exit of process 1 (short0)"]
+
+
+def test_a_run_stopped_by_max_epochs_names_what_is_starved(tmp_path):
+    data = _starving_config()
+    data["run"]["max_epochs"] = 70          # short0's teardown, due at epoch 46, is starved by then
+    data["run"]["stall_epochs"] = 10
+    r = cli("run", write_config(tmp_path / "mp.toml", data), "--backend", "inline", "--out", tmp_path / "r",
+            "--quiet")
+    assert r.code == 1 and "Traceback" not in r.text
+    msg = read_json(tmp_path / "r" / "run.json")["error"]["message"]
+    assert "did not finish within run.max_epochs=70" in msg
+    assert "Teardown of process 1 (short0) on cpu0 has waited" in msg and "(uvm_wait)" in msg

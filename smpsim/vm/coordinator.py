@@ -126,7 +126,8 @@ class VmCoordinator:
                 self.k.emit("run.end", self.epoch * self.config.machine.quantum_cycles, status="completed",
                             counters=dict(self.k.counters))
         if not self.done and self.epoch >= run.max_epochs:
-            raise SimulationError(f"the workload did not finish within run.max_epochs={run.max_epochs}")
+            raise SimulationError(f"the workload did not finish within run.max_epochs={run.max_epochs}"
+                                  + self.watch.explain())
 
     def counters(self) -> dict:
         return dict(self.k.counters)

@@ -34,7 +34,7 @@ class Watchdog:
         self.q = k.config.machine.quantum_cycles
         self.limit = k.config.run.stall_epochs
         self.last_completed = 0      # epoch a workload operation last completed in
-        self.starved: dict = {}      # seq -> the event of an operation starved now
+        self.starved: dict = {}      # seq -> (event, facts at its last wait) of an operation starved now
 
     def ran(self, event) -> None:
         """`event`'s operation ran on its CPU."""
@@ -48,9 +48,10 @@ class Watchdog:
         # a queued pagedaemon run overtaken by synchronous ones has its work done by them
         if event.op.background or view.busy_due <= event.due or self._waited(event, end) <= self.limit:
             return
+        facts = self._facts(event, end)
         if event.seq not in self.starved:
-            self.k.emit("starved", end, **self._facts(event, end))
-        self.starved[event.seq] = event
+            self.k.emit("starved", end, **facts)
+        self.starved[event.seq] = (event, facts)
 
     def end_of_epoch(self, workload, has_foreground: bool) -> None:
         """Fail a stranded workload, or a run where nothing completes while an operation starves."""
@@ -64,10 +65,21 @@ class Watchdog:
                 outstanding=workload.outstanding)
         idle = k.epoch - self.last_completed
         if self.starved and idle > self.limit:
-            event = min(self.starved.values(), key=lambda e: e.due)
-            end = (k.epoch + 1) * self.q
-            raise NoProgress("starved", self._message(event, end, idle), idle_epochs=idle,
-                             **self._facts(event, end))
+            f = self._oldest()
+            raise NoProgress("starved", self._message(f, idle), idle_epochs=idle, **f)
+
+    def explain(self) -> str:
+        """What is starved now, for a run that stops for another reason (run.max_epochs)."""
+        if not self.starved:
+            return ""
+        f = self._oldest()
+        return (f"; {f['operation']} on cpu{f['cpu']} has waited {f['waited_epochs']} epochs for its CPU, "
+                f"held by {f['held_by']}")
+
+    def _oldest(self) -> dict:
+        """The facts of the starved operation that fell due first, its wait counted to now."""
+        event, facts = min(self.starved.values(), key=lambda ef: ef[0].due)
+        return dict(facts, waited_epochs=self._waited(event, (self.k.epoch + 1) * self.q))
 
     def _waited(self, event, end: int) -> int:
         return (end - event.due) // self.q
@@ -78,8 +90,7 @@ class Watchdog:
                     waited_epochs=self._waited(event, end), overtaken=event.overtaken, held_by=view.busy_with,
                     cpu_clock_epoch=view.busy_until // self.q)
 
-    def _message(self, event, end: int, idle: int) -> str:
-        f = self._facts(event, end)
+    def _message(self, f: dict, idle: int) -> str:
         times = "once" if f["overtaken"] == 1 else f"{f['overtaken']} times"
         return (f"no workload operation has completed for {idle} epochs (run.stall_epochs={self.limit}), and "
                 f"{f['operation']} on cpu{f['cpu']}, due since epoch {f['due_epoch']}, has been kept from its "
