@@ -7,15 +7,19 @@ process it is reused and left alone.
 `ray_backend` (function): a RayBackend on that cluster (short exchange timeout); its
 actors are killed at the end of the test, the cluster stays up.
 Also helpers (`clean_env`, `run_driver`, `result_of`) for tests whose driver must run in
-a subprocess because it starts or attaches to a cluster of its own.
+a subprocess because it starts or attaches to a cluster of its own, and (`free_port`,
+`start_ray_node`, `stop_ray_node`) for tests that run `ray start` nodes themselves.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -76,3 +80,44 @@ def kill_and_wait(actor, max_pings: int = 100_000) -> None:
         except RayActorError:
             return
     raise AssertionError(f"{actor} still answers after ray.kill")
+
+
+# --- helpers for tests that run `ray start` nodes of their own ------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_ray_node(cmd: list[str], env: dict, cwd: Path, timeout: float = 180) -> tuple[subprocess.Popen, list]:
+    """Run `ray start ... --block` in a session of its own; return it once it says it started, and its
+    output so far (kept growing by a thread). A node that does not start is stopped and fails the test."""
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    output: list[str] = []
+    started = threading.Event()
+
+    def drain():
+        for line in proc.stdout:
+            output.append(line)
+            if "Ray runtime started" in line:
+                started.set()
+        started.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not (started.wait(timeout) and proc.poll() is None):
+        stop_ray_node(proc)
+        pytest.fail(f"{cmd[:3]} failed:\n" + "".join(output))
+    return proc, output
+
+
+def stop_ray_node(proc: subprocess.Popen) -> None:
+    proc.terminate()                          # `ray start --block` stops its processes on SIGTERM
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)   # whatever of that session is left (by group id)
+    except ProcessLookupError:
+        pass

@@ -9,15 +9,12 @@ by terminating the `ray start --block` process this module started.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +22,8 @@ import pytest
 
 pytest.importorskip("ray")
 
-from tests.ray_fixtures import ROOT, clean_env, result_of, run_driver  # noqa: E402
+from tests.ray_fixtures import (ROOT, clean_env, free_port, result_of, run_driver, start_ray_node,  # noqa: E402
+                                stop_ray_node)
 
 pytestmark = pytest.mark.ray
 
@@ -75,49 +73,24 @@ class Head:
     output: list
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def head():
     base = Path(tempfile.mkdtemp(prefix="smpray", dir="/tmp"))    # short: Ray's unix socket paths
     (base / "home").mkdir()
     token = secrets.token_hex(16)
-    port = _free_port()
+    port = free_port()
     env = clean_env(HOME=str(base / "home"), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token,
                     RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")      # keep 127.0.0.1 as the node IP
     cmd = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
            "--node-ip-address", "127.0.0.1", "--port", str(port), "--temp-dir", str(base / "t"),
            "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats"]
-    proc = subprocess.Popen(cmd, env=env, cwd=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    output: list[str] = []
-    started = threading.Event()
-
-    def drain():
-        for line in proc.stdout:
-            output.append(line)
-            if "Ray runtime started" in line:
-                started.set()
-        started.set()
-
-    threading.Thread(target=drain, daemon=True).start()
+    proc = None
     try:
-        assert started.wait(120) and proc.poll() is None, "ray start --head failed:\n" + "".join(output)
+        proc, output = start_ray_node(cmd, env, base, timeout=120)
         yield Head(f"127.0.0.1:{port}", token, proc, base, output)
     finally:
-        proc.terminate()                      # `ray start --block` stops its processes on SIGTERM
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)    # whatever of that session is left (by group id)
-        except ProcessLookupError:
-            pass
+        if proc is not None:
+            stop_ray_node(proc)
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -190,7 +163,7 @@ def test_missing_token_is_one_clear_line(head):
 
 def test_unreachable_address_is_one_clear_line(head):
     env = clean_env(HOME=_home(head, "h_none"))
-    proc = subprocess.run([sys.executable, "-c", FAIL_LINE, f"127.0.0.1:{_free_port()}"], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-c", FAIL_LINE, f"127.0.0.1:{free_port()}"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     _assert_one_error_line(proc, "no Ray cluster at 127.0.0.1:", "cannot connect")
 

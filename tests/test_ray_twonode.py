@@ -15,14 +15,11 @@ SIGKILL to its process group).
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -30,8 +27,8 @@ import pytest
 pytest.importorskip("ray")
 
 from tests.golden import strip_wall  # noqa: E402
-from tests.ray_fixtures import ROOT, clean_env, result_of, run_driver  # noqa: E402
-from tests.test_ray_attach import _free_port  # noqa: E402
+from tests.ray_fixtures import (ROOT, clean_env, free_port, result_of, run_driver, start_ray_node,  # noqa: E402
+                                stop_ray_node)
 
 pytestmark = pytest.mark.ray
 
@@ -82,41 +79,12 @@ conn.close()
 '''
 
 
-def _start(cmd: list[str], env: dict, base: Path) -> tuple[subprocess.Popen, list]:
-    proc = subprocess.Popen(cmd, env=env, cwd=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    output: list[str] = []
-    started = threading.Event()
-
-    def drain():
-        for line in proc.stdout:
-            output.append(line)
-            if "Ray runtime started" in line:
-                started.set()
-        started.set()
-    threading.Thread(target=drain, daemon=True).start()
-    assert started.wait(180) and proc.poll() is None, f"{cmd[:3]} failed:\n" + "".join(output)
-    return proc, output
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()                          # `ray start --block` stops its processes on SIGTERM
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)   # whatever of that session is left (by group id)
-    except ProcessLookupError:
-        pass
-
-
 @pytest.fixture(scope="module")
 def two_nodes():
     base = Path(tempfile.mkdtemp(prefix="smp2n", dir="/tmp"))       # short: Ray's unix socket paths
     (base / "home").mkdir()
     token = secrets.token_hex(16)
-    port = _free_port()
+    port = free_port()
     env = clean_env(HOME=str(base / "home"), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token,
                     RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")      # keep 127.0.0.1 as the node IP
     ray_bin = str(Path(sys.executable).with_name("ray"))
@@ -124,13 +92,13 @@ def two_nodes():
               "--disable-usage-stats"]
     procs = []
     try:
-        head, _ = _start([ray_bin, "start", "--head", "--port", str(port), "--temp-dir", str(base / "t"),
-                          "--include-dashboard", "false", "--resources", json.dumps({"node_head": 1}), *common],
-                         env, base)
+        head, _ = start_ray_node([ray_bin, "start", "--head", "--port", str(port), "--temp-dir", str(base / "t"),
+                                  "--include-dashboard", "false", "--resources", json.dumps({"node_head": 1}),
+                                  *common], env, base)
         procs.append(head)
         address = f"127.0.0.1:{port}"
-        second, _ = _start([sys.executable, "-c", JOIN, "start", "--address", address, "--resources", json.dumps({"node_second": 1}),
-                            *common], env, base)
+        second, _ = start_ray_node([sys.executable, "-c", JOIN, "start", "--address", address,
+                                    "--resources", json.dumps({"node_second": 1}), *common], env, base)
         procs.append(second)
         wait = ("import ray, sys, time\nfrom smpsim.runtime.ray_cluster import attach\nc = attach(sys.argv[1])\n"
                 "while sum(n['Alive'] for n in ray.nodes()) < 2: time.sleep(0.2)\nc.close()\nprint('RESULT {}')")
@@ -139,7 +107,7 @@ def two_nodes():
         yield address, env, base
     finally:
         for p in reversed(procs):
-            _stop(p)
+            stop_ray_node(p)
         shutil.rmtree(base, ignore_errors=True)
 
 
