@@ -146,7 +146,7 @@ def test_invariant_violation_crosses_with_its_events(ray_cluster):
 
 def test_a_starved_operation_is_flagged_the_same_way_on_both_backends(ray_cluster):
     from tests.test_watchdog import _starving_config
-    cfg = cfgmod.validate(_starving_config())
+    cfg = cfgmod.validate(_starving_config(run_epochs=40, stall_epochs=10))     # short: ~70 epochs
     s_inline, s_ray = Sink(), Sink()
     want = InlineBackend().run_point(cfg, cfg.policies[0], workload=make_workload(cfg), point="base",
                                      check=False, trace=False, sink=s_inline)

@@ -156,15 +156,15 @@ def test_a_workload_that_finishes_is_never_called_stranded():
 
 # --- starved: a config whose exit never gets its CPU -----------------------------------------------
 
-def _starving_config(**machine) -> dict:
+def _starving_config(run_epochs: int = 300, stall_epochs: int = 30, **machine) -> dict:
     """memory_pressure_quick with its first exit at epoch 20, when the growers' synchronous
     pagedaemon runs keep the pagedaemon's CPU (cpu0, where short0 lives) busy: short0's teardown
     waits about 45 epochs for it (the run completes; run.stall_epochs = 30 flags the wait)."""
     data = bundled("memory_pressure_quick")
     data["policies"] = [{"name": "seed"}]
-    data["workload"].update(run_epochs=300, exit_start_epoch=20)
+    data["workload"].update(run_epochs=run_epochs, exit_start_epoch=20)
     data["machine"].update(machine)
-    data["run"] = {"stall_epochs": 30}
+    data["run"] = {"stall_epochs": stall_epochs}
     return data
 
 

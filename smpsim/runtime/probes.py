@@ -148,18 +148,10 @@ class _FloorWorker:
 _FloorActor = ray.remote(max_restarts=0)(_FloorWorker)
 
 
-class FloorActors:
-    """`n` trivial actors (0 CPUs each, like the CPU actors); `ping`/`echo` reach the first k."""
+class _ActorSet:
+    """Actors this probe made; `close()` (or leaving a `with` block) kills them."""
 
-    def __init__(self, n: int, reply_size: int = 0, timeout_s: float = 60.0):
-        self.timeout_s = timeout_s
-        self.actors = [_FloorActor.options(num_cpus=0).remote(reply_size) for _ in range(n)]
-
-    def ping(self, k: int) -> None:
-        ray.get([a.ping.remote() for a in self.actors[:k]], timeout=self.timeout_s)
-
-    def echo(self, k: int, payload: bytes) -> None:
-        ray.get([a.echo.remote(payload) for a in self.actors[:k]], timeout=self.timeout_s)
+    actors: list
 
     def close(self) -> None:
         kill_actors(self.actors)
@@ -172,7 +164,22 @@ class FloorActors:
         self.close()
 
 
-class CpuActors:
+class FloorActors(_ActorSet):
+    """`n` trivial actors (0 CPUs each, like the CPU actors); `ping`/`echo` reach the first k."""
+
+    def __init__(self, n: int, reply_size: int = 0, timeout_s: float = 60.0):
+        self.timeout_s = timeout_s
+        self.actors = [_FloorActor.options(num_cpus=0).remote(reply_size) for _ in range(n)]
+
+    def ping(self, k: int) -> None:
+        ray.get([a.ping.remote() for a in self.actors[:k]], timeout=self.timeout_s)
+
+    def echo(self, k: int, payload: bytes) -> None:
+        ray.get([a.echo.remote(payload) for a in self.actors[:k]], timeout=self.timeout_s)
+
+
+
+class CpuActors(_ActorSet):
     """`n` CPU actors (cpu i = actor i) with their RayTransport; killed by `close()`."""
 
     def __init__(self, n: int, *, timeout_s: float = 120.0):
@@ -199,12 +206,3 @@ class CpuActors:
         chosen = self.actors if cpus is None else [self.actors[c] for c in cpus]
         return actor_pids(chosen)
 
-    def close(self) -> None:
-        kill_actors(self.actors)
-        self.actors = []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
