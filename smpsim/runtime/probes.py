@@ -178,7 +178,6 @@ class FloorActors(_ActorSet):
         ray.get([a.echo.remote(payload) for a in self.actors[:k]], timeout=self.timeout_s)
 
 
-
 class CpuActors(_ActorSet):
     """`n` CPU actors (cpu i = actor i) with their RayTransport; killed by `close()`."""
 
@@ -205,4 +204,3 @@ class CpuActors(_ActorSet):
     def pids(self, cpus: list[int] | None = None) -> list[int]:
         chosen = self.actors if cpus is None else [self.actors[c] for c in cpus]
         return actor_pids(chosen)
-

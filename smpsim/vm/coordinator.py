@@ -115,7 +115,7 @@ class VmCoordinator:
         run = self.config.run
         queued = self.queue.has_foreground()
         self.watch.end_of_epoch(self.workload, queued)
-        if not queued:
+        if not queued:                  # and so finished: the watchdog has failed a stranded workload
             self.quiet_epochs += 1
             if self.quiet_epochs > run.tail_epochs:
                 self.done = True

@@ -44,10 +44,9 @@ class PmapIdTags:
         view.flush(FLUSH_ALL)
 
     def stale_return(self, view, pmap, op) -> None:
-        """A STALE CPU runs its pmap again: without tags, it flushes everything (a CR3 reload)."""
-        self.k.counters["tlb_switch_flushes"] += 1
-        op.spend(self.k.costs.local_full_flush, "other")
-        view.flush(FLUSH_ALL)
+        """A STALE CPU runs its pmap again: without tags, it flushes everything, the same CR3
+        reload as `unload`."""
+        self.unload(view, op)
 
     def activated(self, view, pmap, op) -> None:
         pass
