@@ -7,7 +7,7 @@ import copy
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments.workloads import make_workload
 from smpsim.runtime.transport import InlineTransport
-from smpsim.vm.coordinator import VmCoordinator
+from smpsim.vm.engine.coordinator import VmCoordinator
 
 WORKLOADS = {
     "exit_storm": {"kind": "exit_storm", "processes": 4, "pages": 64, "entries": 2, "threads": 2,

@@ -4,7 +4,7 @@ Generated, never listed by hand, so that a preset, a strategy or a switch added
 elsewhere joins it without an edit here:
 
 - presets: the rows of `smpsim.vm.design.PRESETS`;
-- switches: the fields of the `smpsim.policy.Policy` schema but `name` and `preset`;
+- switches: the fields of the `smpsim.experiments.config.policy.Policy` schema but `name` and `preset`;
   a switch that is a strategy kind takes every registered strategy
   (`design.strategy_values`), a boolean both values, an integer (a strategy
   parameter such as `shootdown_batch`) its schema's lower and upper bound, i.e. a
@@ -31,7 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from smpsim.policy import Policy
+from smpsim.experiments.config.policy import Policy
 from smpsim.vm import design
 
 ROOT = Path(__file__).resolve().parent.parent

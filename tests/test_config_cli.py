@@ -84,7 +84,7 @@ def test_sweep_points_are_validated_and_named(tmp_path):
 
 
 def test_presets_and_overrides():
-    from smpsim.policy import Policy
+    from smpsim.experiments.config.policy import Policy
     seed = Policy.model_validate({"name": "seed"})
     assert (seed.pv_tracking, seed.teardown, seed.pressure_switch, seed.p2v_retry) == \
         ("map_entry", "deferred", "on", False)

@@ -7,7 +7,7 @@ from smpsim.experiments import config as cfgmod
 from smpsim.experiments.workloads import make_workload
 from smpsim.runtime.transport import InlineTransport
 from smpsim.vm import fork, uvm
-from smpsim.vm.coordinator import VmCoordinator
+from smpsim.vm.engine.coordinator import VmCoordinator
 from smpsim.vm.locks import Op
 from tests.helpers import config_dict, run_inline
 

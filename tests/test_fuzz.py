@@ -25,7 +25,6 @@ runs a longer campaign. A failure prints the seed, case number and mutations, wh
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -39,7 +38,6 @@ import tomllib
 import traceback
 from pathlib import Path
 
-import pytest
 import tomli_w
 
 ROOT = Path(__file__).resolve().parent.parent

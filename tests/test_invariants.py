@@ -13,7 +13,7 @@ from smpsim.experiments.runner import RunRequest, run
 from smpsim.experiments.workloads import make_workload
 from smpsim.runtime.transport import InlineTransport
 from smpsim.vm import checker, design
-from smpsim.vm.coordinator import VmCoordinator
+from smpsim.vm.engine.coordinator import VmCoordinator
 from smpsim.vm.pagetables import Pmap
 from tests import broken
 from tests.helpers import config_dict, run_inline

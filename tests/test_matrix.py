@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from smpsim.errors import InvariantViolation
-from smpsim.policy import Policy
+from smpsim.experiments.config.policy import Policy
 from smpsim.vm import design
 from smpsim.vm.strategies.teardown_eager import EagerTeardown
 from tests import matrix

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from smpsim.errors import ConfigError, ExchangeError
-from smpsim.experiments import capacity, parts, runner
+from smpsim.experiments import runner
+from smpsim.experiments.scheduling import capacity, parts
 from smpsim.experiments.runner import RunRequest, run
 from smpsim.runtime.inline_backend import InlineBackend
 from tests.golden import strip_wall

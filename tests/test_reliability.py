@@ -87,7 +87,7 @@ def test_concurrent_runs_in_the_same_second_both_complete_with_consistent_result
 
 
 def test_create_run_dir_is_atomic_and_unique(tmp_path):
-    from smpsim.experiments.rundir import create_run_dir
+    from smpsim.rundir.files import create_run_dir
     made = [create_run_dir(tmp_path, "x") for _ in range(5)]
     assert [p.name for p in made] == ["x", "x-2", "x-3", "x-4", "x-5"]
 
@@ -138,7 +138,7 @@ def test_resume_refuses_when_a_completed_point_ran_another_config(tmp_path):
 
 
 def test_resume_of_a_directory_in_use_is_refused(tmp_path):
-    from smpsim.experiments.rundir import RunLock
+    from smpsim.rundir.files import RunLock
     run_dir = _sweep_run(tmp_path)
     _mark_unfinished(run_dir, "ncpus=3")
     lock = RunLock(run_dir).acquire()           # another process is running or resuming it
@@ -152,7 +152,7 @@ def test_resume_of_a_directory_in_use_is_refused(tmp_path):
 
 
 def test_an_out_directory_in_use_is_refused_and_left_alone(tmp_path, tiny):
-    from smpsim.experiments.rundir import RunLock
+    from smpsim.rundir.files import RunLock
     out = tmp_path / "shared"
     out.mkdir()
     lock = RunLock(out).acquire()               # another process has just created it and is starting
@@ -168,7 +168,7 @@ def test_two_resumes_at_once_only_one_runs(tmp_path):
     data = bundled("study_exit_cost")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    from smpsim.experiments.rundir import write_toml
+    from smpsim.rundir.files import write_toml
     write_toml(run_dir / "config.toml", runner.resolved(data))   # a run that never got to its first point
     first = subprocess.Popen([sys.executable, "-m", "smpsim.cli", "run", "--resume", str(run_dir), "--backend",
                               "inline"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -266,7 +266,7 @@ def test_an_image_that_is_a_device_is_refused_without_reading_it(tiny):
 
 
 def test_memory_estimate_refuses_what_cannot_fit(tiny, monkeypatch):
-    from smpsim.experiments import estimate
+    from smpsim.experiments.scheduling import estimate
     monkeypatch.setattr(estimate, "available_memory", lambda: 4 << 30)
     # 200 CPU actors of ~100 MiB each on Ray: refused before a cluster is started
     r = cli("run", tiny, "--backend", "ray", "--set", "machine.ncpus=200")
@@ -286,7 +286,7 @@ def test_long_runs_need_yes(tiny, tmp_path):
 def test_estimate_is_within_reason_for_a_bundled_study():
     """The estimate errs high but not absurdly: study_exit_cost takes about a minute on 2 cores."""
     from smpsim.experiments import config as cfgmod
-    from smpsim.experiments.estimate import estimate
+    from smpsim.experiments.scheduling.estimate import estimate
     _, data = cfgmod.load(CONFIGS / "study_exit_cost.toml")
     cfgs = [cfgmod.validate(pd) for _, pd in cfgmod.sweep_points(data)]
     est = estimate(cfgs, "inline")

@@ -11,9 +11,7 @@ the ordering of summary.json and run.json.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -128,7 +126,7 @@ def _assert_failed_with_true_status(out: Path, why: str) -> None:
 
 def test_a_point_is_completed_only_after_its_summary_is_on_disk(tmp_path, tiny, monkeypatch):
     """The point's summary.json cannot be written: the point must not say "completed" (nor the run)."""
-    from smpsim.experiments import pointrun
+    from smpsim.experiments.scheduling import pointrun
     real = pointrun.write_json
 
     def failing(path, data):
@@ -151,7 +149,7 @@ def test_a_point_is_completed_only_after_its_summary_is_on_disk(tmp_path, tiny, 
 
 def test_status_is_recorded_even_when_the_disk_refuses_new_files(tmp_path, tiny, monkeypatch):
     """With no room for run.json's temporary file, the status is rewritten in place."""
-    from smpsim.experiments import rundir, runner
+    from smpsim.rundir import files as rundir
     real_atomic = rundir.atomic_write
     state = {"full": False}
 
@@ -177,7 +175,7 @@ def test_status_is_recorded_even_when_the_disk_refuses_new_files(tmp_path, tiny,
 
 
 def test_atomic_write_leaves_no_tmp_on_failure(tmp_path, monkeypatch):
-    from smpsim.experiments import safeio
+    from smpsim.rundir import safeio
     real_write = os.write
 
     def short_write(fd, data):

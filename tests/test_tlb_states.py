@@ -9,8 +9,8 @@ from smpsim.experiments import config as cfgmod
 from smpsim.experiments.workloads import make_workload
 from smpsim.protocol import FLUSH_ALL, FLUSH_NONE, FLUSH_TAG, KERNEL, LAZY, STALE, VALID
 from smpsim.runtime.transport import InlineTransport
-from smpsim.vm import scheduler
-from smpsim.vm.coordinator import VmCoordinator
+from smpsim.vm.engine import scheduler
+from smpsim.vm.engine.coordinator import VmCoordinator
 from smpsim.vm.locks import Op
 from tests.helpers import config_dict
 

@@ -1,5 +1,5 @@
 """Issue 11, item 2 inside the model: a run that can no longer progress fails within a bounded
-number of epochs, naming why (`smpsim.vm.watchdog`), instead of running on to run.max_epochs."""
+number of epochs, naming why (`smpsim.vm.engine.watchdog`), instead of running on to run.max_epochs."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from smpsim.errors import NoProgress
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments.workloads import make_workload
 from smpsim.runtime.transport import InlineTransport
-from smpsim.vm.watchdog import Watchdog
-from smpsim.vm.coordinator import VmCoordinator
-from smpsim.vm.events import EventQueue
+from smpsim.vm.engine.watchdog import Watchdog
+from smpsim.vm.engine.coordinator import VmCoordinator
+from smpsim.vm.engine.events import EventQueue
 from smpsim.vm.operations import Exit, PagedaemonRun
 from tests import broken
 from tests.helpers import config_dict

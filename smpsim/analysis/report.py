@@ -16,7 +16,7 @@ from smpsim.analysis.plots import (cost_vs_param, exit_breakdown, latency_cdf,
 from smpsim.analysis.results import PolicyResult, collect, swept_keys
 from smpsim.stats import ratio
 from smpsim.analysis.tables import Ratio, Table, render_markdown
-from smpsim.experiments.safeio import atomic_write
+from smpsim.rundir.safeio import atomic_write
 
 # (label, getter) of the headline rows; a row is shown when some policy has a non-zero value
 HEADLINE = [

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from smpsim.analysis.load import Run, is_number, iter_events
+from smpsim.analysis.load import Run, iter_events
+from smpsim.rundir.entries import is_number
 from smpsim.stats import latency_stats
 
 EVENT_KINDS = ("shootdown", "switch_away", "exit", "munmap", "pagedaemon")

@@ -20,7 +20,7 @@ from smpsim.experiments import config as cfgmod
 from smpsim.experiments.workloads import make_workload
 from smpsim.runtime.transport import InlineTransport
 from smpsim.vm import uvm
-from smpsim.vm.coordinator import VmCoordinator
+from smpsim.vm.engine.coordinator import VmCoordinator
 from smpsim.vm.locks import Op
 
 NCPUS = 4

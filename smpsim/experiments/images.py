@@ -64,7 +64,7 @@ from importlib import resources
 from pathlib import Path
 
 from smpsim.errors import ConfigError
-from smpsim.experiments.safeio import MAX_DEPTH, atomic_write, clip, decode, nesting_depth, read_bytes
+from smpsim.rundir.safeio import MAX_DEPTH, atomic_write, clip, decode, nesting_depth, read_bytes
 
 PAGE_SIZE = 4096
 IMAGE_FORMAT = "smpsim-images"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from smpsim.errors import ConfigError
 from smpsim.experiments import config as cfgmod
-from smpsim.experiments.rundir import read_json
-from smpsim.experiments.safeio import clip, describe_oserror
+from smpsim.rundir.files import read_json
+from smpsim.rundir.safeio import clip, describe_oserror
 
 RUN_FILES = ("run.json", "summary.json", "config.toml")
 POINT_FILES = ("run.json", "summary.json", "config.toml", "events.jsonl", "messages.msgpack")
@@ -79,7 +79,7 @@ def _check_completed_points(run_dir: Path, names: list, points: list, resolve) -
 def _completed(pdir: Path, policies: list[str] | None = None) -> bool:
     """A point counts as completed when its run.json says so and its summary.json reads back with one
     well-formed entry for this point per policy (a damaged one makes the point run again)."""
-    from smpsim.analysis.load import check_entry
+    from smpsim.rundir.entries import check_entry
     from smpsim.errors import RunDirError
     try:
         if read_json(pdir / "run.json").get("status") != "completed":

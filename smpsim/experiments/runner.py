@@ -25,9 +25,9 @@ from smpsim.experiments import config as cfgmod
 from smpsim.experiments import signals
 from smpsim.experiments.progress import Progress
 from smpsim.experiments.resume import _check_completed_points, _check_layout, _differences, _how_to_start_new
-from smpsim.experiments.rundir import (LOCK_NAME, RunLock, base_status, create_run_dir,
+from smpsim.rundir.files import (LOCK_NAME, RunLock, base_status, create_run_dir,
                                        read_json, utc_now, write_json, write_status, write_toml)
-from smpsim.experiments.safeio import clip, describe_oserror
+from smpsim.rundir.safeio import clip, describe_oserror
 
 
 NOTE_ABOVE_S = 600          # runs estimated longer than this say so before they start
@@ -98,7 +98,7 @@ def plan_capacity(backend, point_cfgs: list, requested: int | None):
     simulation cannot fit the cluster. Before any actor or task starts."""
     if not hasattr(backend, "nodes"):
         return None
-    from smpsim.experiments import capacity
+    from smpsim.experiments.scheduling import capacity
     ncpus = [c.machine.ncpus for c in point_cfgs]
     pool = getattr(backend, "pool", None)
     cap = capacity.plan(backend.nodes(), backend="ray" if backend.name == "ray" else "inline", max_ncpus=max(ncpus),
@@ -138,7 +138,7 @@ def _plain(data: dict) -> dict:
     """`data` as it reads back from config.toml (None dropped, TOML types)."""
     import tomllib
 
-    from smpsim.experiments.rundir import toml_text
+    from smpsim.rundir.files import toml_text
     return tomllib.loads(toml_text(data))
 
 
@@ -267,7 +267,7 @@ def _error_record(e: BaseException) -> dict:
 
 def run(req: RunRequest, echo=print) -> tuple[Path, dict]:
     """Run the experiment; return the run directory and the top-level summary."""
-    from smpsim.experiments import estimate
+    from smpsim.experiments.scheduling import estimate
     resume_dir, plan = prepare(req)
     est = estimate.check(plan.point_cfgs, req.backend, yes=req.yes,
                          attached=req.backend == "ray" and bool(req.address))
@@ -301,8 +301,8 @@ def run(req: RunRequest, echo=print) -> tuple[Path, dict]:
 
 def _run_started(req: RunRequest, plan: Plan, run_dir: Path, backend, *, resumed: bool, est,
                  cap) -> tuple[Path, dict]:
-    from smpsim.experiments.pointrun import RunContext
-    from smpsim.experiments.simulations import execute
+    from smpsim.experiments.scheduling.pointrun import RunContext
+    from smpsim.experiments.scheduling.simulations import execute
     cfg = plan.cfg
     check = req.check or cfg.run.check
     status = base_status(cfg.name, cfg.seed, req.backend, backend.address)

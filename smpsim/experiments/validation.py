@@ -101,7 +101,7 @@ def exit_cycles_per_page(costs: CostModel, pages: int = 512) -> float:
     from smpsim.experiments import config as cfgmod
     from smpsim.experiments.workloads import make_workload
     from smpsim.runtime.transport import InlineTransport
-    from smpsim.vm.coordinator import VmCoordinator
+    from smpsim.vm.engine.coordinator import VmCoordinator
     cfg = cfgmod.validate({"name": "validate", "machine": {"ncpus": 2, "phys_pages": 8192},
                            "costs": costs.model_dump(), "policies": [{"name": "netbsd5"}],
                            "workload": {"kind": "exit_storm", "processes": 1, "pages": pages, "entries": 1,

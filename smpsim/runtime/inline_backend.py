@@ -6,7 +6,7 @@ import time
 
 from smpsim.runtime.backend import EPOCHS_PER_STEP, Backend, RunSink, drive
 from smpsim.runtime.transport import InlineTransport
-from smpsim.vm.coordinator import VmCoordinator
+from smpsim.vm.engine.coordinator import VmCoordinator
 
 
 class InlineBackend(Backend):

@@ -17,7 +17,7 @@ import ray
 from smpsim.errors import SmpsimError
 from smpsim.runtime.ray_cpu import CpuActor, create_cpu_actors, kill_actors
 from smpsim.runtime.ray_transport import RayTransport
-from smpsim.vm.coordinator import VmCoordinator
+from smpsim.vm.engine.coordinator import VmCoordinator
 
 __all__ = ["ERROR_KEY", "CpuActor", "VmActor", "VmWorker", "create_cpu_actors", "create_vm_actor",
            "kill_actors", "pack_error", "unpack_error"]

@@ -37,7 +37,7 @@ from smpsim.runtime.ray_cluster import ClusterConnection, connect
 from smpsim.runtime.ray_cpu import CpuActor
 from smpsim.runtime.ray_pool import ACTOR_BYTES, ActorPool, NodeInfo, cluster_nodes
 from smpsim.runtime.ray_transport import DEFAULT_TIMEOUT_S, SETUP_TIMEOUT_S, RayTransport
-from smpsim.vm.coordinator import StepResult
+from smpsim.vm.engine.coordinator import StepResult
 
 __all__ = ["RayBackend", "RayTransport", "CpuActor", "VmActor"]
 

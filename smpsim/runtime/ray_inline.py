@@ -30,7 +30,7 @@ from smpsim.runtime.ray_actors import ERROR_KEY, pack_error, unpack_error
 from smpsim.runtime.ray_cluster import ClusterConnection, connect
 from smpsim.runtime.ray_pool import NodeInfo, cluster_nodes
 from smpsim.runtime.transport import InlineTransport
-from smpsim.vm.coordinator import StepResult, VmCoordinator
+from smpsim.vm.engine.coordinator import StepResult, VmCoordinator
 
 MiB = 1 << 20
 SIM_BYTES = 300 * MiB            # default reservation of one inline simulation (worker process + model)

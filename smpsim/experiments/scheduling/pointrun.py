@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smpsim.experiments import config as cfgmod
-from smpsim.experiments import parts
+from smpsim.experiments.scheduling import parts
 from smpsim.experiments import signals
-from smpsim.experiments.rundir import base_status, read_json, utc_now, write_json, write_status, write_toml
-from smpsim.experiments.simulations import Point
+from smpsim.rundir.files import base_status, read_json, utc_now, write_json, write_status, write_toml
+from smpsim.experiments.scheduling.simulations import Point
 
 
 def error_record(e: BaseException) -> dict:

@@ -19,7 +19,7 @@ import os
 import shutil
 from pathlib import Path
 
-from smpsim.experiments.rundir import EventLog, TraceLog, read_json, write_json
+from smpsim.rundir.files import EventLog, TraceLog, read_json, write_json
 
 PARTS = "parts"
 

@@ -1,5 +1,5 @@
 """Loading configs: TOML files, --set overrides, validation with clear messages, sweeps and
-point directory names. The schema itself is in `smpsim.experiments.config`."""
+point directory names. The schema itself is in `schema`."""
 
 from __future__ import annotations
 
@@ -10,14 +10,12 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
 from smpsim.errors import ConfigError
-from smpsim.experiments.config import *  # noqa: F401,F403 - the schema and its bounds
-from smpsim.experiments.config import ExperimentConfig
-from smpsim.experiments.safeio import MAX_DEPTH, clip, nesting_depth, read_text
+from smpsim.experiments.config.schema import LIMIT_REASONS, MAX_CONFIG_BYTES, ExperimentConfig
+from smpsim.rundir.safeio import MAX_DEPTH, clip, nesting_depth, read_text
 
 # --- loading, overrides, sweeps ---------------------------------------------------------
 

@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from smpsim.errors import InvariantViolation, NoProgress, SimulationError
 from smpsim.protocol import LAZY, STALE, CpuSetup
 from smpsim.vm import checker
-from smpsim.vm.dispatch import Dispatcher
-from smpsim.vm.drain import drain
-from smpsim.vm.events import EventQueue
+from smpsim.vm.engine.dispatch import Dispatcher
+from smpsim.vm.engine.drain import drain
+from smpsim.vm.engine.events import EventQueue
 from smpsim.vm.kernel import Kernel
 from smpsim.vm.pagedaemon import wake_pagedaemon
-from smpsim.vm.quantum import QuantumDriver
-from smpsim.vm.results import result
-from smpsim.vm.watchdog import Watchdog
+from smpsim.vm.engine.quantum import QuantumDriver
+from smpsim.vm.engine.results import result
+from smpsim.vm.engine.watchdog import Watchdog
 
 
 @dataclass

@@ -8,26 +8,20 @@ Types are strict (pydantic strict mode): `ncpus = "4"`, `ncpus = 4.0`,
 `kernel_pages = true` or `pcid = "yes"` are refused, not coerced. Sizes have
 upper bounds that a real machine model needs; the reason for each is in
 `LIMIT_REASONS` and in the message. The cost of what is left (memory, time) is
-estimated in `smpsim.experiments.estimate`.
+estimated in `smpsim.experiments.scheduling.estimate`.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import itertools
 import json
 import re
-import tomllib
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smpsim.costs import CostModel
-from smpsim.errors import ConfigError
-from smpsim.experiments.safeio import MAX_DEPTH, clip, nesting_depth, read_text
-from smpsim.policy import Policy
+from smpsim.rundir.safeio import clip
+from smpsim.experiments.config.policy import Policy
 
 ENTRY_STRIDE = 1 << 18          # pages between map entries (workloads.ENTRY_STRIDE: a 1 GiB slot each)
 MAX_PAGES = 1 << 24             # 64 GiB of 4 KiB pages
@@ -350,31 +344,3 @@ class ExperimentConfig(_Strict):
                              "is a full simulation of every policy and a directory; split the study into "
                              "several runs")
         return self
-
-
-# Loading, overrides, sweeps and point names live in `loading`; re-exported for callers of `config`.
-from smpsim.experiments.loading import (  # noqa: E402 - loading needs the schema above
-    _fmt_loc,
-    _explain,
-    validate,
-    _check_depth,
-    parse_toml,
-    read_toml,
-    parse_value,
-    set_path,
-    apply_overrides,
-    default_name,
-    load,
-    check_images,
-    sweep_points,
-    _safe_part,
-    _short,
-    _raw_point_name,
-    point_names,
-    point_name,
-    _UNION_TAGS,
-    _LIMIT_TYPES,
-    POINT_VALUE_CHARS,
-    POINT_NAME_CHARS,
-    _UNSAFE,
-)

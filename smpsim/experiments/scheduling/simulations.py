@@ -17,8 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smpsim.experiments import parts
-from smpsim.experiments.scheduler import Job, run_all
+from smpsim.experiments.scheduling import parts
+from smpsim.experiments.scheduling.scheduler import Job, run_all
 from smpsim.experiments.workloads import make_workload
 
 

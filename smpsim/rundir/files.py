@@ -29,7 +29,7 @@ import tomli_w
 
 import smpsim
 from smpsim.errors import RunDirInUse
-from smpsim.experiments.safeio import atomic_write, overwrite_in_place
+from smpsim.rundir.safeio import atomic_write, overwrite_in_place
 
 LOCK_NAME = ".lock"
 MAX_JSON_BYTES = 256 << 20          # the largest run.json/summary.json a resume reads back
@@ -60,7 +60,7 @@ def write_status(path: Path, data) -> None:
 
 
 def read_json(path: Path):
-    from smpsim.experiments.safeio import read_text
+    from smpsim.rundir.safeio import read_text
     return json.loads(read_text(path, limit=MAX_JSON_BYTES, what="run file", error=ValueError))
 
 

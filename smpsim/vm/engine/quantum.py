@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from smpsim.errors import SimulationError
 from smpsim.protocol import QuantumRequest
-from smpsim.vm import scheduler
+from smpsim.vm.engine import scheduler
 from smpsim.vm.operations import Miss
 
 
