@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smpsim.errors import RunDirError
-from smpsim.rundir.entries import (MAX_EVENT_LINE_BYTES, MAX_RUN_FILE_BYTES, check_entry, loads_json)
+from smpsim.rundir.entries import MAX_EVENT_LINE_BYTES, MAX_RUN_FILE_BYTES, check_entry, loads_json, reject_constant
 from smpsim.rundir.safeio import clip, decode, read_text
 
 
@@ -136,7 +136,7 @@ def iter_events(path: Path) -> Iterator[dict]:
                     return
                 raise
             try:
-                ev = json.loads(line, parse_constant=_no_constant)
+                ev = json.loads(line, parse_constant=reject_constant)
             except (json.JSONDecodeError, ValueError, RecursionError) as exc:
                 if not line.endswith("\n"):   # only the last line can lack its newline
                     return

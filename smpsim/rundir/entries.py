@@ -15,14 +15,14 @@ MAX_EVENT_LINE_BYTES = 1 << 20        # one events.jsonl line; real ones are a f
 MAX_NUMBER = 1 << 63                  # counters and cycles are 64-bit in the model and on the wire
 
 
-def _no_constant(name: str):
+def reject_constant(name: str):
     raise ValueError(f"{name} is not a number smpsim writes")
 
 
 def loads_json(text: str, where: str):
     """JSON as smpsim writes it: no NaN/Infinity, nested at most MAX_DEPTH levels; RunDirError otherwise."""
     try:
-        doc = json.loads(text, parse_constant=_no_constant)
+        doc = json.loads(text, parse_constant=reject_constant)
     except (json.JSONDecodeError, ValueError) as exc:
         raise RunDirError(f"{where}: not valid JSON ({clip(str(exc), 200)})") from None
     except RecursionError:
