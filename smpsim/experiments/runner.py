@@ -319,7 +319,7 @@ def _run_started(req: RunRequest, plan: Plan, run_dir: Path, backend, *, resumed
     parallel = cap.parallel if cap is not None else 1
     status["parallel"] = parallel
     if cap is not None:
-        from smpsim.runtime.ray_pool import session_dir
+        from smpsim.runtime.ray_sessions import session_dir
         status["ray_session_dir"] = session_dir()
         status["cluster"] = {"nodes": {n.node_id: n.as_json() for n in backend.nodes()}, "capacity": cap.as_json()}
     try:
