@@ -76,13 +76,15 @@ class SimCpu:
                     hits, misses = self.tlb.access(self.tag, vas)
                     done = len(vas)
                 else:
-                    hits, misses, done, cycles, walk_cycles, warm = self._costed(req, vas)
+                    hits, misses, done, cycles, walk_cycles, warm = self.access_within_budget(req, vas)
         return QuantumReply(req.epoch, self.id, self.state, self.curpmap, hits, tuple(misses),
                             self._tlb_or_none(req.want_tlb), done, cycles, walk_cycles, warm)
 
-    def _costed(self, req: QuantumRequest, vas: list[int]):
+    def access_within_budget(self, req: QuantumRequest, vas: list[int]):
         """Make accesses until the cycle budget is spent: user work plus a hit or a walk each
-        (a walk is warm if this CPU walked the PTE's cache line recently, else cold)."""
+        (a walk is warm if this CPU walked the PTE's cache line recently, else cold). Returns
+        (hits, missed VAs, accesses made, cycles spent, walk cycles, warm walks); validation
+        calls it directly to price a refill."""
         c = self.costs
         walks = self.walks
         sets, nsets = self.tlb.sets, self.tlb.nsets

@@ -38,7 +38,8 @@ class Progress:
             self._epochs = self._rich.add_task("epochs", total=1)
 
     def note(self, text: str) -> None:
-        """A line of information before the run (e.g. the estimate)."""
+        """A line of information: above the bar on a terminal, else a plain line (when enabled); e.g. the
+        estimate before the run, or how many simulations run at once."""
         if self._rich:
             self._rich.console.print(text)
         elif self.enabled:
@@ -82,12 +83,6 @@ class Progress:
             self._rich.update(self._runs, completed=self.done_runs)
 
     # --- simulations at once: done / running / waiting and an ETA ----------------------------------
-    def note(self, text: str) -> None:
-        if self._rich:
-            self._rich.console.print(text)
-        elif self.enabled:
-            print(text, file=self.stream, flush=True)
-
     def parallel(self, n: int, to_run: int) -> None:
         """`to_run` simulations will run, up to `n` at once."""
         self.at_once, self.waiting, self.running = n, to_run, set()

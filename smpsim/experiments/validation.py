@@ -73,7 +73,7 @@ def flush_and_refill(costs: CostModel, working_set: int, invlpg_pages: int | Non
     inv = None if invlpg_pages is None else tuple((1, va) for va in vas[:invlpg_pages])
     ack = cpu.shootdown(ShootdownRequest(1, 0, 0, (1,), (1,), inv, "validate"))
     req = QuantumRequest(1, 1, Switch(1, 1, VALID), ((base, working_set),), 0, budget=10**12)
-    hits, misses, done, spent, walk_cycles, warm = cpu._costed(req, vas)
+    hits, misses, done, spent, walk_cycles, warm = cpu.access_within_budget(req, vas)
     return ack.flush_cycles + walk_cycles
 
 

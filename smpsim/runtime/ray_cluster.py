@@ -12,6 +12,8 @@
   is false; with it false and node IP 127.0.0.1 every gRPC server binds 127.0.0.1.
   `loopback_mode()` sets that (and its env var, for the processes Ray spawns) around
   `ray.init` only. `close()` shuts this cluster down.
+  Ray 2.60 switches token authentication on for a new local cluster anyway (and warns that it
+  did); `start_local` switches it on itself, keeping that default without the warning.
 * An address (argument or RAY_ADDRESS): attach. `ray start --head` in 2.60 turns on
   token authentication when a token exists, but `ray.init(address=...)` with an
   explicit address does not, and a missing or wrong token then costs a 20-second
@@ -36,6 +38,9 @@ under `registry_dir()`: driver pid and start time, Ray session directory), and:
 A process belongs to a session when its command line names the session directory or
 it holds a file open inside it (the agents rename themselves, but keep their logs
 open). Sessions of live drivers, and clusters smpsim did not start, are never touched.
+
+The few calls into Ray's private modules (token mode, the GCS probe, `ray start`'s recorded
+address, the node-IP constant) are in `ray_internals`, each with why no public interface serves.
 """
 
 from __future__ import annotations
@@ -50,15 +55,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ray
-import ray._private.ray_constants as ray_constants
 
 from smpsim.errors import ClusterError
+from smpsim.runtime.ray_internals import (AUTH_MODE_ENV, gcs_cluster_id, loopback_mode, recorded_address, token_found,
+                                          token_mode_on)
+from smpsim.runtime.ray_sessions import (reap_dead_sessions, register, registry_dir, session_dir,  # noqa: F401
+                                         session_processes, stop_session, unregister)     # (re-exported)
 
 LOCAL_NUM_CPUS = 2
 PROBE_TIMEOUT_S = 10.0
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
-_ENABLE_CLUSTER_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-_AUTH_MODE_ENV = "RAY_AUTH_MODE"
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
 
 
 @dataclass
@@ -79,21 +86,6 @@ class ClusterConnection:
             self.session_dir = None
 
 
-from smpsim.runtime.ray_sessions import (  # noqa: E402,F401 - re-exported
-    registry_dir,
-    _start_time,
-    _alive,
-    session_processes,
-    _signal_all,
-    _wait_gone,
-    stop_session,
-    register,
-    unregister,
-    reap_dead_sessions,
-    _session_dir,
-    STOP_GRACE_S,
-    STOP_WAIT_S,
-)
 
 
 def is_loopback(host: str) -> bool:
@@ -108,35 +100,14 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]") if host.startswith("[") else host, int(port)
 
 
-@contextmanager
-def loopback_mode():
-    """Make Ray keep 127.0.0.1 as the node IP (this process and the processes it spawns meanwhile)."""
-    saved_const = ray_constants.ENABLE_RAY_CLUSTER
-    saved_env = os.environ.get(_ENABLE_CLUSTER_ENV)
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    os.environ[_ENABLE_CLUSTER_ENV] = "0"
-    try:
-        yield
-    finally:
-        ray_constants.ENABLE_RAY_CLUSTER = saved_const
-        if saved_env is None:
-            os.environ.pop(_ENABLE_CLUSTER_ENV, None)
-        else:
-            os.environ[_ENABLE_CLUSTER_ENV] = saved_env
-
-
 def _init_kwargs() -> dict:
     return dict(log_to_driver=False, logging_level=logging.WARNING, include_dashboard=False)
 
 
 def start_local(num_cpus: int = LOCAL_NUM_CPUS) -> ClusterConnection:
     """A fresh single-node cluster on loopback only, owned by this process."""
-    # Ray 2.60 turns token auth on for a new local cluster anyway (and warns that it did);
-    # switching it on ourselves keeps that default without the warning. (Setting only the env
-    # var is not enough: the C++ config is already loaded and would start a GCS with no token.)
-    if os.environ.get(_AUTH_MODE_ENV) is None:
-        from ray._private.authentication.authentication_token_setup import _enable_token_auth
-        _enable_token_auth()
+    if os.environ.get(AUTH_MODE_ENV) is None:
+        token_mode_on()                   # what ray.init would do here, without its warning
     reap_dead_sessions()                  # what drivers killed outright left behind
     try:
         with loopback_mode():
@@ -144,7 +115,7 @@ def start_local(num_cpus: int = LOCAL_NUM_CPUS) -> ClusterConnection:
                            **_init_kwargs())
     except Exception as e:
         raise ClusterError(f"could not start a local Ray cluster: {_first_line(e)}") from None
-    session = _session_dir()
+    session = session_dir()
     if session:
         register(session)
     return ClusterConnection(ctx.address_info["address"], started=True, initialised=True, session_dir=session)
@@ -153,12 +124,11 @@ def start_local(num_cpus: int = LOCAL_NUM_CPUS) -> ClusterConnection:
 def resolve_address(address: str | None) -> str | None:
     """The address to attach to (argument, else RAY_ADDRESS), or None for a fresh local cluster."""
     if address is None:
-        address = os.environ.get(ray_constants.RAY_ADDRESS_ENVIRONMENT_VARIABLE) or None
+        address = os.environ.get(RAY_ADDRESS_ENV) or None
     if address is None or address == "local":
         return None
     if address == "auto":
-        from ray._private.utils import read_ray_address
-        found = read_ray_address()
+        found = recorded_address()
         if not found:
             raise ClusterError("Ray address 'auto': no running cluster recorded by `ray start` on this machine")
         address = found
@@ -167,10 +137,7 @@ def resolve_address(address: str | None) -> str | None:
 
 def _token_source() -> str | None:
     """Where Ray's loader would find a token, or None when it finds none."""
-    from ray._raylet import AuthenticationTokenLoader
-    loader = AuthenticationTokenLoader.instance()
-    loader.reset_cache()
-    if not loader.has_token(ignore_auth_mode=True):
+    if not token_found():
         return None
     if os.environ.get("RAY_AUTH_TOKEN"):
         return "RAY_AUTH_TOKEN"
@@ -182,9 +149,8 @@ def _token_source() -> str | None:
 def _enable_token_auth_if_available() -> str | None:
     """Token mode on when RAY_AUTH_MODE is unset and a token exists (what Ray does for 'auto')."""
     source = _token_source()
-    if os.environ.get(_AUTH_MODE_ENV) is None and source is not None:
-        from ray._private.authentication.authentication_token_setup import _enable_token_auth
-        _enable_token_auth()
+    if os.environ.get(AUTH_MODE_ENV) is None and source is not None:
+        token_mode_on()
     return source
 
 
@@ -214,15 +180,14 @@ def probe(address: str, timeout_s: float = PROBE_TIMEOUT_S, token_source: str | 
         socket.create_connection((host, port), timeout=min(timeout_s, 5.0)).close()
     except OSError as e:
         raise ClusterError(f"no Ray cluster at {address}: cannot connect ({e.strerror or e})") from None
-    if os.environ.get(_AUTH_MODE_ENV, "").lower() == "token" and token_source is None:
+    if os.environ.get(AUTH_MODE_ENV, "").lower() == "token" and token_source is None:
         raise ClusterError(f"Ray cluster at {address}: RAY_AUTH_MODE=token but no token found "
                            "(set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH, or put it in ~/.ray/auth_token)")
     outcome: dict = {}
 
     def call():
-        from ray._raylet import GcsClient
         try:
-            outcome["cluster_id"] = GcsClient(address=address).cluster_id
+            outcome["cluster_id"] = gcs_cluster_id(address)
         except BaseException as e:  # noqa: BLE001 - reported below
             outcome["error"] = e
 

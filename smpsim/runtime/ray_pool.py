@@ -68,14 +68,6 @@ def cluster_nodes() -> list[NodeInfo]:
     return out
 
 
-def session_dir() -> str | None:
-    """The Ray session directory of this driver's cluster (where its processes keep their files)."""
-    try:
-        return ray._private.worker._global_node.get_session_dir_path()
-    except Exception:  # noqa: BLE001 - only for diagnostics; Ray internals may move
-        return None
-
-
 def _node_id(_instance) -> str:
     return ray.get_runtime_context().get_node_id()
 

@@ -156,8 +156,10 @@ def reap_dead_sessions() -> list[str]:
     return reaped
 
 
-def _session_dir() -> str | None:
-    try:
-        return ray._private.worker._global_node.get_session_dir_path()
-    except Exception:                     # noqa: BLE001 - only for cleanup; Ray internals may move
+def session_dir() -> str | None:
+    """The Ray session directory of this driver's cluster (where its processes keep their files and logs),
+    None when Ray is not initialised."""
+    if not ray.is_initialized():
         return None
+    context = ray.get_runtime_context()
+    return os.path.join(context.get_temp_dir(), context.get_session_name())

@@ -18,6 +18,7 @@ from pathlib import Path
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments.scheduling import parts
 from smpsim.experiments import signals
+from smpsim.experiments.resume import point_completed
 from smpsim.rundir.files import base_status, read_json, utc_now, write_json, write_status, write_toml
 from smpsim.experiments.scheduling.simulations import Point
 
@@ -27,14 +28,6 @@ def error_record(e: BaseException) -> dict:
         name = signals.signal_name(e)
         return {"type": "KeyboardInterrupt", "signal": name, "message": f"interrupted by {name}"}
     return {"type": type(e).__name__, "message": str(e)}
-
-
-def point_completed(pdir: Path) -> bool:
-    try:
-        return read_json(pdir / "run.json").get("status") == "completed" and \
-            isinstance(read_json(pdir / "summary.json").get("points"), list)
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 @dataclass
@@ -67,7 +60,7 @@ class RunContext:
         for k, (name, (params, data), pcfg) in enumerate(zip(names, points, point_cfgs)):
             pdir = self.run_dir / name
             point = Point(k, name, params, data, pcfg, pdir)
-            if resumed and point_completed(pdir):
+            if resumed and point_completed(pdir, [policy.name for policy in pcfg.policies]):
                 for i, entry in enumerate(read_json(pdir / "summary.json")["points"]):
                     point.entries[i] = entry
                 self.status["points"][name] = "completed"
