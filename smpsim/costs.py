@@ -1,6 +1,7 @@
 """The cost model: simulated cycles for every modelled action.
 
-Figures are cycles on a ~2.5 GHz x86 server. Each default's description names
+Figures are cycles of a ~2.5 GHz x86 server, the default clock (`machine.ghz`,
+which every conversion between cycles and time reads). Each default's description names
 its source (a paper, a kernel mailing-list measurement) or says plainly that it
 is a choice and why, where no measurement was found. Every field can be overridden in a config's
 `[costs]` table. `docs/costs.md` is generated from these descriptions
@@ -120,7 +121,8 @@ def markdown() -> str:
     """docs/costs.md: every cost, its default and its description (source or reason)."""
     lines = ["# Cost model", "",
              "Generated from `smpsim/costs.py` by `smpsim costs --markdown > docs/costs.md`; do not edit by hand",
-             "(a test checks that this file is up to date). Cycles on a ~2.5 GHz x86 server; every field can be",
+             "(a test checks that this file is up to date). Cycles of a ~2.5 GHz x86 server (the default clock,",
+             "`machine.ghz`, which converts cycles to time wherever smpsim does); every field can be",
              "overridden in a config's `[costs]` table. `smpsim validate` holds these defaults against published",
              "measurements.", "", "| cost | default (cycles) | source or reason |", "|---|---:|---|"]
     for name, field in CostModel.model_fields.items():

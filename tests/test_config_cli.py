@@ -102,3 +102,26 @@ def test_cli_bad_config_exits_nonzero_without_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "smpsim.cli", "run", str(tmp_path / "missing.toml"),
                         "--backend", "inline"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "config file not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_clock_is_a_machine_key_and_loops_per_sim_second_reads_it():
+    from tests.helpers import config_dict, run_inline
+    wl = {"kind": "tlb_flush", "threads": 2, "region_pages": 4, "loops": 2}
+    counters = {}
+    for ghz in (2.5, 5.0):
+        _, result, _ = run_inline(config_dict(wl, ["netbsd5"], ghz=ghz), check=False)
+        counters[ghz] = result["counters"]
+    assert counters[5.0]["loops_per_sim_second"] == 2 * counters[2.5]["loops_per_sim_second"] > 0
+    assert {k: v for k, v in counters[5.0].items() if k != "loops_per_sim_second"} == \
+        {k: v for k, v in counters[2.5].items() if k != "loops_per_sim_second"}      # cycles do not move
+    assert cfgmod.MachineConfig().ghz == 2.5 and cfgmod.MachineConfig().clock_hz == 2_500_000_000
+    for bad in ("0.0", "11.0", '"fast"'):
+        with pytest.raises(ConfigError, match="machine.ghz"):
+            cfgmod.validate({**config_dict(wl, ["netbsd5"]), "machine": {"ghz": cfgmod.parse_value(bad)}})
+
+
+def test_schema_classes_are_named_config():
+    from smpsim.experiments.config import schema
+    models = [v for v in vars(schema).values() if isinstance(v, type) and issubclass(v, schema.BaseModel)
+              and v.__module__ == schema.__name__ and not v.__name__.startswith("_")]
+    assert len(models) >= 9 and all(m.__name__.endswith("Config") for m in models)

@@ -45,6 +45,7 @@ LIMIT_REASONS = {
     "pagedaemon_batch": "at most machine.phys_pages",
     "tlb_entries": "every entry of every CPU's TLB is modelled; real second-level TLBs hold 1536-3072",
     "tlb_ways": "at most machine.tlb_entries",
+    "ghz": "server clocks stay below ~6 GHz; the bound catches a value given in MHz or Hz",
     "quantum_cycles": "0.4 s of a 2.5 GHz CPU per epoch; real quanta are a few ms",
     "accesses_per_quantum": "each access is a simulated TLB lookup",
     "processes": "NetBSD's PID_MAX is 30000",
@@ -99,6 +100,9 @@ class MachineConfig(_Strict):
     tlb_entries: int = Field(1536, ge=1, le=65536, description="combined STLB entries (Haswell-Skylake: 1536)")
     tlb_ways: int = Field(6, ge=1, le=65536, description="STLB associativity (Haswell-Skylake: 6)")
     pcids: int = Field(4096, ge=2, le=4096, description="PCIDs available when a policy turns pcid on")
+    ghz: float = Field(2.5, ge=0.1, le=10.0, allow_inf_nan=False,
+                       description="the simulated clock: every conversion between cycles and time reads it "
+                                   "(the cost model's figures are cycles of a ~2.5 GHz x86 server)")
     quantum_cycles: int = Field(250_000, ge=1000, le=MAX_COST, description="epoch length: 100 us at 2.5 GHz")
     accesses_per_quantum: int = Field(2000, ge=0, le=1_000_000,
                                       description="memory accesses a running thread makes per quantum")
@@ -129,6 +133,11 @@ class MachineConfig(_Strict):
             raise ValueError(f"freetarg={ft} must be below the {usable} pages not owned by the kernel")
         return self
 
+    @property
+    def clock_hz(self) -> int:
+        """Cycles per simulated second (machine.ghz)."""
+        return round(self.ghz * 1_000_000_000)
+
     def watermarks(self) -> tuple[int, int]:
         fm = self.freemin if self.freemin is not None else max(16, self.phys_pages // 128)
         ft = self.freetarg if self.freetarg is not None else max(fm + 1, fm * 4 // 3)
@@ -145,7 +154,7 @@ def _check_slots(w, pages: int, entries: int) -> None:
 
 
 
-class ExitStorm(_Strict):
+class ExitStormConfig(_Strict):
     """P processes of S pages in E entries, T threads each, run, then exit together or staggered."""
     kind: Literal["exit_storm"]
     processes: int = Field(8, ge=1, le=MAX_PROCESSES)
@@ -165,7 +174,7 @@ class ExitStorm(_Strict):
         return self
 
 
-class ForkExit(_Strict):
+class ForkExitConfig(_Strict):
     """Each CPU repeatedly creates a short-lived process and lets it exit."""
     kind: Literal["fork_exit", "fork_exec_exit"]
     iterations: int = Field(4, ge=1, le=1_000_000, description="processes per CPU")
@@ -190,7 +199,7 @@ class ForkExit(_Strict):
         return self
 
 
-class MunmapFanout(_Strict):
+class MunmapFanoutConfig(_Strict):
     """One process with threads on k CPUs repeatedly unmaps ranges of R pages."""
     kind: Literal["munmap_fanout"]
     threads: int = Field(4, ge=0, le=256, description="k: CPUs the process runs on (0: all of them)")
@@ -204,7 +213,7 @@ class MunmapFanout(_Strict):
                                                      "(what a full flush makes it refill)")
 
 
-class MemoryPressure(_Strict):
+class MemoryPressureConfig(_Strict):
     """Short processes exit (their CPUs go idle, holding the dying pmaps lazily) while growers eat memory.
 
     Defaults: 3 short processes and 1 grower fit the default 4-CPU machine. `grow_pages` is 80, as in
@@ -227,7 +236,7 @@ class MemoryPressure(_Strict):
         return self
 
 
-class SharedEviction(_Strict):
+class SharedEvictionConfig(_Strict):
     """Many processes map a shared object; the pagedaemon evicts its pages while they munmap."""
     kind: Literal["shared_eviction"]
     processes: int = Field(8, ge=1, le=MAX_PROCESSES)
@@ -238,7 +247,7 @@ class SharedEviction(_Strict):
     rounds: int = Field(8, ge=1, le=1_000_000)
 
 
-class TlbFlush(_Strict):
+class TlbFlushConfig(_Strict):
     """will-it-scale tlb_flush1: threads of one process map, write and unmap their own region in a loop."""
     kind: Literal["tlb_flush"]
     threads: int = Field(4, ge=0, le=256, description="threads, one per CPU from cpu 0 upwards (0: one per CPU)")
@@ -246,7 +255,7 @@ class TlbFlush(_Strict):
     loops: int = Field(16, ge=1, le=1_000_000, description="loops per thread")
 
 
-class CtxSwitch(_Strict):
+class CtxSwitchConfig(_Strict):
     """A context-switch storm: more threads than CPUs, each process remapping a region every epoch."""
     kind: Literal["ctx_switch"]
     processes: int = Field(8, ge=1, le=MAX_PROCESSES)
@@ -258,12 +267,12 @@ class CtxSwitch(_Strict):
     interval_epochs: int = Field(2, **_EPOCHS, description="epochs between remaps")
 
 
-Workload = Annotated[Union[ExitStorm, ForkExit, MunmapFanout, MemoryPressure, SharedEviction, TlbFlush,
-                           CtxSwitch],
-                     Field(discriminator="kind")]
+WorkloadConfig = Annotated[Union[ExitStormConfig, ForkExitConfig, MunmapFanoutConfig, MemoryPressureConfig,
+                                 SharedEvictionConfig, TlbFlushConfig, CtxSwitchConfig],
+                           Field(discriminator="kind")]
 
 
-class RunOptions(_Strict):
+class RunConfig(_Strict):
     check: bool = Field(False, description="run the invariant checker after every step")
     max_epochs: int = Field(100_000, **_EPOCHS, description="hard stop for a run that does not finish")
     stall_epochs: int = Field(1000, **_EPOCHS,
@@ -287,10 +296,10 @@ class ExperimentConfig(_Strict):
     seed: int = Field(1, ge=0, le=(1 << 63) - 1)
     machine: MachineConfig = MachineConfig()
     costs: CostModel = CostModel()
-    workload: Workload
+    workload: WorkloadConfig
     policies: list[Policy] = Field(min_length=1, max_length=MAX_POLICIES)
     sweep: dict[str, list[Any]] = Field(default_factory=dict)
-    run: RunOptions = RunOptions()
+    run: RunConfig = RunConfig()
 
     @field_validator("policies", mode="before")
     @classmethod
