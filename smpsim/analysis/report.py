@@ -17,7 +17,10 @@ from smpsim.analysis.results import PolicyResult, collect, swept_keys
 from smpsim.stats import ratio
 from smpsim.analysis.tables import Ratio, Table, render_markdown
 from smpsim.rundir.safeio import atomic_write
-from smpsim.summary import HEADLINE, Metric
+from smpsim.summary import EVENT_LATENCY_KINDS, HEADLINE, STANDARD_LATENCY_KINDS, Metric
+
+# a latency CDF needs the per-event samples
+CDF_KINDS = tuple(k for k in STANDARD_LATENCY_KINDS if k in EVENT_LATENCY_KINDS)
 
 
 def _figure(metric: Metric, r: PolicyResult):
@@ -91,7 +94,7 @@ def draw_plots(results: list[PolicyResult], swept: list[str], plot_dir: Path) ->
     if not results:
         return [], []
     jobs = [(f"{kind} latency CDF", latency_cdf, (results, kind, plot_dir))
-            for kind in ("shootdown", "exit", "munmap", "switch_away")]
+            for kind in CDF_KINDS]
     jobs += [(f"cost against {key}", cost_vs_param, (results, key, swept, plot_dir)) for key in swept]
     jobs += [("exit cost breakdown", exit_breakdown, (results, plot_dir)),
              ("pinned PTPs over time", pinned_ptps, (results, plot_dir))]
