@@ -1,9 +1,12 @@
-"""The architecture holds: layering contracts (import-linter), module and function sizes, and a new
-kernel design added from outside smpsim/ (a strategy and a preset) runs through `smpsim run`."""
+"""The architecture holds: layering contracts (import-linter), module and function sizes, and the
+recipe "add a strategy value": a strategy module outside smpsim/ and a preset using it, registered
+and nothing else edited, join the presets table, the test matrix, the generated docs and `smpsim
+run`, and are gone again afterwards."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import shutil
 import subprocess
@@ -12,9 +15,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from smpsim import docs_kernels
 from smpsim.cli import main
 from smpsim.vm import design
-from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
+from tests import matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT = Path(sys.executable).parent / "lint-imports"
@@ -63,29 +67,73 @@ def test_every_module_says_what_lives_there():
     assert not missing, f"modules without a docstring: {missing}"
 
 
-class AlwaysFullShootdown(GlobalMailboxShootdown):
-    """A design that never uses INVLPG: every shootdown is a full flush."""
+STRATEGY_MODULE = '''"""A design that never uses INVLPG (`shootdown = "always_full"`): every shootdown is a full flush."""
 
+from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
+
+
+class AlwaysFullShootdown(GlobalMailboxShootdown):
     def __init__(self, k, shootdown_batch: int):
         super().__init__(k, shootdown_batch)
         self.ceiling = 0
+'''
 
 
-def test_a_new_strategy_and_preset_from_outside_smpsim_run_through_smpsim_run(tmp_path):
-    design.register_strategy("shootdown", "always_full", AlwaysFullShootdown)
-    design.register_preset("netbsd5_full_flush", dict(design.PRESETS["netbsd5"], shootdown="always_full"))
-    try:
-        out = tmp_path / "run"
-        result = CliRunner().invoke(main, ["run", str(ROOT / "configs" / "munmap_fanout_quick.toml"), "--backend",
-                                           "inline", "--out", str(out), "--quiet", "--check", "--set",
-                                           'policies=["netbsd5", "netbsd5_full_flush"]', "--set",
-                                           "workload.region_pages=4"])
-        assert result.exit_code == 0, result.output
-    finally:
-        del design.PRESETS["netbsd5_full_flush"]
+def _strategy_from_a_package_outside_smpsim(tmp_path, monkeypatch) -> type:
+    pkg = tmp_path / "recipe_strategies"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""Strategies written outside smpsim/."""\n')
+    (pkg / "always_full.py").write_text(STRATEGY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("recipe_strategies", "recipe_strategies.always_full"):
+        monkeypatch.delitem(sys.modules, name, raising=False)     # forgotten again after the test
+    return importlib.import_module("recipe_strategies.always_full").AlwaysFullShootdown
+
+
+def _run_munmap_fanout(out: Path, policies: str) -> dict:
+    result = CliRunner().invoke(main, ["run", str(ROOT / "configs" / "munmap_fanout_quick.toml"), "--backend",
+                                       "inline", "--out", str(out), "--quiet", "--check", "--set",
+                                       f"policies={policies}", "--set", "workload.region_pages=4"])
+    assert result.exit_code == 0, result.output
     points = json.loads((out / "summary.json").read_text())["points"]
-    by = {p["policy"]: p["counters"] for p in points}
-    assert set(by) == {"netbsd5", "netbsd5_full_flush"}
+    return {p["policy"]: p["counters"] for p in points}
+
+
+def test_recipe_add_a_strategy_value(tmp_path, monkeypatch):
+    strategy = _strategy_from_a_package_outside_smpsim(tmp_path, monkeypatch)
+    presets, shootdowns = design.preset_names(), design.strategy_values("shootdown")
+    with design.registered():
+        design.register_strategy("shootdown", "always_full", strategy)
+        design.register_preset("netbsd5_full_flush", dict(design.PRESETS["netbsd5"], shootdown="always_full"))
+        # the presets table and the generated docs
+        assert design.preset_names() == (*presets, "netbsd5_full_flush")
+        table = docs_kernels.presets_table()
+        assert "`netbsd5_full_flush`" in table.splitlines()[0] and "`always_full`" in table
+        strategies = docs_kernels.strategies_section()
+        assert ("| `always_full` | `recipe_strategies.always_full.AlwaysFullShootdown` | `netbsd5_full_flush` | "
+                "A design that never uses INVLPG") in strategies
+        assert docs_kernels.stale() == list(docs_kernels.DOCS)   # until someone regenerates
+        # the test matrix
+        assert dict(matrix.factors())["preset"][-1] == "netbsd5_full_flush"
+        assert {c.config for c in matrix.pairwise_cases() if c.preset == "netbsd5_full_flush"} == \
+            set(matrix.quick_configs())
+        # a run
+        by = _run_munmap_fanout(tmp_path / "run", '["netbsd5", "netbsd5_full_flush"]')
     assert by["netbsd5"]["shootdown_invlpg"] > 0
     assert by["netbsd5_full_flush"]["shootdown_invlpg"] == 0
     assert by["netbsd5_full_flush"]["shootdown_full_flushes"] == by["netbsd5_full_flush"]["shootdown_exchanges"] > 0
+    # and gone again
+    assert design.preset_names() == presets and design.strategy_values("shootdown") == shootdowns
+    assert "netbsd5_full_flush" not in {c.preset for c in matrix.pairwise_cases()}
+    assert docs_kernels.stale() == []
+
+
+def test_registered_restores_a_replaced_strategy_and_preset():
+    original, row = design.strategy("teardown", "eager"), dict(design.PRESETS["seed"])
+    with design.registered():
+        design.register_strategy("teardown", "eager", design.strategy("teardown", "deferred"))
+        design.register_preset("seed", dict(row, teardown="eager"))
+        design.unregister_strategy("teardown", "gc")
+        assert "gc" not in design.strategy_values("teardown")
+    assert design.strategy("teardown", "eager") is original and design.PRESETS["seed"] == row
+    assert "gc" in design.strategy_values("teardown")

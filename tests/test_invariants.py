@@ -187,10 +187,10 @@ def test_pcid_initiator_spared_its_flush_leaves_a_stale_tlb_entry(policy):
 @pytest.fixture
 def broken_preset():
     """A preset made in this test file only: netbsd5 whose shootdowns forget one target."""
-    design.register_strategy("shootdown", "test_skip_target", broken.SkipLastTarget)
-    design.register_preset("test_broken", dict(design.PRESETS["netbsd5"], shootdown="test_skip_target"))
-    yield "test_broken"
-    del design.PRESETS["test_broken"]
+    with design.registered():
+        design.register_strategy("shootdown", "test_skip_target", broken.SkipLastTarget)
+        design.register_preset("test_broken", dict(design.PRESETS["netbsd5"], shootdown="test_skip_target"))
+        yield "test_broken"
 
 
 def test_violation_stops_the_run_and_is_logged(tmp_path, broken_preset):

@@ -1,14 +1,18 @@
 """Today's kernels (issue 10): each preset's signature behaviour, asserted on counters and events,
-every preset on every workload under the checker, and the checker catching each design's own rule."""
+every preset on every workload under the checker, the checker catching each design's own rule, and
+docs/kernels.md's and the README's presets and strategies generated from the registry."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections import Counter
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+from smpsim import docs_kernels
 from smpsim.errors import InvariantViolation
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments.workloads import WORKLOADS
@@ -21,7 +25,6 @@ from tests import broken
 from tests.helpers import config_dict, run_inline, run_policies
 
 ROOT = Path(__file__).resolve().parent.parent
-KERNELS = ("netbsd10", "freebsd", "linux", "linux_invlpgb")
 
 SMALL = {
     "exit_storm": {"kind": "exit_storm", "processes": 3, "pages": 48, "entries": 2, "threads": 2, "run_epochs": 2},
@@ -65,9 +68,9 @@ def test_every_workload_has_a_small_variant_here():
 
 
 @pytest.mark.parametrize("workload", sorted(SMALL))
-def test_every_kernel_preset_passes_the_checker_on_every_workload(workload):
+def test_every_preset_passes_the_checker_on_every_workload(workload):
     machine = {"phys_pages": 2048} if workload == "memory_pressure" else {}
-    data = config_dict(SMALL[workload], [{"name": p} for p in KERNELS], **machine)
+    data = config_dict(SMALL[workload], design.preset_names(), **machine)
     for name, (result, _) in run_policies(data, check=True).items():
         assert _c((result, None))["exits"] > 0, name
 
@@ -149,24 +152,22 @@ def test_netbsd10_zaps_ptps_32_at_a_time_with_one_full_shootdown_per_batch():
     assert shots and all(s["vas"] == "full" for s in shots) and len(shots) <= 2
 
 
-def test_only_netbsd5_retries_p2v():
-    data = _bundled("shared_eviction_quick", 'policies=["netbsd5", "seed", "netbsd10", "freebsd", "linux", '
-                                             '"linux_invlpgb"]')
+def test_only_the_global_hash_retries_p2v():
+    data = _bundled("shared_eviction_quick", f"policies={json.dumps(list(design.preset_names()))}")
     data["policies"] = [{"name": p} for p in data["policies"]]
     res = run_policies(data, check=False)
-    retries = {name: _c(r)["p2v_retries"] for name, r in res.items()}
-    assert retries.pop("netbsd5") > 0 and set(retries.values()) == {0}
+    retrying = {name for name, r in res.items() if _c(r)["p2v_retries"] > 0}
+    assert retrying == {p for p in design.preset_names() if design.PRESETS[p]["pv_tracking"] == "global_hash"}
+    assert "netbsd5" in retrying
     assert _c(res["linux"])["rmap_vmas_walked"] > 0
     assert _c(res["freebsd"])["pv_chunks_allocated"] > 0
     assert _c(res["netbsd10"])["pv_tree_steps"] > 0
 
 
 def test_shoot_lazies_destroys_the_pmap_with_the_exit():
-    design.register_preset("netbsd10_shoot", dict(design.PRESETS["netbsd10"], lazy_drop="shoot_lazies"))
-    try:
+    with design.registered():
+        design.register_preset("netbsd10_shoot", dict(design.PRESETS["netbsd10"], lazy_drop="shoot_lazies"))
         res = run_policies(config_dict("exit_storm", ["netbsd10", "netbsd10_shoot"]))
-    finally:
-        del design.PRESETS["netbsd10_shoot"]
     base, shoot = _c(res["netbsd10"]), _c(res["netbsd10_shoot"])
     assert shoot["shoot_lazies_ipis"] > 0 and shoot["switch_away_exchanges"] > 0
     assert base["switch_away_exchanges"] == 0
@@ -211,3 +212,37 @@ def test_checker_catches_a_linux_lazy_cpu_that_does_not_catch_up():
 def test_checker_catches_a_freebsd_cpu_holding_a_pmap_lazily():
     e = _violation(config_dict("exit_storm", ["freebsd"]), lazy_tlb=LazyPretendingOff)
     assert e.name in ("lazy_without_lazy_tlb", "pm_cpus")
+
+
+# --- the docs' presets and strategies are generated from the registry ----------------------------
+
+def test_the_presets_and_strategies_in_the_docs_are_generated_from_the_registry():
+    assert docs_kernels.stale() == [], f"run `{docs_kernels.REGENERATE}`"
+    table = docs_kernels.presets_table()
+    for name in design.preset_names():
+        assert f"`{name}`" in table
+    assert "| `shootdown_ack` | `before`, `after` | `after` | `after` | `before` |" in table
+
+
+def test_changing_a_preset_without_regenerating_makes_the_docs_stale(monkeypatch):
+    monkeypatch.setitem(design.PRESETS, "netbsd10", dict(design.PRESETS["netbsd10"], shootdown_batch=17))
+    assert docs_kernels.stale() == list(docs_kernels.DOCS)
+    monkeypatch.undo()
+    with design.registered():
+        design.register_preset("netbsd10_shoot", dict(design.PRESETS["netbsd10"], lazy_drop="shoot_lazies"))
+        assert docs_kernels.stale() == list(docs_kernels.DOCS)
+    assert docs_kernels.stale() == []
+
+
+def test_regenerating_rewrites_only_the_generated_parts(tmp_path):
+    for rel in docs_kernels.DOCS:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, tmp_path / rel)
+    kernels = tmp_path / "docs" / "kernels.md"
+    start, end = "<!-- generated: presets", "<!-- end generated: presets -->"
+    text = kernels.read_text()
+    head, rest = text.split(start, 1)
+    kernels.write_text(head + start + rest.split("\n", 1)[0] + "\nstale\n" + end + rest.split(end, 1)[1])
+    assert docs_kernels.stale(tmp_path) == ["docs/kernels.md"]
+    assert docs_kernels.write(tmp_path) == ["docs/kernels.md"]
+    assert kernels.read_text() == text and docs_kernels.stale(tmp_path) == []

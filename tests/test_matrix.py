@@ -70,15 +70,9 @@ class EagerAgain(EagerTeardown):
 
 @pytest.fixture
 def registry():
-    """Restores the presets table and the strategy registry after a test adds to them."""
-    presets = dict(design.PRESETS)
-    strategies = {kind: dict(design._STRATEGIES[kind]) for kind in design.kinds()}
-    yield design
-    design.PRESETS.clear()
-    design.PRESETS.update(presets)
-    for kind, values in strategies.items():
-        design._STRATEGIES[kind].clear()
-        design._STRATEGIES[kind].update(values)
+    """The design registry, left as it was found after a test adds to it."""
+    with design.registered():
+        yield design
 
 
 def test_a_new_preset_and_strategy_join_the_matrix_without_editing_it(registry):

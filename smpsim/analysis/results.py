@@ -1,7 +1,7 @@
 """Per point x policy results of a run: summary.json merged with what events.jsonl recomputes.
 
-Latency distributions of the kinds whose events carry ``cycles`` (shootdown,
-switch_away, exit, munmap, pagedaemon) are recomputed from events.jsonl, which
+Latency distributions of the kinds whose events carry ``cycles``
+(``smpsim.summary.EVENT_LATENCY_KINDS``) are recomputed from events.jsonl, which
 also keeps the raw samples for CDF plots and the ``ptp_pinned`` series of
 ``epoch`` events. Kinds without events (fault) and points without an events
 file fall back to summary.json. Where both exist and the sample counts differ,
@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from smpsim.analysis.load import Run, iter_events
 from smpsim.rundir.entries import is_number
 from smpsim.stats import latency_stats
-
-EVENT_KINDS = ("shootdown", "switch_away", "exit", "munmap", "pagedaemon")
-STANDARD_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault")
-BREAKDOWN_PARTS = ("pte", "pv", "lock_wait", "shootdown", "ptp_free", "page_free", "other")
+from smpsim.summary import EVENT_LATENCY_KINDS, STANDARD_LATENCY_KINDS
+from smpsim.summary import EXIT_PARTS as BREAKDOWN_PARTS  # noqa: F401 - the plots' name for the parts
 
 
 @dataclass
@@ -43,7 +41,7 @@ def scan_events(run: Run, point: str) -> dict[str, PolicyEvents] | None:
         pe.nevents += 1
         kind = ev["event"]
         # numbers out of 64-bit range, NaN or of the wrong type are not samples (a damaged line)
-        if kind in EVENT_KINDS and is_number(ev.get("cycles")):
+        if kind in EVENT_LATENCY_KINDS and is_number(ev.get("cycles")):
             pe.cycles[kind].append(int(ev["cycles"]))
             if is_number(ev.get("wall_us")):
                 pe.wall_us[kind].append(float(ev["wall_us"]))
@@ -80,7 +78,7 @@ class PolicyResult:
 
 def _kind_order(kinds) -> list[str]:
     kinds = set(kinds)
-    return [k for k in STANDARD_KINDS if k in kinds] + sorted(kinds - set(STANDARD_KINDS))
+    return [k for k in STANDARD_LATENCY_KINDS if k in kinds] + sorted(kinds - set(STANDARD_LATENCY_KINDS))
 
 
 def collect(run: Run) -> list[PolicyResult]:
@@ -93,9 +91,10 @@ def collect(run: Run) -> list[PolicyResult]:
             summary_lat = entry.get("latency") or {}
             pe = scanned.get(policy) if scanned else None
             latency, source, warnings = {}, {}, []
-            kinds = set(summary_lat) | (set(STANDARD_KINDS) - {"fault"}) | (set(pe.cycles) if pe else set())
+            kinds = set(summary_lat) | (set(STANDARD_LATENCY_KINDS) & set(EVENT_LATENCY_KINDS)) \
+                | (set(pe.cycles) if pe else set())
             for kind in _kind_order(kinds):
-                if pe is not None and kind in EVENT_KINDS:
+                if pe is not None and kind in EVENT_LATENCY_KINDS:
                     stats = latency_stats(pe.cycles.get(kind, []), pe.wall_us.get(kind, []))
                     s_count = (summary_lat.get(kind) or {}).get("count")
                     if s_count is not None and s_count != stats["count"]:

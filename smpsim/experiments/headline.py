@@ -1,21 +1,13 @@
-"""The short table printed at the end of `smpsim run`: headline counters per policy, ratios vs the first."""
+"""The short table printed at the end of `smpsim run`: headline counters per policy, ratios vs the first.
+
+Its columns are the metrics of `smpsim.summary.HEADLINE` that name one (the report shows them all).
+"""
 
 from __future__ import annotations
 
-HEADLINE = (
-    ("exit cyc (mean)", lambda e: (e["latency"].get("exit") or {}).get("mean_cycles")),
-    ("kernel cyc (total)", lambda e: (e.get("kernel_cycles") or {}).get("total")),
-    ("+ drain", lambda e: (e.get("kernel_cycles") or {}).get("drain")),
-    ("user accesses", lambda e: (e.get("user_progress") or {}).get("total")),
-    ("munmap cyc (mean)", lambda e: (e["latency"].get("munmap") or {}).get("mean_cycles")),
-    ("pte_atomic_updates", lambda e: e["counters"]["pte_atomic_updates"]),
-    ("pv_lock_contended", lambda e: e["counters"]["pv_lock_contended"]),
-    ("p2v_retries", lambda e: e["counters"]["p2v_retries"]),
-    ("shootdown_exchanges", lambda e: e["counters"]["shootdown_exchanges"]),
-    ("switch_away_exchanges", lambda e: e["counters"]["switch_away_exchanges"]),
-    ("ptp_bulk_freed", lambda e: e["counters"]["ptp_bulk_freed"]),
-    ("ptp_pinned_peak", lambda e: e["counters"]["ptp_pinned_peak"]),
-)
+from smpsim.summary import HEADLINE
+
+COLUMNS = tuple(m for m in HEADLINE if m.column)
 
 
 def _fmt(v, base):
@@ -29,7 +21,7 @@ def _fmt(v, base):
 
 def headline_rows(entries: list[dict]) -> tuple[list[str], list[list[str]]]:
     """Header and rows: one row per point x policy, ratios against the first policy of each point."""
-    header = ["point", "policy"] + [name for name, _ in HEADLINE]
+    header = ["point", "policy"] + [m.column for m in COLUMNS]
     rows = []
     by_point: dict[str, list[dict]] = {}
     for e in entries:
@@ -38,8 +30,8 @@ def headline_rows(entries: list[dict]) -> tuple[list[str], list[list[str]]]:
         base = group[0]
         for e in group:
             row = [point, e["policy"]]
-            for _, get in HEADLINE:
-                v, b = get(e), get(base)
+            for metric in COLUMNS:
+                v, b = metric.get(e), metric.get(base)
                 row.append(_fmt(v, None if e is base else b))
             rows.append(row)
     return header, rows

@@ -12,6 +12,7 @@ in that package's table (or `register_strategy`, e.g. from a test).
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from types import SimpleNamespace
 
@@ -87,6 +88,34 @@ def register_preset(name: str, row: dict) -> None:
 
 def preset_names() -> tuple[str, ...]:
     return tuple(PRESETS)
+
+
+def strategy(kind: str, value) -> type:
+    """The class registered as the strategy `value` of `kind`."""
+    return _STRATEGIES[kind][value]
+
+
+def unregister_strategy(kind: str, value) -> None:
+    del _STRATEGIES[kind][value]
+
+
+def unregister_preset(name: str) -> None:
+    del PRESETS[name]
+
+
+@contextmanager
+def registered():
+    """Strategies and presets registered inside the block are gone after it, and any it replaced
+    come back: the registry and the presets table are left as they were found."""
+    saved = {kind: dict(values) for kind, values in _STRATEGIES.items()}, dict(PRESETS)
+    try:
+        yield
+    finally:
+        for kind, values in saved[0].items():
+            _STRATEGIES[kind].clear()
+            _STRATEGIES[kind].update(values)
+        PRESETS.clear()
+        PRESETS.update(saved[1])
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from smpsim.vm.physmem import PhysMem
 from smpsim.vm.pmap import PmapModule
 from smpsim.vm.topology import Topology
 
-LATENCY_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault", "pagedaemon", "destroy", "fork", "exec")
+from smpsim.summary import LATENCY_KINDS
 
 # Kernel cycles by category (the summary's `kernel_cycles`): what every CPU spent in the kernel,
 # each cycle in exactly one category. Operations go by their kind; a pmap_destroy that runs

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-PARTS = ("pte", "pv", "lock_wait", "shootdown", "ptp_free", "page_free", "other")
+from smpsim.summary import EXIT_PARTS as PARTS
 
 # lock kind -> its (acquisitions, contended acquisitions, wait cycles) counters
 LOCK_COUNTERS = {
