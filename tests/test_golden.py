@@ -7,7 +7,8 @@ import pytest
 from tests import golden
 
 
-@pytest.mark.parametrize("config", golden.CONFIGS)
+@pytest.mark.parametrize("config", [pytest.param(c, marks=pytest.mark.slow) if c.startswith("study_") else c
+                                    for c in golden.CONFIGS])
 def test_config_matches_golden(config, tmp_path):
     spath, epath = golden.paths(config)
     assert spath.is_file() and epath.is_file(), f"no golden files for {config}: run scripts/regen-golden {config}"

@@ -3,6 +3,7 @@
 import json
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import msgpack
 import pytest
@@ -11,9 +12,12 @@ from smpsim.errors import InvariantViolation
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments.runner import RunRequest, run
 from smpsim.experiments.workloads import make_workload
+from smpsim.protocol import QuantumRequest
 from smpsim.runtime.transport import InlineTransport
 from smpsim.vm import checker, design
 from smpsim.vm.engine.coordinator import VmCoordinator
+from smpsim.vm.engine.scheduler import switch
+from smpsim.vm.locks import Op
 from smpsim.vm.pagetables import Pmap
 from tests import broken
 from tests.helpers import config_dict, run_inline
@@ -167,21 +171,47 @@ def test_pcid_initiator_running_another_pmap_is_told_to_flush_it():
     assert pmap.pcid_cpus == {1}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9's fidelity model (cycle budgets, faults taken from the "
-                   "quantum, refills) changes shared_eviction_quick's dynamics so that the issue-13 "
-                   "scenario no longer arises there; the rule itself is checked by "
-                   "test_pcid_initiator_running_another_pmap_is_told_to_flush_it. Needs a config that "
-                   "reproduces the scenario under the new model (reported to the lead).")
-@pytest.mark.parametrize("policy", [1, 2])   # seed, pv_map_entry
-def test_pcid_initiator_spared_its_flush_leaves_a_stale_tlb_entry(policy):
-    # issue 13: a process's munmap runs on its home CPU while that CPU runs another process;
-    # the CPU held the process's entries under its PCID and ran it again without flushing
-    _, data = cfgmod.load(ROOT / "configs" / "shared_eviction_quick.toml")
-    data["policies"][policy]["pcid"] = True
-    _, result, _ = run_inline(data, policy, check=True)
-    assert result["counters"]["pcid_deferred_flushes"] > 0
-    e = _violation(data, policy, pcid=broken.PcidSparesInitiator)
-    assert e.name == "stale_tlb_entry" and "shootdown has completed" in e.detail
+def _pcid_model(tags=None):
+    """A checked munmap_fanout model on seed with PCIDs, `tags` (a broken PCID strategy) substituted."""
+    cfg = cfgmod.validate(config_dict("munmap_fanout", [{"name": "pcid", "preset": "seed", "pcid": True}]))
+    policy = cfg.policies[0] if tags is None else broken.substitute(cfg.policies[0], pcid=tags)
+    vm = VmCoordinator(cfg, policy, InlineTransport(), make_workload(cfg), check=True)
+    vm.start()
+    return vm
+
+
+def _run_on_cpu(k, view, pmap, t):
+    """The scheduler switches view's CPU to a thread of `pmap`; the CPU applies the switch and
+    reports its TLB (as a quantum with no accesses)."""
+    sw = switch(k, view, SimpleNamespace(proc=SimpleNamespace(pmap=pmap)), t)
+    view.tlb = k.exchange([view.id], [QuantumRequest(k.epoch, view.id, sw, want_tlb=True)]).replies[0].tlb
+
+
+@pytest.mark.parametrize("tags", [None, broken.PcidSparesInitiator])
+def test_pcid_initiator_spared_its_flush_leaves_a_stale_tlb_entry(tags):
+    # issue 13, driven by hand: a CPU holds a process's entries under its PCID, runs another
+    # process, unmaps a page of the first (it initiates the shootdown but is not in pm_cpus),
+    # then runs the first again; only the flush it was told to do removes the stale entry
+    vm = _pcid_model(tags)
+    k = vm.k
+    while not (held := [(v, e) for v in k.views if v.state == "VALID" for e in v.tlb if e[0] == v.curpmap.tag]):
+        vm.step(1)
+    view, (_, va, _, _) = held[0]
+    pmap = view.curpmap
+    t = max(v.busy_until for v in k.views) + 1
+    _run_on_cpu(k, view, k.pmap_mod.pmap_create(pmap.owner, Op("spawn", view.id, t, k.counters)), t)
+    assert view.id in pmap.pcid_cpus and view.id not in pmap.pm_cpus
+    op = Op("munmap", view.id, t, k.counters)
+    k.pmap_mod.pmap_remove(pmap, va, va + 1, k.procs[pmap.owner].map.lookup(va), op, "munmap")
+    k.pmap_mod.pmap_update(pmap, op, "munmap")
+    _run_on_cpu(k, view, pmap, op.t)
+    if tags is None:
+        assert k.counters["pcid_deferred_flushes"] > 0 and k.counters["tlb_switch_flushes"] > 0
+        checker.check_cpus(k)                          # the reused entries were flushed first
+        return
+    with pytest.raises(InvariantViolation) as exc:
+        checker.check_cpus(k)
+    assert exc.value.name == "stale_tlb_entry" and "shootdown has completed" in exc.value.detail
 
 
 @pytest.fixture

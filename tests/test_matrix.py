@@ -15,9 +15,11 @@ from tests import matrix
 from tests.broken import SkipLastTarget
 
 CASES = matrix.pairwise_cases()
+SLOW_CONFIGS = ("shared_eviction_quick", "exit_storm_images_quick", "memory_pressure_quick")  # 3/4 of the time
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] * (c.config in SLOW_CONFIGS))
+                                  for c in CASES])
 def test_design_passes_every_check(case):
     result = matrix.run_case(case)       # an invariant violation or simulation error fails it
     assert result["counters"]["page_faults"] > 0

@@ -49,6 +49,13 @@ def write_config(path: Path, data: dict) -> Path:
     return path
 
 
+def completed_run(tmp_path: Path, config: Path, out: str = "run") -> Path:
+    """A completed inline run of `config` in tmp_path/out."""
+    r = cli("run", config, "--backend", "inline", "--out", tmp_path / out, "--quiet")
+    assert r.code == 0, r.text
+    return tmp_path / out
+
+
 def bundled(name: str) -> dict:
     return tomllib.loads((CONFIGS / f"{name}.toml").read_text())
 

@@ -1,0 +1,224 @@
+"""Running fuzz cases: each in its own sandbox under a SIGALRM timeout, through the CLI in-process;
+`worker` runs a list of them under the memory cap (tests/test_fuzz.py starts it in subprocesses).
+
+SMPSIM_FUZZ_SEED, SMPSIM_FUZZ_CASE_TIMEOUT_S and SMPSIM_FUZZ_MEMORY_CAP are read here (the workers see
+the test's environment)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import traceback
+from pathlib import Path
+
+import tomli_w
+
+from tests.fuzz_check import complete_run, short_paragraph, stray_files, check_run
+from tests.fuzz_generate import QUICK, mutate_config, mutate_maps, mutate_run_dir, mutate_text, shrunk
+
+SEED = int(os.environ.get("SMPSIM_FUZZ_SEED", "20261127"))
+CASE_TIMEOUT_S = float(os.environ.get("SMPSIM_FUZZ_CASE_TIMEOUT_S", "30"))
+MEMORY_CAP = int(os.environ.get("SMPSIM_FUZZ_MEMORY_CAP", str(3 << 30)))
+CONFIRM_ABOVE_S = "3"           # estimated longer runs are refused (exit 2): keeps every valid case short
+
+
+class CaseTimeout(BaseException):
+    """Raised by SIGALRM when a case runs past CASE_TIMEOUT_S (a BaseException: nothing may swallow it)."""
+
+
+def _invoke(args: list) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from smpsim.cli import main
+    r = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=True)
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        if isinstance(r.exception, (CaseTimeout, MemoryError)):
+            raise r.exception
+        tb = "".join(traceback.format_exception(r.exception))[-1500:]
+        return -1, f"uncaught {type(r.exception).__name__}: {tb}"
+    return r.exit_code, r.stderr
+
+
+def case_config(rng, sandbox: Path, ops: list) -> str | None:
+    inputs = sandbox / "inputs"
+    name = rng.choice(QUICK)
+    ops.append(f"base {name}")
+    data = shrunk(name)
+    if name == "exit_storm_images_quick":
+        data["workload"]["image"] = "bundled:bash,python3"
+    sets = mutate_config(rng, data, ops)
+    try:
+        raw = tomli_w.dumps(data).encode()
+    except (TypeError, ValueError) as e:
+        ops.append(f"(not TOML-serialisable: {e})")
+        raw = tomli_w.dumps(shrunk(name)).encode()
+    if rng.random() < 0.15:
+        raw = mutate_text(rng, raw, ops)
+    cfg = inputs / "c.toml"
+    cfg.write_bytes(raw)
+    out = sandbox / "out" / "run" if rng.random() < 0.8 else None
+    command = "sweep" if rng.random() < 0.1 else "run"
+    args = [command, cfg, "--backend", "inline", "--quiet"]
+    for s in sets:
+        args += ["--set", s]
+    if out is not None:
+        args += ["--out", out]
+    if rng.random() < 0.1:
+        args.append("--check")
+    if rng.random() < 0.1:
+        args.append("--trace")
+    ops.append(" ".join(str(a) for a in args[:1] + args[4:])[:300])
+    result = _invoke(args)
+    if result[0] == -1:
+        return result[1]
+    if command == "sweep" and result[0] == 2:
+        return short_paragraph(result[1])
+    why = check_run(result, sandbox, out)
+    allowed = [out] if out is not None else [sandbox / "runs"]
+    stray = stray_files(sandbox.parents[3], sandbox, allowed)
+    return why or (f"files outside the run directory: {stray[:3]}" if stray else None)
+
+
+def case_run_dir(rng, sandbox: Path, ops: list, pristine: Path) -> str | None:
+    run_dir = sandbox / "run"
+    shutil.copytree(pristine, run_dir, symlinks=True)
+    mutate_run_dir(rng, run_dir, ops)
+    what = rng.randrange(5)
+    if what == 0:
+        args = ["analyze", run_dir, "--format", rng.choice(["table", "csv", "json"])]
+    elif what == 1:
+        args = ["compare", run_dir] + ([pristine] if rng.random() < 0.5 else []) + \
+            (["--baseline", rng.choice(["netbsd5", "seed", "nope", "run:seed"])] if rng.random() < 0.5 else [])
+    elif what == 2:
+        args = ["report", run_dir]
+    else:
+        args = ["run", "--resume", run_dir, "--backend", "inline", "--quiet"]
+    ops.append(" ".join(str(a) for a in args)[:300])
+    before = _snapshot(pristine)
+    code, stderr = _invoke(args)
+    if code == -1:
+        return stderr
+    if _snapshot(pristine) != before:
+        return "the pristine run directory changed"
+    stray = stray_files(sandbox.parents[3], sandbox, [run_dir])
+    if stray:
+        return f"files outside the run directory: {stray[:3]}"
+    if code == 2:
+        return short_paragraph(stderr)
+    if code == 0:
+        return complete_run(run_dir) if args[0] == "run" else None
+    if code == 1 and args[0] == "run":
+        return check_run((code, stderr), sandbox, run_dir)
+    return f"exit {code}: {stderr[:300]!r}"
+
+
+def case_maps(rng, sandbox: Path, ops: list) -> str | None:
+    from smpsim.experiments.images import bundled_maps, load_images
+    inputs = sandbox / "inputs"
+    snaps = bundled_maps()
+    name = rng.choice(sorted(snaps))
+    ops.append(f"maps {name}")
+    data = mutate_maps(rng, snaps[name], ops)
+    f = inputs / "p.maps"
+    kind = rng.random()
+    if kind < 0.05:
+        os.mkfifo(f)
+        ops.append("as a FIFO")
+    elif kind < 0.1:
+        f.mkdir()
+        ops.append("as a directory")
+    else:
+        f.write_bytes(data)
+    out = sandbox / "out" / "img.json"
+    code, stderr = _invoke(["maps-import", f, "--out", out])
+    if code == -1:
+        return stderr
+    stray = stray_files(sandbox.parents[3], sandbox, [out])
+    if stray:
+        return f"files outside the output: {stray[:3]}"
+    if code == 2:
+        if out.exists():
+            return "exit 2 but the image file was written"
+        return short_paragraph(stderr)
+    if code != 0:
+        return f"exit {code}: {stderr[:300]!r}"
+    try:
+        load_images(out)
+    except Exception as e:                                      # noqa: BLE001
+        return f"written image does not load: {e}"
+    if rng.random() < 0.5:                                      # and a run of it
+        data = shrunk("exit_storm_images_quick")
+        data["workload"]["image"] = str(out)
+        cfg = inputs / "img.toml"
+        cfg.write_text(tomli_w.dumps(data))
+        run_out = sandbox / "out" / "run"
+        ops.append("run with the image")
+        result = _invoke(["run", cfg, "--backend", "inline", "--quiet", "--out", run_out])
+        if result[0] == -1:
+            return result[1]
+        return check_run(result, sandbox, run_out)
+    return None
+
+
+def _snapshot(d: Path) -> dict:
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def _build_pristine(root: Path) -> Path:
+    data = shrunk("fork_exit_quick")
+    data["sweep"] = {"machine.ncpus": [2, 3]}
+    cfg = root / "pristine.toml"
+    cfg.write_text(tomli_w.dumps(data))
+    out = root / "pristine"
+    code, stderr = _invoke(["run", cfg, "--backend", "inline", "--quiet", "--out", out])
+    assert code == 0, stderr
+    return out
+
+
+def _on_alarm(signum, frame):
+    raise CaseTimeout(f"case ran past {CASE_TIMEOUT_S:g} s")
+
+
+def run_case(i: int, root: Path, pristine: Path) -> dict:
+    rng = random.Random(f"{SEED}:{i}")
+    case_root = root / f"case{i}"
+    sandbox = case_root / "a" / "b" / "c" / "sandbox"          # deep, so an escape lands inside case_root
+    (sandbox / "inputs").mkdir(parents=True)
+    ops: list[str] = []
+    kind = rng.choices(["config", "run_dir", "maps"], weights=[6, 3, 1])[0]
+    cwd = os.getcwd()
+    os.chdir(sandbox)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, CASE_TIMEOUT_S)
+    try:
+        if kind == "config":
+            why = case_config(rng, sandbox, ops)
+        elif kind == "run_dir":
+            why = case_run_dir(rng, sandbox, ops, pristine)
+        else:
+            why = case_maps(rng, sandbox, ops)
+    except CaseTimeout as e:
+        why = f"hang: {e}"
+    except MemoryError:
+        why = f"memory: more than the {MEMORY_CAP >> 20} MiB cap"
+    except Exception as e:                                      # noqa: BLE001 - a generator bug is a failure too
+        why = f"fuzz harness error: {type(e).__name__}: {e} {traceback.format_exc()[-800:]}"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        os.chdir(cwd)
+    shutil.rmtree(case_root, ignore_errors=True)
+    return {"case": i, "kind": kind, "ops": ops, "failure": why}
+
+
+def worker(root: str, indexes: list[int]) -> None:
+    """Run the cases `indexes` under the memory cap; one JSON line per case on stdout."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+    os.environ["SMPSIM_CONFIRM_ABOVE_S"] = CONFIRM_ABOVE_S
+    root_path = Path(root)
+    pristine = _build_pristine(root_path)
+    for i in indexes:
+        print("CASE " + json.dumps(run_case(i, root_path / "cases", pristine)), flush=True)
