@@ -14,10 +14,8 @@ import argparse
 import inspect
 import re
 import sys
-import typing
 from pathlib import Path
 
-from smpsim.experiments.config.policy import Policy
 from smpsim.vm import design
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,14 +25,8 @@ DOCS = {"docs/kernels.md": ("presets", "strategies"), "README.md": ("presets",)}
 
 
 def kind_description(kind: str) -> str:
-    """What a strategy kind chooses: its base class's declared description where there is one,
-    else the kind's name."""
-    for value in design.strategy_values(kind):
-        for base in inspect.getmro(design.strategy(kind, value)):
-            text = base.__dict__.get("description")
-            if isinstance(text, str) and text:
-                return text
-    return kind
+    """What a strategy kind chooses, as its base class declares it (`design.KINDS`)."""
+    return design.KINDS[kind].doc
 
 
 def cell(value) -> str:
@@ -47,49 +39,29 @@ def cell(value) -> str:
 
 
 def parameters() -> tuple[str, ...]:
-    """The design's parameters that are not strategy kinds (strategy parameters, then the kernel's)."""
-    return (*design.PARAMETERS, *design.ATTRIBUTES)
-
-
-def preset_row(name: str) -> dict:
-    """Every kind's and parameter's value in preset `name`, defaults filled in by `design.resolve`."""
-    row = design.PRESETS[name]
-    resolved = design.resolve(row)
-    out = {}
-    for kind in design.kinds():
-        if kind in row:
-            out[kind] = row[kind]
-        else:                         # a default: the value whose class the resolved design holds
-            cls = getattr(resolved, kind)
-            out[kind] = next(v for v in design.strategy_values(kind) if design.strategy(kind, v) is cls)
-    out.update({p: getattr(resolved, p) for p in parameters()})
-    return out
+    """The design's parameters (strategy parameters, then the kernel's), as declared."""
+    return tuple(design.PARAMETERS)
 
 
 def allowed(name: str) -> str:
-    """The values a kind or parameter takes; "(preset only)" where a policy may not override it."""
-    info = Policy.model_fields.get(name)
+    """The values a kind or parameter takes, from its declaration and the registry."""
     if name in design.kinds():
-        values = ", ".join(cell(v) for v in design.strategy_values(name))
-    elif info is None:
-        return "(preset only)"
-    elif typing.get_origin(info.annotation) is typing.Literal:
-        values = ", ".join(cell(v) for v in typing.get_args(info.annotation))
-    else:
-        bounds = [getattr(m, b) for b in ("ge", "le") for m in info.metadata if hasattr(m, b)]
-        values = "–".join(map(str, bounds))
-    return values if info is not None else f"{values} (preset only)"
+        return ", ".join(cell(v) for v in design.strategy_values(name))
+    p = design.PARAMETERS[name]
+    if p.values:
+        return ", ".join(cell(v) for v in p.values)
+    return f"{p.ge}–{p.le}"
 
 
 def presets_table() -> str:
     """One row per kind and parameter, one column per preset."""
     names = design.preset_names()
-    rows = {name: preset_row(name) for name in names}
+    rows = {name: design.preset_row(name) for name in names}
     lines = ["| kind or parameter | values | " + " | ".join(f"`{n}`" for n in names) + " |",
              "|---|---|" + "---|" * len(names)]
     for key in (*design.kinds(), *parameters()):
-        label = f"`{key}`" if key not in design.kinds() or kind_description(key) == key \
-            else f"`{key}` ({kind_description(key)})"
+        doc = kind_description(key) if key in design.kinds() else design.PARAMETERS[key].doc
+        label = f"`{key}` ({doc})" if doc else f"`{key}`"
         lines.append(f"| {label} | {allowed(key)} | " + " | ".join(cell(rows[n][key]) for n in names) + " |")
     return "\n".join(lines)
 
@@ -104,10 +76,10 @@ def docstring_summary(cls: type) -> str:
 
 def strategies_section() -> str:
     """Per kind, every registered strategy: its class, the presets using it and its docstring's summary."""
-    rows = {name: preset_row(name) for name in design.preset_names()}
+    rows = {name: design.preset_row(name) for name in design.preset_names()}
     out = []
     for kind in design.kinds():
-        out += [f"### `{kind}`" + ("" if kind_description(kind) == kind else f": {kind_description(kind)}"), "",
+        out += [f"### `{kind}`: {kind_description(kind)} (default `{design.KINDS[kind].default}`)", "",
                 "| value | strategy | presets | what it models (its docstring) |", "|---|---|---|---|"]
         for value in design.strategy_values(kind):
             cls = design.strategy(kind, value)

@@ -187,3 +187,47 @@ def test_gc_teardown_clears_ptes_but_sends_one_full_flush_per_exit():
     assert gc_flushes < eager_flushes
     assert gc[0]["counters"]["ptp_bulk_freed"] == 0
     assert gc[0]["counters"]["ptp_freed"] == eager[0]["counters"]["ptp_freed"]
+
+
+# --- the schema comes from the declarations ---------------------------------------------------------
+
+def test_pcid_takes_named_values_and_still_accepts_true_and_false():
+    from smpsim.experiments.config.policy import Policy
+    from smpsim.vm.strategies.tags_pcid import PcidTags
+    from smpsim.vm.strategies.tags_pmap import PmapIdTags
+    on = Policy.model_validate({"name": "x", "preset": "netbsd5", "pcid": True})
+    off = Policy.model_validate({"name": "y", "preset": "freebsd", "pcid": False})
+    assert (on.pcid, on.design.pcid) == ("pcid", PcidTags)
+    assert (off.pcid, off.design.pcid) == ("pmap", PmapIdTags)
+    assert Policy.model_validate({"name": "z", "preset": "netbsd5", "pcid": "pcid"}).switches() == on.switches()
+    assert Policy.model_validate({"name": "linux"}).pcid == "linux_asid"
+    with pytest.raises(Exception, match="'pmap', 'pcid' or 'linux_asid'"):
+        Policy.model_validate({"name": "w", "pcid": "yes"})
+    with pytest.raises(Exception, match="pcid"):
+        Policy.model_validate({"name": "w", "pcid": 1})
+
+
+def test_a_row_that_omits_a_kind_or_parameter_gets_its_declared_default():
+    from smpsim.vm import design
+    d = design.resolve({"pv_tracking": "map_entry"})
+    explicit = {kind: decl.default for kind, decl in design.KINDS.items()}
+    explicit.update({p.name: p.default for p in design.PARAMETERS.values()}, pv_tracking="map_entry")
+    assert d == design.resolve(explicit)
+    assert d.reclaim_batch == design.PARAMETERS["reclaim_batch"].default
+    assert design.full_row({})["pcid"] == "pmap" and design.full_row({"pcid": True})["pcid"] == "pcid"
+    with pytest.raises(ValueError, match="unknown design key 'bogus'"):
+        design.resolve({"bogus": 1})
+    with pytest.raises(ValueError, match="shootdown_ack='never'; allowed: 'before', 'after'"):
+        design.resolve({"shootdown_ack": "never"})
+
+
+def test_every_registered_strategy_subclasses_its_kinds_base():
+    from smpsim.vm import design
+    for kind in design.kinds():
+        base = design.strategy_base(kind)
+        assert base.KIND.name == kind and base.KIND.default in design.strategy_values(kind)
+        assert base.__doc__ and base.KIND.doc
+        for value in design.strategy_values(kind):
+            assert issubclass(getattr(design.resolve({kind: value}), kind), base), (kind, value)
+    with pytest.raises(ValueError, match="must subclass"):
+        design.register_strategy("lazy_tlb", "duck", type("Duck", (), {}))

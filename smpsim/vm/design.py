@@ -1,55 +1,59 @@
 """Pmap designs: the registry of strategies, the presets table, and the resolved Design.
 
 A design is one strategy per kind (PV tracking, teardown, lazy TLB, pressure
-switch, TLB tags, shootdown) plus their parameters. A preset is one row of
-`PRESETS` naming a value for every kind and parameter; a policy in a config
-picks a preset and may override the switches its schema exposes. Adding a
-preset that only recombines strategies is one new row (or `register_preset`);
-adding a strategy is one new module under `smpsim.vm.strategies` plus its line
-in that package's table (or `register_strategy`, e.g. from a test).
+switch, TLB tags, shootdown, lazy drop) plus their parameters. Each kind and
+each parameter is declared once, by its base class or its reader
+(`smpsim.vm.declare`): name, default, description and, for a
+parameter, its type and bounds or allowed values. `KINDS` and `PARAMETERS`
+collect those declarations in Design order; the Policy schema of configs is
+built from them. A preset is one row of `PRESETS`; a row that omits a kind or
+parameter gets its declared default, so a new kind needs no new column. A
+policy in a config picks a preset and may override any kind or parameter.
+Adding a preset that only recombines strategies is one new row (or
+`register_preset`); adding a strategy value is one new module under
+`smpsim.vm.strategies` plus its line in that package's table (or
+`register_strategy`, e.g. from a test).
 """
 
 from __future__ import annotations
 
 import inspect
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import field, make_dataclass
 from types import SimpleNamespace
 
-from smpsim.vm.strategies import BUILTIN
+from smpsim.vm.pagedaemon import RECLAIM_BATCH
+from smpsim.vm.strategies import BASES, BUILTIN
+from smpsim.vm.declare import Kind, Parameter
 
-# parameter -> the strategy kind whose constructor takes it
-PARAMETERS = {"shootdown_batch": "shootdown", "shootdown_ack": "shootdown"}
+KINDS: dict[str, Kind] = {base.KIND.name: base.KIND for base in BASES}
+# parameter name -> its declaration (owner: the kind whose strategy takes it, or None: the kernel)
+PARAMETERS: dict[str, Parameter] = {p.name: p for p in (*(q for base in BASES for q in base.PARAMETERS),
+                                                        RECLAIM_BATCH)}
 
-# when a shootdown target acknowledges: before its flush (NetBSD, FreeBSD) or after its handler (Linux)
-ACK_TIMES = ("before", "after")
-# parameter -> None: not a strategy's, read by the kernel from the design itself (the
-# pagedaemon's reclaim batch); a row that does not name it keeps the default below
-ATTRIBUTES = {"reclaim_batch": None}
-ATTRIBUTE_DEFAULTS = {"reclaim_batch": 1}
-
-_STRATEGIES: dict[str, dict] = {kind: dict(values) for kind, values in BUILTIN.items()}
+_BASES: dict[str, type] = {base.KIND.name: base for base in BASES}
+_STRATEGIES: dict[str, dict] = {kind: dict(BUILTIN[kind]) for kind in KINDS}
 
 PRESETS: dict[str, dict] = {
     # the 2011 x86 pmap after the rmind-uvmplock merge (NetBSD 5/6)
     # (pmap_tlb.c of NetBSD 5/6: pmap_tlb_intr flushes, then acknowledges)
     "netbsd5": dict(pv_tracking="global_hash", teardown="eager", lazy_tlb="on", pressure_switch="off",
-                    pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
+                    pcid="pmap", shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
                     lazy_drop="refcount", reclaim_batch=1),
     # all three proposals of the 2011 tech-kern post
     "seed": dict(pv_tracking="map_entry", teardown="deferred", lazy_tlb="on", pressure_switch="on",
-                 pcid=False, shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
+                 pcid="pmap", shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
                  lazy_drop="refcount", reclaim_batch=1),
     # Today's kernels (issue 10; docs/kernels.md has each strategy's source and what is simplified).
     # NetBSD 10 x86: pmap_remove_all zaps PTPs 32 at a time, TP_MAXVA 16, PV in a per-PTP rb-tree,
     # one global mailbox, NetBSD lazy states, no PCIDs.
     "netbsd10": dict(pv_tracking="ptp_tree", teardown="zap_ptp", lazy_tlb="on", pressure_switch="off",
-                     pcid=False, shootdown="global_mailbox", shootdown_batch=16, shootdown_ack="before",
+                     pcid="pmap", shootdown="global_mailbox", shootdown_batch=16, shootdown_ack="before",
                      lazy_drop="refcount"),
     # FreeBSD amd64: pmap_remove_pages, PV chunks, no lazy TLB, PCID with generations, per-CPU
     # shootdown descriptors; a multi-page pmap_remove ends in pmap_invalidate_all (ceiling 1).
     "freebsd": dict(pv_tracking="pv_chunk", teardown="remove_pages", lazy_tlb="off", pressure_switch="off",
-                    pcid=True, shootdown="per_cpu", shootdown_batch=1, shootdown_ack="before",
+                    pcid="pcid", shootdown="per_cpu", shootdown_batch=1, shootdown_ack="before",
                     lazy_drop="refcount"),
     # Linux x86 6.x: mmu_gather fullmm, rmap instead of PV, lazy mm with tlb_gen, 6 dynamic ASIDs
     # per CPU, per-CPU call-function queues acknowledged after the handler, ceiling 33.
@@ -65,7 +69,7 @@ PRESETS: dict[str, dict] = {
 
 
 def kinds() -> tuple[str, ...]:
-    return tuple(_STRATEGIES)
+    return tuple(KINDS)
 
 
 def strategy_values(kind: str) -> tuple:
@@ -73,16 +77,24 @@ def strategy_values(kind: str) -> tuple:
     return tuple(_STRATEGIES[kind])
 
 
+def strategy_base(kind: str) -> type:
+    """The base class every strategy of `kind` subclasses (its interface)."""
+    return _BASES[kind]
+
+
 def register_strategy(kind: str, value, cls: type) -> None:
     """Make `cls` the strategy `value` of `kind` (a new value, or a replacement)."""
     if kind not in _STRATEGIES:
         raise ValueError(f"unknown strategy kind {kind!r}; kinds: {', '.join(_STRATEGIES)}")
+    if not (isinstance(cls, type) and issubclass(cls, _BASES[kind])):
+        raise ValueError(f"a {kind} strategy must subclass {_BASES[kind].__name__}; {cls!r} does not")
     _STRATEGIES[kind][value] = cls
 
 
 def register_preset(name: str, row: dict) -> None:
-    """Add (or replace) a preset: a value for every strategy kind and parameter."""
-    resolve(row)                      # refuse an incomplete or unknown row now
+    """Add (or replace) a preset: a value for any strategy kind and parameter (the others
+    take their declared defaults)."""
+    resolve(row)                      # refuse an unknown key or value now
     PRESETS[name] = dict(row)
 
 
@@ -118,46 +130,62 @@ def registered():
         PRESETS.update(saved[1])
 
 
-@dataclass(frozen=True)
-class Design:
-    """The strategy classes of one design and their parameters."""
-    pv_tracking: type
-    teardown: type
-    lazy_tlb: type
-    pressure_switch: type
-    pcid: type
-    shootdown: type
-    lazy_drop: type
-    shootdown_batch: int
-    shootdown_ack: str
-    reclaim_batch: int = ATTRIBUTE_DEFAULTS["reclaim_batch"]
+def defaults() -> dict:
+    """Every kind's and parameter's declared default."""
+    return {**{k: decl.default for k, decl in KINDS.items()}, **{p.name: p.default for p in PARAMETERS.values()}}
 
-    def build(self, k) -> SimpleNamespace:
-        """One instance of every strategy for the kernel context `k`."""
-        out = {}
-        for kind in kinds():
-            cls = getattr(self, kind)
-            accepted = inspect.signature(cls).parameters
-            params = {p: getattr(self, p) for p, owner in PARAMETERS.items() if owner == kind and p in accepted}
-            out[kind] = cls(k, **params)
-        return SimpleNamespace(**out)
+
+def full_row(row: dict) -> dict:
+    """`row` with every omitted kind and parameter at its default and old spellings of a value
+    (`pcid = true`) replaced by the value's name; an unknown key is refused."""
+    unknown = [key for key in row if key not in KINDS and key not in PARAMETERS]
+    if unknown:
+        raise ValueError(f"unknown design key {', '.join(map(repr, unknown))}; known: "
+                         f"{', '.join([*KINDS, *PARAMETERS])}")
+    out = {**defaults(), **row}
+    for kind, decl in KINDS.items():
+        out[kind] = decl.canonical(out[kind])
+    return out
+
+
+def preset_row(name: str) -> dict:
+    """The preset `name` with every kind and parameter filled in."""
+    return full_row(PRESETS[name])
+
+
+def _build(self, k) -> SimpleNamespace:
+    """One instance of every strategy for the kernel context `k`, each given the parameters
+    its kind owns (those its constructor accepts)."""
+    out = {}
+    for kind in KINDS:
+        cls = getattr(self, kind)
+        accepted = inspect.signature(cls).parameters
+        params = {p.name: getattr(self, p.name) for p in PARAMETERS.values() if p.owner == kind and p.name in accepted}
+        out[kind] = cls(k, **params)
+    return SimpleNamespace(**out)
+
+
+# The strategy classes of one design (a field per kind) and its parameters (a field each, at its
+# default): generated from the declarations, so a new kind or parameter adds its field itself.
+Design = make_dataclass(
+    "Design", [*((kind, type) for kind in KINDS),
+               *((p.name, p.type, field(default=p.default)) for p in PARAMETERS.values())],
+    frozen=True, namespace={"build": _build, "__doc__": "The strategy classes of one design and its parameters.",
+                            "__module__": __name__})
 
 
 def resolve(row: dict) -> Design:
-    """The Design a full row (every kind and parameter) names."""
-    row = {**ATTRIBUTE_DEFAULTS, **row}
-    missing = [f.name for f in fields(Design) if f.name not in row]
-    if missing:
-        raise ValueError(f"a design needs {', '.join(missing)}")
-    if row["shootdown_ack"] not in ACK_TIMES:
-        raise ValueError(f"shootdown_ack={row['shootdown_ack']!r}; allowed: {', '.join(map(repr, ACK_TIMES))}")
+    """The Design a row names (omitted kinds and parameters at their defaults)."""
+    row = full_row(row)
+    for p in PARAMETERS.values():
+        problem = p.problem(row[p.name])
+        if problem:
+            raise ValueError(problem)
     classes = {}
-    for kind in kinds():
+    for kind in KINDS:
         value = row[kind]
         if value not in _STRATEGIES[kind]:
             allowed = ", ".join(repr(v) for v in _STRATEGIES[kind])
             raise ValueError(f"{kind}={value!r} is not a registered strategy; allowed: {allowed}")
         classes[kind] = _STRATEGIES[kind][value]
-    if not isinstance(row["reclaim_batch"], int) or row["reclaim_batch"] < 1:
-        raise ValueError(f"reclaim_batch={row['reclaim_batch']!r} must be an integer >= 1")
-    return Design(**classes, **{p: row[p] for p in (*PARAMETERS, *ATTRIBUTES)})
+    return Design(**classes, **{p: row[p] for p in PARAMETERS})

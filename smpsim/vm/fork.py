@@ -13,9 +13,9 @@ Models sys/uvm/uvm_map.c `uvmspace_fork` (with `uvm_mapent_forkshared` /
   `uvmspace_fork` ends with `pmap_update` of the parent's pmap, which shoots
   the downgrade down on every CPU running the parent (locally on the forking
   CPU). The child's pmap starts empty: it maps nothing until it faults.
-- the child's faults: a read fault on a page still in the source maps the
-  parent's page read-only (no allocation, no copy: `cow_read_shares`); a write
-  fault allocates a page in the child's amap, copies the source page into it
+- the child's faults (`smpsim.vm.cow`, asked by uvm_fault): a read fault on a
+  page still in the source maps the parent's page read-only (no allocation, no
+  copy: `cow_read_shares`); a write fault allocates a page in the child's amap, copies the source page into it
   (`page_copy`: `cow_faults`, `pages_copied`) and maps it writable. A page the
   source no longer has (evicted) is zero-filled, as a fresh anonymous page.
 - the parent's own writes after the child has gone find its anons no longer
@@ -31,16 +31,15 @@ Models sys/uvm/uvm_map.c `uvmspace_fork` (with `uvm_mapent_forkshared` /
 from __future__ import annotations
 
 from smpsim.errors import NotImplementedInModel
-
 from smpsim.vm.locks import Op
-from smpsim.vm.objects import VmMapEntry
+from smpsim.vm.objects import VmMap, VmMapEntry
 from smpsim.vm.pagedaemon import need_pages
+from smpsim.vm.uvm import Process, make_object, spawn, uvm_fault
 
 
 def uvmspace_fork(k, op: Op, parent, name: str, cpus: list[int]):
     """fork1 -> uvmspace_fork: a child process sharing or copy-on-write-marking every entry of
     `parent`, with threads on `cpus`; the parent's writable pages are write-protected."""
-    from smpsim.vm.uvm import make_object, spawn
     start = op.t
     child = spawn(k, op, name, cpus)
     child.parent = parent
@@ -69,31 +68,9 @@ def uvmspace_fork(k, op: Op, parent, name: str, cpus: list[int]):
     return child
 
 
-def cow_fault(k, op: Op, entry, off: int, write: bool):
-    """A fault on a forked private entry whose own amap lacks the page: (frame, prot) to map,
-    or (None, prot) to zero-fill. Read: the source's page, read-only. Write: a copy of it."""
-    c = k.costs
-    src = entry.backing
-    frame = src.pages.get(off)
-    if frame is None:
-        return None, entry.prot
-    if not write:
-        k.counters["cow_read_shares"] += 1
-        return frame, entry.prot.replace("w", "")
-    copy = k.phys.alloc_data(entry.obj, off)
-    entry.obj.pages[off] = copy
-    k.counters["pages_allocated"] += 1
-    k.counters["cow_faults"] += 1
-    k.counters["pages_copied"] += 1
-    k.page_queue(op, c.page_alloc, "other")
-    op.spend(c.page_copy, "other")
-    return copy, entry.prot
-
-
 def touch(k, op: Op, proc, start: int, npages: int, write: bool) -> int:
     """The process touches [start, start+npages): a fault wherever the access would trap (no
     mapping, or a write through a read-only PTE of a writable entry). Returns the faults."""
-    from smpsim.vm.uvm import uvm_fault
     faults = 0
     for va in range(start, start + npages):
         entry = proc.map.lookup(va)
@@ -114,8 +91,6 @@ def uvmspace_exec(k, op: Op, proc, old_name: str):
     """Give `proc` a new, empty vmspace; return the holder of the old one (a process record
     with no threads, torn down by ExecTeardown). The old pmap stays loaded on the CPU until
     its next quantum switches it to the new one."""
-    from smpsim.vm.objects import VmMap
-    from smpsim.vm.uvm import Process
     need_pages(k, op, 1)
     old_pmap, old_map = proc.pmap, proc.map
     hid = k.next_id("proc")

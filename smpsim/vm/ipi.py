@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BEFORE_FLUSH, AFTER_FLUSH = "before", "after"     # the design's shootdown_ack values
+BEFORE_FLUSH, AFTER_FLUSH = "before", "after"     # the values of shootdown_ack (strategies.shootdown_base)
 ACK_MODES = (BEFORE_FLUSH, AFTER_FLUSH)
 
 

@@ -1,7 +1,7 @@
 """The kernel context: all VM state of one simulation and the services every operation uses.
 
 It owns physical memory, objects, processes, pmaps, the design's strategies
-(PV tracking, teardown, shootdown, lazy TLB, TLB tags, pressure switch), the
+(PV tracking, teardown, shootdown, lazy TLB, TLB tags, pressure switch, lazy drop), the
 mirror of each CPU's loaded pmap and TLB state (what a real kernel keeps in
 per-CPU data: ci_pmap, ci_tlbstate), counters, latencies and the event stream.
 It reaches the CPUs only through `exchange` and queues work only through
@@ -23,12 +23,10 @@ from smpsim.vm.topology import Topology
 from smpsim.summary import LATENCY_KINDS
 
 # Kernel cycles by category (the summary's `kernel_cycles`): what every CPU spent in the kernel,
-# each cycle in exactly one category. Operations go by their kind; a pmap_destroy that runs
-# outside the exit that started the teardown (a context switch, a switch-away, the drain) is
+# each cycle in exactly one category. An operation's category is its record's declaration
+# (smpsim.vm.operations: `category`), a context switch's `context_switches`; a pmap_destroy that
+# runs outside the exit that started the teardown (a context switch, a switch-away, the drain) is
 # moved to deferred_destroys; the final drain is reported beside, not in, the total.
-OP_CATEGORIES = {"miss": "faults", "teardown": "exits", "exit": "exits", "munmap": "munmaps", "pagedaemon": "pagedaemon",
-                 "spawn": "forks", "fork": "forks", "exec": "execs", "execteardown": "execs", "mmap": "mmaps", "mprotect": "mprotects",
-                 "switch": "context_switches", "touch": "faults"}
 CATEGORIES = ("faults", "exits", "munmaps", "pagedaemon", "forks", "execs", "mmaps", "mprotects",
               "context_switches", "ipi_handling", "tlb_refills", "deferred_destroys")
 
@@ -45,7 +43,8 @@ class CpuView:
         self.stolen = 0                 # IPI handler cycles to take from its next quantum
         self.busy_until = 0             # end of the last kernel operation it initiated
         self.busy_due = 0               # when it fell due (a synchronous pagedaemon run: when asked for)
-        self.busy_with = None           # and what it was (named when a waiting one starves)
+        self.busy_with = None           # and what it was: its record, or a description (named when
+                                        # a waiting one starves)
         self.fills_pmap: Pmap | None = None
         self.fill_vas: list[int] = []
         self.switch_flush = FLUSH_NONE  # what the CPU must flush at its next switch
@@ -121,10 +120,10 @@ class Kernel:
             wall.append(wall_us)
 
     def account(self, op: Op, category: str | None = None) -> None:
-        """Add a finished operation's cycles to its category (by its kind unless given); the
+        """Add a finished operation's cycles to its category (the Op's unless given); the
         deferred pmap_destroy work it did goes to deferred_destroys; time it slept waiting for
         the pagedaemon is not counted (the pagedaemon's run is, as pagedaemon)."""
-        category = category or OP_CATEGORIES.get(op.kind, op.kind)
+        category = category or op.category
         deferred = getattr(op, "deferred", 0)
         self.cycles[category] = self.cycles.get(category, 0) + op.cycles - deferred - getattr(op, "asleep", 0)
         self.cycles["deferred_destroys"] += deferred

@@ -86,12 +86,15 @@ class SimLock:
 
 
 class Op:
-    """One kernel operation on one CPU: its local clock and where its cycles went."""
+    """One kernel operation on one CPU: its local clock and where its cycles went. `kind` names
+    the operation, `category` the `kernel_cycles` category it is accounted in (its kind unless
+    given: an operation record declares both, smpsim.vm.operations)."""
 
-    __slots__ = ("kind", "cpu", "start", "t", "parts", "held", "counters", "topo", "deferred", "asleep")
+    __slots__ = ("kind", "category", "cpu", "start", "t", "parts", "held", "counters", "topo", "deferred", "asleep")
 
-    def __init__(self, kind: str, cpu: int, start: int, counters):
+    def __init__(self, kind: str, cpu: int, start: int, counters, category: str | None = None):
         self.kind = kind
+        self.category = category or kind
         self.cpu = cpu
         self.start = start
         self.t = start

@@ -1,17 +1,20 @@
 """Kernel operations as typed records: what a workload asks the kernel to do, and when.
 
 A workload hands the coordinator `Scheduled(time, cpu, op)` items; the event
-queue orders them by (time, cpu, sequence) and the dispatcher runs each `op`
+queue orders them by (time, cpu, due time, sequence) and the dispatcher runs each `op`
 through the handler registered for its type. `ctx` is the workload's own
 object for the operation (its state machine lives there, not in the kernel);
-the kernel never looks inside it. Background operations (pagedaemon runs, TLB
-misses) do not keep a finished workload's run alive.
+the kernel never looks inside it. Every record says what it is as data
+(`Operation`): its `kind` (the name its timing `Op` carries), the
+`kernel_cycles` category its cycles are counted in, and whether it is
+background work — background operations (pagedaemon runs, TLB misses) do not
+keep a finished workload's run alive.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional
+from typing import Any, ClassVar, NamedTuple, Optional
 
 
 class Mapping(NamedTuple):
@@ -25,34 +28,47 @@ class Mapping(NamedTuple):
     prot: str
 
 
+class Operation:
+    """What every operation record declares: `kind`, the operation's name (its `Op`'s kind, as
+    the pmap and the events see it); `category`, where its cycles go in the summary's
+    `kernel_cycles` (smpsim.vm.kernel.CATEGORIES); `background`, whether it is the kernel's
+    own work rather than a workload's."""
+    kind: ClassVar[str]
+    category: ClassVar[str]
+    background: ClassVar[bool] = False
+
+
 @dataclass(frozen=True, eq=False)
-class Spawn:
+class Spawn(Operation):
     """fork/exec: a new process named `name` with threads on `cpus` (the first is home)."""
     name: str
     cpus: tuple
     entries: tuple
     ctx: Any = None
-    background = False
+    kind: ClassVar[str] = "spawn"
+    category: ClassVar[str] = "forks"
 
 
 @dataclass(frozen=True, eq=False)
-class Exit:
+class Exit(Operation):
     """exit(): the threads leave now; the address space goes at the next quantum (Teardown)."""
     pid: int
     ctx: Any = None
-    background = False
+    kind: ClassVar[str] = "exit"
+    category: ClassVar[str] = "exits"
 
 
 @dataclass(frozen=True, eq=False)
-class Teardown:
+class Teardown(Operation):
     """uvmspace_free of an exited process."""
     pid: int
     ctx: Any = None
-    background = False
+    kind: ClassVar[str] = "teardown"
+    category: ClassVar[str] = "exits"
 
 
 @dataclass(frozen=True, eq=False)
-class Mmap:
+class Mmap(Operation):
     pid: int
     start: int
     npages: int
@@ -62,30 +78,33 @@ class Mmap:
     prefault: int = 0
     ctx: Any = None
     touch: bool = False         # the prefaulted pages are accessed (PG_U set), as a write loop does
-    background = False
+    kind: ClassVar[str] = "mmap"
+    category: ClassVar[str] = "mmaps"
 
 
 @dataclass(frozen=True, eq=False)
-class Munmap:
+class Munmap(Operation):
     pid: int
     start: int
     npages: int
     ctx: Any = None
-    background = False
+    kind: ClassVar[str] = "munmap"
+    category: ClassVar[str] = "munmaps"
 
 
 @dataclass(frozen=True, eq=False)
-class Mprotect:
+class Mprotect(Operation):
     pid: int
     start: int
     npages: int
     prot: str
     ctx: Any = None
-    background = False
+    kind: ClassVar[str] = "mprotect"
+    category: ClassVar[str] = "mprotects"
 
 
 @dataclass(frozen=True, eq=False)
-class Fork:
+class Fork(Operation):
     """fork(): process `pid` (its thread on the forking CPU) creates a child with threads on
     `cpus` (uvmspace_fork); with `wait` the forking thread sleeps in wait() until the child exits."""
     pid: int
@@ -93,29 +112,32 @@ class Fork:
     cpus: tuple
     wait: bool = True
     ctx: Any = None
-    background = False
+    kind: ClassVar[str] = "fork"
+    category: ClassVar[str] = "forks"
 
 
 @dataclass(frozen=True, eq=False)
-class Exec:
+class Exec(Operation):
     """execve(): process `pid` gets a new vmspace mapping `entries` (Mapping records); the old
     one is torn down as at exit (ExecTeardown) once the CPU has switched away from it."""
     pid: int
     entries: tuple
     ctx: Any = None
-    background = False
+    kind: ClassVar[str] = "exec"
+    category: ClassVar[str] = "execs"
 
 
 @dataclass(frozen=True, eq=False)
-class ExecTeardown:
+class ExecTeardown(Operation):
     """uvmspace_free of the vmspace an exec replaced (`pid` is its holder record)."""
     pid: int
     ctx: Any = None
-    background = False
+    kind: ClassVar[str] = "execteardown"
+    category: ClassVar[str] = "execs"
 
 
 @dataclass(frozen=True, eq=False)
-class Touch:
+class Touch(Operation):
     """Process `pid` reads (or writes) [start, start+npages): faults where the access traps
     (copy-on-write faults on a forked child's writes)."""
     pid: int
@@ -123,20 +145,25 @@ class Touch:
     npages: int
     write: bool
     ctx: Any = None
-    background = False
+    kind: ClassVar[str] = "touch"
+    category: ClassVar[str] = "faults"
 
 
 @dataclass(frozen=True, eq=False)
-class PagedaemonRun:
-    background = True
+class PagedaemonRun(Operation):
+    kind: ClassVar[str] = "pagedaemon"
+    category: ClassVar[str] = "pagedaemon"
+    background: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)
-class Miss:
+class Miss(Operation):
     """A TLB miss that found no valid PTE at quantum time, resolved at its moment."""
     pid: int
     va: int
-    background = True
+    kind: ClassVar[str] = "miss"
+    category: ClassVar[str] = "faults"
+    background: ClassVar[bool] = True
 
 
 class Scheduled(NamedTuple):

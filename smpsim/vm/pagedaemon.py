@@ -21,6 +21,12 @@ from __future__ import annotations
 from smpsim.errors import SimulationError
 from smpsim.vm.locks import Op
 from smpsim.vm.operations import PagedaemonRun
+from smpsim.vm.declare import Parameter
+
+# the design's reclaim batch: read here, not by a strategy (owner None)
+RECLAIM_BATCH = Parameter("reclaim_batch", None, int, 1, "Victim pages whose invalidations the pagedaemon "
+                          "sends as one shootdown (1: NetBSD's page by page; Linux's TTU_BATCH_FLUSH)",
+                          ge=1, le=4096)
 
 
 def wake_pagedaemon(k, t: int) -> None:
@@ -52,7 +58,7 @@ def need_pages(k, op: Op, n: int) -> None:
     phys = k.phys
     if phys.free - n < phys.freemin and not k.in_relief:
         pd = k.views[k.config.machine.pagedaemon_cpu]
-        pd_op = Op("pagedaemon", pd.id, max(op.t, pd.busy_until), k.counters)
+        pd_op = Op(PagedaemonRun.kind, pd.id, max(op.t, pd.busy_until), k.counters, PagedaemonRun.category)
         pagedaemon(k, pd_op, n)
         pd.busy_until, pd.busy_due = pd_op.t, op.t
         pd.busy_with = f"a pagedaemon run for cpu{op.cpu} (uvm_wait)"

@@ -161,14 +161,16 @@ class PmapModule:
         if pte.ref:
             self.pmap_tlb_shootdown(pmap, va)
         if pt.nvalid == 0:
-            self._unlink_ptp(pmap, pt, op)
+            self.pmap_free_ptp(pmap, pt, op)
 
     def drop_pv(self, pmap: Pmap, pt: Ptp, va: int, pte: Pte, entry, op: Op) -> None:
         """Only the software side of a removal: the PV entry goes, the PTE stays (deferred teardown)."""
         self.k.pv.remove(op, pmap, va, pte.frame, pt.frame, entry)
 
-    def _unlink_ptp(self, pmap: Pmap, ptp: Ptp, op: Op) -> None:
-        """pmap_free_ptp: unhook an empty PTP (and empty parents); free after the shootdown."""
+    def pmap_free_ptp(self, pmap: Pmap, ptp: Ptp, op: Op) -> None:
+        """Unhook an empty PTP (and the parents it empties) and queue it to be freed after the
+        shootdown that covers it (NetBSD's pmap_free_ptp; the free itself is `Kernel.free_ptp`,
+        run by the shootdown's `update`). Teardown strategies call it for the PTPs they empty."""
         k = self.k
         while ptp.level < 4 and ptp.nvalid == 0:
             del pmap.ptps[(ptp.level, ptp.index)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from smpsim.errors import SimulationError
+from smpsim.vm.cow import cow_fault
 from smpsim.vm.locks import Op
 from smpsim.vm.pagedaemon import need_pages
 from smpsim.vm.objects import UObject, VmMap, VmMapEntry
@@ -78,7 +79,7 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True, write: boo
     """Resolve a fault at va: find or allocate the page under the object lock, pmap_enter it.
     Returns the frame. The fault's cycles are recorded as a `fault` latency. `access` False
     is a prefault (the mapping is made ahead of any access, as uvm_fault's neighbours are).
-    A forked entry's fault goes to its copy-on-write source (smpsim.vm.fork.cow_fault)."""
+    A forked entry's fault goes to its copy-on-write source (smpsim.vm.cow.cow_fault)."""
     c = k.costs
     start = op.t
     entry = proc.map.lookup(va)
@@ -93,7 +94,6 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True, write: boo
     frame = obj.pages.get(off)
     prot = entry.prot
     if frame is None and entry.backing is not None:
-        from smpsim.vm.fork import cow_fault
         frame, prot = cow_fault(k, op, entry, off, write)
     if frame is None:
         frame = k.phys.alloc_data(obj, off)

@@ -1,10 +1,13 @@
 """Policies: the design switches as a config sees them, on top of the presets table.
 
 A policy names a preset (a row of `smpsim.vm.design.PRESETS`) and may override
-the switches below; the allowed values of each switch are the strategies
-registered for it, so a strategy or preset registered by a test or a user is
-accepted like a built-in one. `teardown` has a third value beside the 2011
-baseline's and the seed's: `gc`, NetBSD's 2008-2019 `md_gc_pmap` path.
+any strategy kind or design parameter. The schema is built from the
+declarations in `smpsim.vm.design` (`KINDS`, `PARAMETERS`): a switch per kind,
+whose allowed values are the strategies registered for it (so a strategy or
+preset registered by a test or a user is accepted like a built-in one), and a
+switch per parameter with its declared type, bounds or allowed values. Nothing
+here restates a default or an allowed value. Old spellings a kind still accepts
+(`pcid = true` / `false`) are replaced by the value's name.
 
 `netbsd5` is the 2011 x86 pmap after the rmind-uvmplock merge; `seed` switches on
 all three proposals of the 2011 tech-kern post. Overriding one switch on a preset
@@ -14,10 +17,10 @@ strategy classes the model runs.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, StrictInt,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictInt,
+                      create_model, model_validator)
 from pydantic_core import PydanticCustomError
 
 from smpsim.vm import design as designs
@@ -33,25 +36,29 @@ def _one_of(value, allowed) -> object:
     return value
 
 
-def _switch(kind: str):
-    return AfterValidator(lambda v: _one_of(v, designs.strategy_values(kind)))
+def _kind_field(kind: str, decl) -> tuple:
+    """A strategy kind's switch: a registered value's name (an old spelling becomes the name)."""
+    return (Annotated[str, BeforeValidator(decl.canonical),
+                      AfterValidator(lambda v: _one_of(v, designs.strategy_values(kind)))],
+            Field(default=decl.default, description=decl.doc))
 
 
-class Policy(BaseModel):
+def _parameter_field(p) -> tuple:
+    """A design parameter's switch, typed and bounded as declared."""
+    if p.values:
+        return Literal[p.values], Field(default=p.default, description=p.doc)
+    if p.type is int:
+        return StrictInt, Field(default=p.default, ge=p.ge, le=p.le, description=p.doc)
+    return p.type, Field(default=p.default, description=p.doc)
+
+
+class _PolicyBase(BaseModel):
     """One set of switches. `p2v_retry` is derived from `pv_tracking` (its strategy says whether it retries)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     preset: Annotated[str, AfterValidator(lambda v: _one_of(v, designs.preset_names()))] = DEFAULT_PRESET
-    pv_tracking: Annotated[str, _switch("pv_tracking")] = "global_hash"
-    teardown: Annotated[str, _switch("teardown")] = "eager"
-    lazy_tlb: Annotated[str, _switch("lazy_tlb")] = "on"
-    pressure_switch: Annotated[str, _switch("pressure_switch")] = "off"
-    shootdown_batch: StrictInt = Field(default=6, ge=1, le=512)
-    shootdown_ack: Literal["before", "after"] = "after"
-    reclaim_batch: StrictInt = Field(default=1, ge=1, le=4096)
-    pcid: Annotated[Union[StrictBool, str], _switch("pcid")] = False   # or 'linux_asid'
     _design: designs.Design | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
@@ -65,13 +72,13 @@ class Policy(BaseModel):
         preset = data.get("preset", data.get("name") if data.get("name") in names else DEFAULT_PRESET)
         if preset not in names:
             return data  # the preset field's validation reports it with the allowed values
-        merged = {k: v for k, v in designs.PRESETS[preset].items() if k in cls.model_fields}
+        merged = {k: v for k, v in designs.preset_row(preset).items() if k in cls.model_fields}
         merged.update(data)
         merged["preset"] = preset
         return merged
 
     def model_post_init(self, _context) -> None:
-        row = dict(designs.PRESETS[self.preset])
+        row = designs.preset_row(self.preset)
         row.update(self.model_dump(exclude={"name", "preset"}))
         try:
             self._design = designs.resolve(row)
@@ -91,3 +98,10 @@ class Policy(BaseModel):
         d = self.model_dump(exclude={"name", "preset"})
         d["p2v_retry"] = self.p2v_retry
         return d
+
+
+Policy = create_model(
+    "Policy", __base__=_PolicyBase, __module__=__name__,
+    **{kind: _kind_field(kind, decl) for kind, decl in designs.KINDS.items()},
+    **{p.name: _parameter_field(p) for p in designs.PARAMETERS.values()})
+Policy.__doc__ = _PolicyBase.__doc__

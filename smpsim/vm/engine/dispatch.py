@@ -43,7 +43,7 @@ class Dispatcher:
         k = self.k
         while (ev := self.queue.pop_before(end)) is not None:
             if type(ev.op) is Miss:
-                mop = Op("miss", ev.cpu, ev.time, k.counters)
+                mop = Op(Miss.kind, ev.cpu, ev.time, k.counters, Miss.category)
                 self._miss(mop, ev.op)
                 # the fault ran on the faulting CPU: its cycles come off that CPU's next quantum
                 k.views[ev.cpu].stolen += mop.cycles
@@ -56,9 +56,9 @@ class Dispatcher:
                 # its CPU is busy: wait in line, behind whatever fell due before it
                 self.watch.waits(self.queue.repush(ev, t, view.busy_due > ev.due), end)
                 continue
-            op = Op(type(ev.op).__name__.lower(), ev.cpu, t, k.counters)
+            op = Op(ev.op.kind, ev.cpu, t, k.counters, ev.op.category)
             follow = self.handlers[type(ev.op)](op, ev.op)
-            view.busy_until, view.busy_due, view.busy_with = op.t, ev.due, type(ev.op).__name__
+            view.busy_until, view.busy_due, view.busy_with = op.t, ev.due, ev.op
             self.watch.ran(ev)
             k.account(op)
             k.note_pinned()

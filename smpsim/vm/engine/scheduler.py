@@ -28,7 +28,7 @@ def switch(k, view, thread, start: int) -> Switch:
     if thread is not view.cur_thread:
         k.counters["context_switches"] += 1
         view.cur_thread = thread
-    op = Op("switch", view.id, start, k.counters)
+    op = Op("switch", view.id, start, k.counters, "context_switches")
     if thread is None:
         k.pmap_mod.pmap_deactivate(view, op)
     else:

@@ -86,8 +86,10 @@ class Watchdog:
 
     def _facts(self, event, end: int) -> dict:
         view = self.k.views[event.cpu]
+        held = view.busy_with              # an operation record, or what the pagedaemon wrote
+        held_by = held if held is None or isinstance(held, str) else describe(self.k, held)
         return dict(cpu=event.cpu, operation=describe(self.k, event.op), due_epoch=event.due // self.q,
-                    waited_epochs=self._waited(event, end), overtaken=event.overtaken, held_by=view.busy_with,
+                    waited_epochs=self._waited(event, end), overtaken=event.overtaken, held_by=held_by,
                     cpu_clock_epoch=view.busy_until // self.q)
 
     def _message(self, f: dict, idle: int) -> str:
@@ -102,7 +104,7 @@ class Watchdog:
 
 
 def describe(k, op) -> str:
-    """An operation as a user reads it: its kind and, when it has one, its process."""
+    """An operation record as a user reads it: its type and, when it has one, its process."""
     kind = type(op).__name__
     pid = getattr(op, "pid", None)
     proc = k.procs.get(pid) if pid is not None else None

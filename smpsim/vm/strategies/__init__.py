@@ -1,36 +1,49 @@
 """The pmap design strategies, each in its own module, and the table of built-in ones.
 
-A strategy kind is one design choice behind the pmap interface; the values of a
-kind are interchangeable classes with the same methods (see each kind's first
-module). `BUILTIN` maps kind -> value -> class; `smpsim.vm.design` builds
-presets from it, and tests or users register more. Adding a strategy is one
-module plus one line here.
+A strategy kind is one design choice behind the pmap interface. Each kind has
+one base class in its `*_base` module, which declares the kind (its switch
+name, default value and description: `smpsim.vm.declare.Kind`), its parameters, and the
+methods the kernel calls, each standing for one kernel hook; the values of a
+kind are subclasses of it. `BASES` lists the kinds in the order of the Design;
+`BUILTIN` maps kind -> value -> class. `smpsim.vm.design` builds presets from
+them, and tests or users register more. Adding a strategy value is one module
+plus one line here.
 """
 
 from __future__ import annotations
 
+from smpsim.vm.strategies.lazy_base import LazyTlbStrategy
 from smpsim.vm.strategies.lazy_drop import RefcountLazyDrop, ShootLazies
+from smpsim.vm.strategies.lazy_drop_base import LazyDropStrategy
 from smpsim.vm.strategies.lazy_linux import LinuxLazyTlb
 from smpsim.vm.strategies.lazy_netbsd import NetbsdLazyTlb
 from smpsim.vm.strategies.lazy_off import NoLazyTlb
+from smpsim.vm.strategies.pressure_base import PressureSwitchStrategy
 from smpsim.vm.strategies.pressure_switch import PressureSwitchOff, PressureSwitchOn
+from smpsim.vm.strategies.pv_base import PvTrackingStrategy
 from smpsim.vm.strategies.pv_global_hash import GlobalHashPv
 from smpsim.vm.strategies.pv_chunk import PvChunkPv
 from smpsim.vm.strategies.pv_map_entry import MapEntryPv
 from smpsim.vm.strategies.pv_ptp_tree import PtpTreePv
 from smpsim.vm.strategies.pv_rmap import RmapWalk
+from smpsim.vm.strategies.shootdown_base import ShootdownStrategy
 from smpsim.vm.strategies.shootdown_invlpgb import InvlpgbShootdown
 from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
 from smpsim.vm.strategies.shootdown_percpu import PerCpuShootdown
+from smpsim.vm.strategies.tags_base import TlbTagsStrategy
 from smpsim.vm.strategies.tags_linux_asid import LinuxAsidTags
 from smpsim.vm.strategies.tags_pcid import PcidTags
 from smpsim.vm.strategies.tags_pmap import PmapIdTags
+from smpsim.vm.strategies.teardown_base import TeardownStrategy
 from smpsim.vm.strategies.teardown_deferred import DeferredTeardown
 from smpsim.vm.strategies.teardown_eager import EagerTeardown
 from smpsim.vm.strategies.teardown_gc import GcTeardown
 from smpsim.vm.strategies.teardown_mmu_gather import MmuGatherTeardown
 from smpsim.vm.strategies.teardown_remove_pages import RemovePagesTeardown
 from smpsim.vm.strategies.teardown_zap_ptp import ZapPtpTeardown
+
+BASES: tuple[type, ...] = (PvTrackingStrategy, TeardownStrategy, LazyTlbStrategy, PressureSwitchStrategy,
+                           TlbTagsStrategy, ShootdownStrategy, LazyDropStrategy)
 
 BUILTIN: dict[str, dict] = {
     "pv_tracking": {"global_hash": GlobalHashPv, "map_entry": MapEntryPv, "ptp_tree": PtpTreePv,
@@ -39,7 +52,7 @@ BUILTIN: dict[str, dict] = {
                  "zap_ptp": ZapPtpTeardown, "remove_pages": RemovePagesTeardown, "mmu_gather": MmuGatherTeardown},
     "lazy_tlb": {"on": NetbsdLazyTlb, "off": NoLazyTlb, "linux": LinuxLazyTlb},
     "pressure_switch": {"on": PressureSwitchOn, "off": PressureSwitchOff},
-    "pcid": {False: PmapIdTags, True: PcidTags, "linux_asid": LinuxAsidTags},
+    "pcid": {"pmap": PmapIdTags, "pcid": PcidTags, "linux_asid": LinuxAsidTags},
     "shootdown": {"global_mailbox": GlobalMailboxShootdown, "per_cpu": PerCpuShootdown,
                   "invlpgb": InvlpgbShootdown},
     "lazy_drop": {"refcount": RefcountLazyDrop, "shoot_lazies": ShootLazies},

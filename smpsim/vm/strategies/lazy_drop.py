@@ -13,21 +13,15 @@ with the exit. Selected by powerpc, not x86; here it combines with any other str
 from __future__ import annotations
 
 from smpsim.protocol import LAZY, STALE
+from smpsim.vm.strategies.lazy_drop_base import LazyDropStrategy
 from smpsim.vm.switch_away import switch_away
 
 
-class RefcountLazyDrop:
-    def __init__(self, k):
-        self.k = k
-
-    def final_drop(self, pmap, op) -> None:
-        pass
+class RefcountLazyDrop(LazyDropStrategy):
+    """A lazy holder keeps its reference (the base's no-op)."""
 
 
-class ShootLazies:
-    def __init__(self, k):
-        self.k = k
-
+class ShootLazies(LazyDropStrategy):
     def final_drop(self, pmap, op) -> None:
         k = self.k
         holders = [v for v in k.views if v.curpmap is pmap and v.state in (LAZY, STALE)]

@@ -15,20 +15,12 @@ from __future__ import annotations
 
 from smpsim.protocol import LAZY, VALID
 from smpsim.vm import generations
+from smpsim.vm.strategies.lazy_base import LazyTlbStrategy
 
 
-class LinuxLazyTlb:
-    leaves_on_ipi = True                 # flush_tlb_func: a lazy CPU switches to init_mm
-
-    def __init__(self, k):
-        self.k = k
-
+class LinuxLazyTlb(LazyTlbStrategy):
     def deactivate(self, view, op) -> None:
         view.state = LAZY                      # enter_lazy_tlb: the mm stays loaded and referenced
-
-    def goes_stale(self, view, pmaps) -> bool:
-        """A lazy CPU that is sent a flush (page tables are freed) leaves the mm for init_mm."""
-        return view.state == LAZY and view.curpmap in pmaps
 
     def reactivate(self, view, pmap, op) -> None:
         """switch_mm_irqs_off back to the lazily held mm: catch up on skipped generations."""
@@ -39,7 +31,8 @@ class LinuxLazyTlb:
         return [v.id for v in views if frees_tables or v.state != LAZY]
 
     def after_ipi(self, view, op) -> None:
-        """A lazy CPU that took the flush switched to init_mm: its reference goes (mmdrop)."""
+        """flush_tlb_func: a lazy CPU sent the flush (page tables are freed) switched to init_mm:
+        its reference goes (mmdrop)."""
         self.k.counters["lazy_switched_to_init_mm"] += 1
         self.k.drop_cpu_ref(view, op)
 

@@ -9,27 +9,16 @@ is a switch (and, without PCIDs, a flush) every time a CPU goes idle.
 from __future__ import annotations
 
 from smpsim.protocol import LAZY, STALE
+from smpsim.vm.strategies.lazy_base import LazyTlbStrategy
 
 
-class NoLazyTlb:
-    leaves_on_ipi = False                # a lazy CPU sent an IPI stays (STALE) holding the pmap
-
-    def __init__(self, k):
-        self.k = k
-
+class NoLazyTlb(LazyTlbStrategy):
     def deactivate(self, view, op) -> None:
         self.k.drop_cpu_ref(view, op)
         self.k.tags.unload(view, op)
 
     def goes_stale(self, view, pmaps) -> bool:
         return False                     # no CPU is ever LAZY
-
-    def reactivate(self, view, pmap, op) -> None:
-        """Back from LAZY on the same pmap: every shootdown reached it, nothing to catch up."""
-
-    def ipi_targets(self, views, pmaps, frees_tables: bool) -> list:
-        """Which of the pmaps' CPUs a per-initiator shootdown interrupts: all of them."""
-        return [v.id for v in views]
 
     def check_rules(self, k) -> None:
         """No CPU ever holds a pmap lazily (FreeBSD: pm_active is exactly the running CPUs)."""

@@ -10,22 +10,16 @@ next context switch on those CPUs, as NetBSD 5 does.
 
 from __future__ import annotations
 
+from smpsim.vm.strategies.pressure_base import PressureSwitchStrategy
 from smpsim.vm.switch_away import switch_away
 
 
-class PressureSwitchOn:
-    def __init__(self, k):
-        self.k = k
-
+class PressureSwitchOn(PressureSwitchStrategy):
     def relieve(self, op, need: int) -> None:
         phys = self.k.phys
         if phys.free - need < phys.freetarg:
             switch_away(self.k, op)
 
 
-class PressureSwitchOff:
-    def __init__(self, k):
-        self.k = k
-
-    def relieve(self, op, need: int) -> None:
-        pass
+class PressureSwitchOff(PressureSwitchStrategy):
+    """NetBSD 5 and today's kernels: no relief step (the base's no-op)."""

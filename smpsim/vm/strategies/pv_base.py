@@ -1,4 +1,5 @@
-"""PV tracking, the common part: which (pmap, va) map each physical page (P->V).
+"""PV tracking, the common part and the kind's interface (`PvTrackingStrategy`): which
+(pmap, va) map each physical page (P->V).
 
 Every tracker keeps each page's PV list in walk order (`pages`: frame ->
 {(pmap id, va): None}, newest first). The strategies add the V->P index and
@@ -8,13 +9,22 @@ P->V walk `page_remove` that pmap_page_remove runs on them.
 
 from __future__ import annotations
 
+import abc
 from contextlib import contextmanager
 
 from smpsim.vm.locks import Op, SimLock
+from smpsim.vm.declare import Kind
 
 
-class PvTracker:
-    """The interface and the per-page lists. `k` is the kernel context."""
+class PvTrackingStrategy(abc.ABC):
+    """The interface and the per-page lists. `k` is the kernel context.
+
+    Kernel hooks: `insert` is pmap_enter's pv_enter, `remove` pmap_remove's pv_remove,
+    `page_remove` pmap_page_remove's P->V walk, `dying_mappings` deferred teardown's scan."""
+
+    KIND = Kind("pv_tracking", "global_hash", "How the P->V (PV) entries of each physical page are "
+                                              "kept and locked")
+    PARAMETERS = ()
 
     locks_object_on_remove = False   # the PV chains are protected by the object lock the caller takes
     retries_p2v = False              # P->V takes locks against the lock order and restarts when it loses
@@ -25,17 +35,21 @@ class PvTracker:
         self.pages: dict[int, dict] = {}     # frame -> {(pmap_id, va): None} in list order
 
     # --- the interface ---------------------------------------------------------------
+    @abc.abstractmethod
     def insert(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry) -> None:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def remove(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry, page_locked=False) -> None:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def page_remove(self, frame: int, op: Op, unmap_one) -> None:
         """pmap_page_remove's walk: call unmap_one(pmap, va) for every mapping of `frame`,
         under the locks the design takes."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def indexed_entries(self) -> tuple[list, str]:
         """The V->P index's (pmap id, va) keys, and what the index is (for the checker)."""
         raise NotImplementedError
@@ -64,7 +78,7 @@ class PvTracker:
             for pmap_id, va in lst:
                 yield pmap_id, va, frame
 
-    def _page_insert(self, frame, key):
+    def link_page(self, frame, key):
         lst = self.pages.get(frame)
         if lst is None:
             self.pages[frame] = {key: None}
@@ -72,7 +86,7 @@ class PvTracker:
             # insert at the head: rebuild with the new key first
             self.pages[frame] = {key: None, **lst}
 
-    def _page_remove(self, frame, key) -> int:
+    def unlink_page(self, frame, key) -> int:
         """Unlink; return the 1-based position it was found at (walk length)."""
         lst = self.pages[frame]
         pos = 1

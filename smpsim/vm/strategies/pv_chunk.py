@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from smpsim.errors import SimulationError
 from smpsim.vm.locks import Op, SimLock
-from smpsim.vm.strategies.pv_base import PvTracker
+from smpsim.vm.strategies.pv_base import PvTrackingStrategy
 
 NPCPV = 168
 MAX_RESTARTS = 10_000
 
 
-class PvChunkPv(PvTracker):
+class PvChunkPv(PvTrackingStrategy):
     def __init__(self, k):
         super().__init__(k)
         self.by_pmap: dict[int, dict] = {}          # pmap id -> {va: frame}: the chunks' entries
@@ -55,7 +55,7 @@ class PvChunkPv(PvTracker):
         op.spend(c.pv_list_step, "pv")             # find a free bit in the chunk's map
         lock = self.list_lock(frame)
         op.acquire(lock, c.lock_acquire, "pv")
-        self._page_insert(frame, (pmap.id, va))
+        self.link_page(frame, (pmap.id, va))
         self.changed_at[frame] = op.t
         op.spend(c.pv_list_step, "pv")
         op.release(lock, c.lock_release)
@@ -66,7 +66,7 @@ class PvChunkPv(PvTracker):
         lock = self.list_lock(frame)
         if not page_locked:
             op.acquire(lock, c.lock_acquire, "pv")
-        pos = self._page_remove(frame, (pmap.id, va))
+        pos = self.unlink_page(frame, (pmap.id, va))
         self.changed_at[frame] = op.t
         op.spend(pos * c.pv_list_step, "pv")
         if not page_locked:

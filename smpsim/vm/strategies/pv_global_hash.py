@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from smpsim.errors import SimulationError
 from smpsim.vm.locks import Op, SimLock
-from smpsim.vm.strategies.pv_base import PageLocks, PvTracker
+from smpsim.vm.strategies.pv_base import PageLocks, PvTrackingStrategy
 from smpsim.vm.topology import LineMap
 
 PV_HASH_SIZE = 32768
@@ -29,11 +29,11 @@ PV_HASH_LOCK_CNT = 32
 MAX_RETRIES = 10_000
 
 
-class GlobalHashPv(PvTracker, PageLocks):
+class GlobalHashPv(PvTrackingStrategy, PageLocks):
     retries_p2v = True
 
     def __init__(self, k):
-        PvTracker.__init__(self, k)
+        PvTrackingStrategy.__init__(self, k)
         PageLocks.__init__(self)
         self.buckets: dict[int, list] = {}
         self.stripes = [SimLock(f"pvhash{i}", "pv") for i in range(PV_HASH_LOCK_CNT)]
@@ -62,14 +62,14 @@ class GlobalHashPv(PvTracker, PageLocks):
             self.buckets.setdefault(b, []).insert(0, (pmap.id, va))
             op.spend(c.pv_hash_step + self.heads.write(b, op.cpu, op.topo), "pv")
             op.release(stripe, c.lock_release)
-            self._page_insert(frame, (pmap.id, va))
+            self.link_page(frame, (pmap.id, va))
             op.spend(c.pv_list_step, "pv")
 
     def remove(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry, page_locked=False) -> None:
         c = self.c
         op.counters["pv_removes"] += 1
         with self.page_locked(op, frame, c, held=page_locked):
-            pos = self._page_remove(frame, (pmap.id, va))
+            pos = self.unlink_page(frame, (pmap.id, va))
             op.spend(pos * c.pv_list_step, "pv")
             b = self.bucket(ptp_frame, va)
             stripe = self.stripes[b % PV_HASH_LOCK_CNT]

@@ -12,17 +12,17 @@ PV entries are found from the map entry's own list without reading page tables.
 from __future__ import annotations
 
 from smpsim.vm.locks import Op
-from smpsim.vm.strategies.pv_base import PvTracker
+from smpsim.vm.strategies.pv_base import PvTrackingStrategy
 
 
-class MapEntryPv(PvTracker):
+class MapEntryPv(PvTrackingStrategy):
     locks_object_on_remove = True
 
     def insert(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry) -> None:
         c = self.c
         op.counters["pv_inserts"] += 1
         entry.pv[va] = frame
-        self._page_insert(frame, (pmap.id, va))
+        self.link_page(frame, (pmap.id, va))
         op.spend(c.pv_alloc + 2 * c.pv_list_step, "pv")
 
     def remove(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry, page_locked=False) -> None:

@@ -17,12 +17,12 @@ after the hand-off; in the model nothing can change it meanwhile).
 from __future__ import annotations
 
 from smpsim.vm.locks import Op
-from smpsim.vm.strategies.pv_base import PageLocks, PvTracker
+from smpsim.vm.strategies.pv_base import PageLocks, PvTrackingStrategy
 
 
-class PtpTreePv(PvTracker, PageLocks):
+class PtpTreePv(PvTrackingStrategy, PageLocks):
     def __init__(self, k):
-        PvTracker.__init__(self, k)
+        PvTrackingStrategy.__init__(self, k)
         PageLocks.__init__(self)
         self.embedded: dict[int, tuple] = {}        # frame -> (pmap id, va) of its first mapping
         self.trees: dict[int, set] = {}             # PTP frame -> {(pmap id, va)} not embedded
@@ -46,7 +46,7 @@ class PtpTreePv(PvTracker, PageLocks):
                 op.spend(c.pv_alloc, "pv")
                 self._tree_cost(op, ptp_frame)
                 self.trees.setdefault(ptp_frame, set()).add(key)
-            self._page_insert(frame, key)
+            self.link_page(frame, key)
             op.spend(c.pv_list_step, "pv")
 
     def remove(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry, page_locked=False) -> None:
@@ -64,7 +64,7 @@ class PtpTreePv(PvTracker, PageLocks):
                 if not tree:
                     del self.trees[ptp_frame]
                 op.spend(c.pv_free, "pv")
-            self._page_remove(frame, key)
+            self.unlink_page(frame, key)
             op.spend(c.pv_list_step, "pv")
 
     def page_remove(self, frame: int, op: Op, unmap_one) -> None:

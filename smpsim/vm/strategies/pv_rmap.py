@@ -17,13 +17,13 @@ the walk finds), so the checker's PTE/PV agreement holds by construction.
 from __future__ import annotations
 
 from smpsim.vm.locks import Op
-from smpsim.vm.strategies.pv_base import PvTracker
+from smpsim.vm.strategies.pv_base import PvTrackingStrategy
 
 
-class RmapWalk(PvTracker):
+class RmapWalk(PvTrackingStrategy):
     def insert(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry) -> None:
         op.counters["rmap_updates"] += 1
-        self._page_insert(frame, (pmap.id, va))
+        self.link_page(frame, (pmap.id, va))
         op.spend(self.c.pte_atomic, "pv")
 
     def remove(self, op: Op, pmap, va: int, frame: int, ptp_frame: int, entry, page_locked=False) -> None:

@@ -20,15 +20,12 @@ from smpsim.protocol import LAZY, VALID, ShootdownRequest, to_plain
 from smpsim.vm.ipi import AFTER_FLUSH, exchange_timing
 from smpsim.vm.locks import Op, SimLock
 from smpsim.vm.packet import Packet
+from smpsim.vm.strategies.shootdown_base import ShootdownStrategy
 
 
-class GlobalMailboxShootdown:
-    ack = AFTER_FLUSH           # the design's `shootdown_ack` (a subclass without the parameter keeps this)
-
+class GlobalMailboxShootdown(ShootdownStrategy):
     def __init__(self, k, shootdown_batch: int, shootdown_ack: str = AFTER_FLUSH):
-        self.k = k
-        self.ack = shootdown_ack
-        self.ceiling = shootdown_batch
+        super().__init__(k, shootdown_batch, shootdown_ack)
         self.mailbox = SimLock("tlb_mailbox", "mailbox")
 
     def locks(self):
@@ -70,10 +67,10 @@ class GlobalMailboxShootdown:
         ex = k.exchange(targets + [me] * local, reqs)
         acks = list(ex.replies)
         local_ack = acks.pop() if local else None
-        wait = self._hold_mailbox(op, targets, acks, local_ack)
+        wait = self.wait_for_acks(op, targets, acks, local_ack)
         if local_ack is not None:
             self._account_local(local_ack)
-        self._account_remote(acks, reqs)
+        self.account_remote(acks, reqs)
         if targets:
             self._log(pmaps, vas, targets, reason, t0, op, wait, ex, reqs, acks)
         return set(targets) | ({me} if local else set())
@@ -89,9 +86,10 @@ class GlobalMailboxShootdown:
             reqs.append(ShootdownRequest(xid, k.epoch, me, ids, tags, vas, reason, True, False, k.check))
         return reqs
 
-    def _hold_mailbox(self, op: Op, targets, acks, local_ack) -> int:
-        """The mailbox is held from the claim until the last acknowledgement (or the end of the
-        overlapped local flush); without targets only the local flush is spent."""
+    def wait_for_acks(self, op: Op, targets, acks, local_ack) -> int:
+        """The initiator's wait for the targets (a hook: `per_cpu` has no mailbox). The mailbox is
+        held from the claim until the last acknowledgement (or the end of the overlapped local
+        flush); without targets only the local flush is spent."""
         local = local_ack.handler_cycles if local_ack is not None else 0
         if not targets:
             op.spend(local, "shootdown")
@@ -112,7 +110,7 @@ class GlobalMailboxShootdown:
         if k.check:
             k.views[ack.cpu].tlb = ack.tlb
 
-    def _account_remote(self, acks, reqs) -> None:
+    def account_remote(self, acks, reqs) -> None:
         k = self.k
         cnt = k.counters
         for a, req in zip(acks, reqs):

@@ -24,17 +24,15 @@ from __future__ import annotations
 
 from smpsim.protocol import LAZY, STALE, VALID
 from smpsim.vm import generations
-from smpsim.vm.ipi import exchange_timing
+from smpsim.vm.ipi import BEFORE_FLUSH, exchange_timing
 from smpsim.vm.locks import Op
 from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
 
 
 class PerCpuShootdown(GlobalMailboxShootdown):
-    def __init__(self, k, shootdown_batch: int, shootdown_ack: str = "before"):
-        super().__init__(k, shootdown_batch)
-        self.ack = shootdown_ack
+    def __init__(self, k, shootdown_batch: int, shootdown_ack: str = BEFORE_FLUSH):
+        super().__init__(k, shootdown_batch, shootdown_ack)
         self._leaving: list = []
-        self._vas = None
 
     def locks(self):
         return ()                                          # no global mailbox
@@ -42,7 +40,7 @@ class PerCpuShootdown(GlobalMailboxShootdown):
     def update(self, pmaps: list, op: Op, reason: str) -> None:
         super().update(pmaps, op, reason)
         leaving, self._leaving = self._leaving, []
-        for v in leaving:                                  # lazy CPUs that left for init_mm
+        for v in leaving:                                  # lazy CPUs the flush made go stale
             if v.state == STALE and v.curpmap in pmaps:
                 self.k.lazy.after_ipi(v, op)
 
@@ -69,7 +67,7 @@ class PerCpuShootdown(GlobalMailboxShootdown):
         generations.caught_up(self.k, flushed, pmaps)
         return flushed
 
-    def _hold_mailbox(self, op: Op, targets, acks, local_ack=None) -> int:
+    def wait_for_acks(self, op: Op, targets, acks, local_ack=None) -> int:
         """No mailbox: the initiator sends the IPIs, flushes locally meanwhile and waits for the
         acknowledgements, each in the target's own descriptor (smpsim.vm.ipi, per-target lines)."""
         local = local_ack.handler_cycles if local_ack is not None else 0
@@ -86,7 +84,6 @@ class PerCpuShootdown(GlobalMailboxShootdown):
         cnt["shootdown_ack_wait_cycles"] += timing.wait
         return 0
 
-    def _account_remote(self, acks, reqs) -> None:
-        super()._account_remote(acks, reqs)
-        if self.k.lazy.leaves_on_ipi:
-            self._leaving += [self.k.views[a.cpu] for a, r in zip(acks, reqs) if r.go_stale]
+    def account_remote(self, acks, reqs) -> None:
+        super().account_remote(acks, reqs)
+        self._leaving += [self.k.views[a.cpu] for a, r in zip(acks, reqs) if r.go_stale]

@@ -17,20 +17,18 @@ from __future__ import annotations
 
 from smpsim.vm import generations
 from smpsim.protocol import FLUSH_TAG
+from smpsim.vm.strategies.tags_base import TlbTagsStrategy
 
 TLB_NR_DYN_ASIDS = 6
 
 
-class LinuxAsidTags:
+class LinuxAsidTags(TlbTagsStrategy):
     hardware_pcid = True
     user_flush = FLUSH_TAG
 
     def __init__(self, k):
-        self.k = k
+        super().__init__(k)
         self.slots: list[list[int]] = [[] for _ in range(k.config.machine.ncpus)]   # pmap ids, LRU order
-
-    def alloc(self, pmap_id: int) -> int:
-        return pmap_id
 
     def release(self, pmap) -> None:
         for cpu, slots in enumerate(self.slots):
@@ -51,9 +49,6 @@ class LinuxAsidTags:
     def load(self, view, op) -> None:
         c = self.k.costs
         op.spend(c.context_switch - min(c.pcid_switch_saving, c.context_switch), "other")
-
-    def unload(self, view, op) -> None:
-        pass
 
     def stale_return(self, view, pmap, op) -> None:
         """A CPU that left the mm's cpumask on a flush runs it again: its ASID is behind, so

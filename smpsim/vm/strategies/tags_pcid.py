@@ -1,4 +1,4 @@
-"""TLB tags with PCIDs (`pcid = true`): entries survive switches under their PCID.
+"""TLB tags with PCIDs (`pcid = "pcid"`, formerly `true`): entries survive switches under their PCID.
 
 Models x86 PCIDs as FreeBSD's amd64 pmap uses them (sys/amd64/amd64/pmap.c,
 `pmap_activate_sw` and the per-CPU `pm_pcids` generations) on NetBSD's pmap:
@@ -14,14 +14,15 @@ from __future__ import annotations
 from smpsim.errors import SimulationError
 from smpsim.protocol import FLUSH_TAG
 from smpsim.vm import generations
+from smpsim.vm.strategies.tags_base import TlbTagsStrategy
 
 
-class PcidTags:
+class PcidTags(TlbTagsStrategy):
     hardware_pcid = True
     user_flush = FLUSH_TAG
 
     def __init__(self, k):
-        self.k = k
+        super().__init__(k)
         ncpus = k.config.machine.ncpus
         self._free: list[int] = list(range(k.config.machine.pcids - 1, 0, -1))
         self.owner: list[dict[int, int]] = [{} for _ in range(ncpus)]    # per CPU: PCID -> pmap last run
@@ -54,9 +55,6 @@ class PcidTags:
     def load(self, view, op) -> None:
         c = self.k.costs
         op.spend(c.context_switch - min(c.pcid_switch_saving, c.context_switch), "other")
-
-    def unload(self, view, op) -> None:
-        pass                                 # the entries stay under their PCID
 
     def stale_return(self, view, pmap, op) -> None:
         """A STALE CPU runs its pmap again: it must flush the PCID first, which `activated` does,

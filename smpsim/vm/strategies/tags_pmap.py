@@ -1,4 +1,4 @@
-"""TLB tags without PCIDs (`pcid = false`): every address-space switch flushes the TLB.
+"""TLB tags without PCIDs (`pcid = "pmap"`, formerly `false`): every address-space switch flushes the TLB.
 
 Models the x86 pmap of NetBSD 5 (sys/arch/x86/x86/pmap.c, `pmap_load`): a CR3
 reload drops every non-global entry, so entries never outlive a switch and the
@@ -9,24 +9,10 @@ a pmap, so a shootdown never needs to reach it.
 from __future__ import annotations
 
 from smpsim.protocol import FLUSH_ALL
+from smpsim.vm.strategies.tags_base import TlbTagsStrategy
 
 
-class PmapIdTags:
-    hardware_pcid = False
-    user_flush = FLUSH_ALL          # what flushing one pmap's entries costs the TLB
-
-    def __init__(self, k):
-        self.k = k
-
-    def alloc(self, pmap_id: int) -> int:
-        return pmap_id
-
-    def release(self, pmap) -> None:
-        pass
-
-    def defer_flushes(self, pmaps, me: int) -> None:
-        pass
-
+class PmapIdTags(TlbTagsStrategy):
     def load(self, view, op) -> None:
         """The CPU switches to another pmap (pmap_load): the switch plus a CR3 reload."""
         c = self.k.costs
@@ -47,6 +33,3 @@ class PmapIdTags:
         """A STALE CPU runs its pmap again: without tags, it flushes everything, the same CR3
         reload as `unload`."""
         self.unload(view, op)
-
-    def activated(self, view, pmap, op) -> None:
-        pass

@@ -10,10 +10,10 @@ pin its page tables (what `pressure_switch` relieves).
 
 from __future__ import annotations
 
-from smpsim.vm.strategies.teardown_base import Teardown
+from smpsim.vm.strategies.teardown_base import TeardownStrategy
 
 
-class DeferredTeardown(Teardown):
+class DeferredTeardown(TeardownStrategy):
     bulk_ptp_free = True
     keeps_stale_ptes = True
 

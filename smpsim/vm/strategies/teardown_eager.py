@@ -8,9 +8,9 @@ shootdown, emptied PTPs unhooked and freed after the shootdown that covers them.
 
 from __future__ import annotations
 
-from smpsim.vm.strategies.teardown_base import Teardown
+from smpsim.vm.strategies.teardown_base import TeardownStrategy
 
 
-class EagerTeardown(Teardown):
+class EagerTeardown(TeardownStrategy):
     def remove(self, pm, pmap, sva, eva, entry, op, reason) -> None:
         pm.remove_live(pmap, sva, eva, entry, op, reason)

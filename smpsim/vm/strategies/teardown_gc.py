@@ -10,10 +10,10 @@ the one full flush and frees them.
 
 from __future__ import annotations
 
-from smpsim.vm.strategies.teardown_base import Teardown
+from smpsim.vm.strategies.teardown_base import TeardownStrategy
 
 
-class GcTeardown(Teardown):
+class GcTeardown(TeardownStrategy):
     def remove(self, pm, pmap, sva, eva, entry, op, reason) -> None:
         pm.remove_range(pmap, sva, eva, entry, op)   # PTPs wait for the caller's pmap_update
 

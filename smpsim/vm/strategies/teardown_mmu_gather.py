@@ -15,13 +15,13 @@ Simplified: the zap happens at the first `pmap_remove` after `pmap_remove_all` (
 
 from __future__ import annotations
 
-from smpsim.vm.strategies.teardown_base import Teardown
+from smpsim.vm.strategies.teardown_base import TeardownStrategy
 from smpsim.vm.strategies.teardown_zap_ptp import clear_ptp, level1_ptps
 
 GATHER_MAX_PAGES = 10_000
 
 
-class MmuGatherTeardown(Teardown):
+class MmuGatherTeardown(TeardownStrategy):
     def remove(self, pm, pmap, sva, eva, entry, op, reason) -> None:
         k = self.k
         c = k.costs
@@ -40,7 +40,7 @@ class MmuGatherTeardown(Teardown):
                 op.acquire(pmap.lock, c.lock_acquire, "other")
                 gathered = 0
         for pt in ptps:                             # free_pgtables
-            pm._unlink_ptp(pmap, pt, op)
+            pm.pmap_free_ptp(pmap, pt, op)
         op.release(pmap.lock, c.lock_release)
         pmap.packet.make_full()                     # tlb_finish_mmu: the caller's pmap_update
 

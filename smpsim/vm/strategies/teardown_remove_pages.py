@@ -15,11 +15,11 @@ Simplified: the walk happens at the first `pmap_remove` after `pmap_remove_all` 
 
 from __future__ import annotations
 
-from smpsim.vm.strategies.teardown_base import Teardown
+from smpsim.vm.strategies.teardown_base import TeardownStrategy
 from smpsim.vm.strategies.teardown_zap_ptp import clear_ptp, level1_ptps
 
 
-class RemovePagesTeardown(Teardown):
+class RemovePagesTeardown(TeardownStrategy):
     def remove(self, pm, pmap, sva, eva, entry, op, reason) -> None:
         k = self.k
         c = k.costs
@@ -32,7 +32,7 @@ class RemovePagesTeardown(Teardown):
         op.acquire(pmap.lock, c.lock_acquire, "other")
         for pt in ptps:
             clear_ptp(k, pm, pmap, pt, op, c.pte_plain)
-            pm._unlink_ptp(pmap, pt, op)
+            pm.pmap_free_ptp(pmap, pt, op)
         op.release(pmap.lock, c.lock_release)
         k.counters["pmap_invalidate_all"] += 1
         pmap.packet.make_full()

@@ -15,7 +15,7 @@ reading a PTP costs `pte_scan` per valid PTE (the zap stops once it has seen the
 
 from __future__ import annotations
 
-from smpsim.vm.strategies.teardown_base import Teardown
+from smpsim.vm.strategies.teardown_base import TeardownStrategy
 
 BATCH = 32
 
@@ -41,7 +41,7 @@ def clear_ptp(k, pm, pmap, pt, op, store_cost: int) -> int:
     return n
 
 
-class ZapPtpTeardown(Teardown):
+class ZapPtpTeardown(TeardownStrategy):
     def remove(self, pm, pmap, sva, eva, entry, op, reason) -> None:
         k = self.k
         c = k.costs
@@ -50,7 +50,7 @@ class ZapPtpTeardown(Teardown):
             op.acquire(pmap.lock, c.lock_acquire, "other")
             for pt in ptps[i:i + BATCH]:
                 clear_ptp(k, pm, pmap, pt, op, 0)
-                pm._unlink_ptp(pmap, pt, op)
+                pm.pmap_free_ptp(pmap, pt, op)
             op.release(pmap.lock, c.lock_release)
             k.counters["ptp_zap_batches"] += 1
             pmap.packet.make_full()
