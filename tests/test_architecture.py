@@ -137,3 +137,14 @@ def test_registered_restores_a_replaced_strategy_and_preset():
         assert "gc" not in design.strategy_values("teardown")
     assert design.strategy("teardown", "eager") is original and design.PRESETS["seed"] == row
     assert "gc" in design.strategy_values("teardown")
+
+
+def test_every_vm_object_module_is_held_below_the_engine():
+    """The contract that the kernel's VM objects never import vm/engine lists them by name: a new
+    module in smpsim/vm must join that list, or it could import the engine unchecked."""
+    import tomllib
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    listed = next(set(c["source_modules"]) for c in contracts if "never import the engine" in c["name"])
+    modules = {f"smpsim.vm.{p.stem}" for p in (ROOT / "smpsim" / "vm").glob("*.py") if p.stem != "__init__"}
+    assert modules - listed == set(), "add these to the engine contract in pyproject.toml"
+    assert "smpsim.vm.strategies" in listed

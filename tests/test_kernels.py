@@ -221,7 +221,8 @@ def test_the_presets_and_strategies_in_the_docs_are_generated_from_the_registry(
     table = docs_kernels.presets_table()
     for name in design.preset_names():
         assert f"`{name}`" in table
-    assert "| `shootdown_ack` | `before`, `after` | `after` | `after` | `before` |" in table
+    ack = next(line for line in table.splitlines() if line.startswith("| `shootdown_ack`"))
+    assert ack.endswith("| `before`, `after` | `after` | `after` | `before` | `before` | `after` | `after` |")
 
 
 def test_changing_a_preset_without_regenerating_makes_the_docs_stale(monkeypatch):

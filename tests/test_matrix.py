@@ -53,6 +53,7 @@ def test_suite_cases_cover_every_pair_in_every_quick_config():
                                                                                                   for c in CASES}
 
 
+@pytest.mark.slow
 def test_switches_are_the_policy_schema_and_their_values_the_registered_strategies():
     values = matrix.switch_values()
     assert set(values) == set(Policy.model_fields) - {"name", "preset"}
@@ -77,6 +78,7 @@ def registry():
         yield design
 
 
+@pytest.mark.slow
 def test_a_new_preset_and_strategy_join_the_matrix_without_editing_it(registry):
     npresets, nteardowns, before = len(design.PRESETS), len(design.strategy_values("teardown")), \
         len(matrix.all_cases())
