@@ -100,8 +100,14 @@ def two_nodes():
         second, _ = start_ray_node([sys.executable, "-c", JOIN, "start", "--address", address,
                                     "--resources", json.dumps({"node_second": 1}), *common], env, base)
         procs.append(second)
+        # Ray has no call that blocks until a node has registered: the second node's readiness is
+        # polled, with a deadline that fails the fixture by name instead of hanging.
         wait = ("import ray, sys, time\nfrom smpsim.runtime.ray_cluster import attach\nc = attach(sys.argv[1])\n"
-                "while sum(n['Alive'] for n in ray.nodes()) < 2: time.sleep(0.2)\nc.close()\nprint('RESULT {}')")
+                "deadline = time.monotonic() + 60\n"
+                "while sum(n['Alive'] for n in ray.nodes()) < 2:\n"
+                "    assert time.monotonic() < deadline, 'the second node never registered with the head'\n"
+                "    time.sleep(0.2)\n"
+                "c.close()\nprint('RESULT {}')")
         result_of(subprocess.run([sys.executable, "-c", wait, address], cwd=ROOT, env=env, capture_output=True,
                                  text=True, timeout=120))
         yield address, env, base

@@ -22,10 +22,12 @@ def token_mode_on() -> None:
     configuration once, when it is imported, and smpsim decides only when it starts or attaches
     to a cluster (a test session or notebook may have imported Ray long before). Set then, the
     variable reaches the processes Ray spawns but not this one, whose GCS client would send no
-    token. Ray's own helper sets the variable and reloads this process's configuration.
+    token. So the public variable is set, then this process's cached configuration is reloaded
+    (`Config.initialize`, what Ray's own private helper for this does).
     """
-    from ray._private.authentication.authentication_token_setup import _enable_token_auth
-    _enable_token_auth()
+    from ray._raylet import Config
+    os.environ[AUTH_MODE_ENV] = "token"
+    Config.initialize("")
 
 
 def token_found() -> bool:
