@@ -15,6 +15,7 @@ from smpsim.analysis.errors import AnalysisOptionError
 from smpsim.analysis.load import iter_events
 from smpsim.stats import latency_stats, nearest_rank
 from smpsim.errors import RunDirError
+from smpsim.summary import EXIT_PARTS
 
 COUNTERS = ["tlb_hits", "tlb_misses", "page_walks", "page_faults", "pte_atomic_updates",
             "pte_plain_stores", "pv_inserts", "pv_removes", "pv_lock_acquires", "pv_lock_contended",
@@ -23,7 +24,6 @@ COUNTERS = ["tlb_hits", "tlb_misses", "page_walks", "page_faults", "pte_atomic_u
             "switch_away_exchanges", "switch_away_ipis", "ptp_allocated", "ptp_freed",
             "ptp_bulk_freed", "ptp_pinned_peak", "pages_freed", "pagedaemon_scans",
             "lazy_to_stale", "context_switches"]
-PARTS = ["pte", "pv", "lock_wait", "shootdown", "ptp_free", "page_free", "other"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -85,7 +85,7 @@ def make_run(root: Path, name: str, points: dict[str, dict], policies: list[str]
             cnt = {c: 0 for c in COUNTERS}
             cnt.update((counters or {}).get((point, policy), {}))
             ev("run.end", policy, 9000, status="completed", counters=cnt)
-            breakdown = {p: 0 for p in PARTS}
+            breakdown = {p: 0 for p in EXIT_PARTS}
             breakdown["pte"], breakdown["other"] = exit_total // 2, exit_total - exit_total // 2
             point_entries.append({"point": point, "params": params, "policy": policy,
                                   "switches": {"pv_tracking": "global_hash", "teardown": "eager"},

@@ -5,6 +5,9 @@ a random token); drivers run in subprocesses: attach by --address and by RAY_ADD
 with the token in RAY_AUTH_TOKEN or ~/.ray/auth_token, and fail with one clear line
 when the token is wrong or missing. The head must still be up afterwards; it is stopped
 by terminating the `ray start --block` process this module started.
+
+Without Ray: a bad address, a Ray Client address, nothing listening, or token mode without
+a token, each refused with one ClusterError line before `ray.init` is called.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ import pytest
 
 pytest.importorskip("ray")
 
+from smpsim.errors import ClusterError  # noqa: E402
+from smpsim.runtime.ray_cluster import attach, probe  # noqa: E402
 from tests.ray_fixtures import (ROOT, clean_env, free_port, result_of, run_driver, start_ray_node,  # noqa: E402
                                 stop_ray_node)
-
-pytestmark = pytest.mark.ray
 
 RUN_POINT = r'''
 import json, sys
@@ -127,6 +130,39 @@ def _assert_one_error_line(proc, *needles):
         assert n in text, text
 
 
+def _one_line(err: pytest.ExceptionInfo, *needles: str) -> None:
+    text = str(err.value)
+    assert len(text.splitlines()) == 1, text
+    for n in needles:
+        assert n in text, text
+
+
+def test_bad_addresses_are_refused_in_one_line_before_ray_init(monkeypatch):
+    monkeypatch.setattr("ray.init", lambda *a, **kw: pytest.fail("ray.init called"))
+    with pytest.raises(ClusterError) as err:
+        attach("ray://10.0.0.1:10001")
+    _one_line(err, "ray://", "not supported", "HOST:PORT")
+    for bad in ("10.0.0.1", "10.0.0.1:port", ":6379"):
+        with pytest.raises(ClusterError) as err:
+            attach(bad)
+        _one_line(err, repr(bad), "expected HOST:PORT")
+    address = f"127.0.0.1:{free_port()}"           # nothing listens there
+    with pytest.raises(ClusterError) as err:
+        probe(address)
+    _one_line(err, f"no Ray cluster at {address}", "cannot connect")
+
+
+def test_token_mode_without_a_token_is_refused_before_asking_the_gcs(monkeypatch):
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setattr("smpsim.runtime.ray_cluster.gcs_cluster_id", lambda a: pytest.fail("GCS asked"))
+    with socket.create_server(("127.0.0.1", 0)) as listener:      # something listens, no GCS needed
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(ClusterError) as err:
+            probe(address, token_source=None)
+    _one_line(err, address, "RAY_AUTH_MODE=token but no token found", "RAY_AUTH_TOKEN")
+
+
+@pytest.mark.ray
 def test_attach_by_address_with_token_env(head):
     env = clean_env(HOME=_home(head, "h_env"), RAY_AUTH_TOKEN=head.token)
     info = result_of(subprocess.run([sys.executable, "-c", RUN_POINT, head.address], cwd=ROOT, env=env,
@@ -138,6 +174,7 @@ def test_attach_by_address_with_token_env(head):
     assert head.proc.poll() is None
 
 
+@pytest.mark.ray
 def test_attach_by_ray_address_env_with_token_file(head):
     env = clean_env(HOME=_home(head, "h_file", token=head.token), RAY_ADDRESS=head.address)
     info = result_of(run_driver(RUN_POINT, env, timeout=180))
@@ -145,6 +182,7 @@ def test_attach_by_ray_address_env_with_token_file(head):
     assert head.proc.poll() is None
 
 
+@pytest.mark.ray
 def test_wrong_token_is_one_clear_line(head):
     wrong = head.base / "wrong_token"
     wrong.write_text(secrets.token_hex(16))
@@ -154,6 +192,7 @@ def test_wrong_token_is_one_clear_line(head):
     _assert_one_error_line(proc, head.address, "rejected the authentication token", "RAY_AUTH_TOKEN_PATH")
 
 
+@pytest.mark.ray
 def test_missing_token_is_one_clear_line(head):
     env = clean_env(HOME=_home(head, "h_none"), RAY_ADDRESS=head.address)
     proc = subprocess.run([sys.executable, "-c", FAIL_LINE], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -161,6 +200,7 @@ def test_missing_token_is_one_clear_line(head):
     _assert_one_error_line(proc, head.address, "requires an authentication token and none was found")
 
 
+@pytest.mark.ray
 def test_unreachable_address_is_one_clear_line(head):
     env = clean_env(HOME=_home(head, "h_none"))
     proc = subprocess.run([sys.executable, "-c", FAIL_LINE, f"127.0.0.1:{free_port()}"], cwd=ROOT, env=env,
@@ -168,6 +208,7 @@ def test_unreachable_address_is_one_clear_line(head):
     _assert_one_error_line(proc, "no Ray cluster at 127.0.0.1:", "cannot connect")
 
 
+@pytest.mark.ray
 def test_head_still_up_after_drivers(head):
     assert head.proc.poll() is None, "".join(head.output)
     host, port = head.address.rsplit(":", 1)

@@ -1,21 +1,26 @@
-"""RayBackend end to end on the session cluster: same simulated results as inline, faults named clearly."""
+"""RayBackend end to end on the session cluster: same simulated results as inline, faults named clearly.
+
+Without Ray: how an smpsim error raised in the VM actor reaches the driver (`pack_error` there,
+pickled by Ray, `unpack_error` here) keeps its type, message, attributes and the events it carries.
+"""
 
 from __future__ import annotations
+
+import pickle
 
 import pytest
 
 ray = pytest.importorskip("ray")
 
-from smpsim.errors import ExchangeError, InvariantViolation  # noqa: E402
+from smpsim.errors import ExchangeError, InvariantViolation, SmpsimError  # noqa: E402
 from smpsim.experiments import config as cfgmod  # noqa: E402
 from smpsim.experiments.workloads import make_workload  # noqa: E402
 from smpsim.runtime.inline_backend import InlineBackend  # noqa: E402
+from smpsim.runtime.ray_actors import ERROR_KEY, pack_error, unpack_error  # noqa: E402
 from smpsim.runtime.ray_backend import RayBackend  # noqa: E402
 
 from tests import broken  # noqa: E402
 from tests.ray_fixtures import kill_and_wait  # noqa: E402
-
-pytestmark = pytest.mark.ray
 
 
 class Sink:
@@ -51,6 +56,31 @@ def _sim_events(events):
     return [{k: v for k, v in e.items() if not (k.endswith("_us") or k == "ts")} for e in events]
 
 
+def test_an_invariant_violation_crosses_the_actor_boundary_whole():
+    cfg, _ = cfgmod.load("configs/munmap_fanout_quick.toml")
+    pol = broken.substitute(_policy(cfg, "netbsd5"), shootdown=broken.SkipLastTarget)
+    sink = Sink()
+    with pytest.raises(InvariantViolation) as raised:
+        InlineBackend().run_point(cfg, pol, workload=make_workload(cfg), point="base", check=True, trace=True,
+                                  sink=sink)
+    want = raised.value
+    assert want.events and want.events[-1]["event"] == "invariant.violation" and want.trace
+    got = unpack_error(pickle.loads(pickle.dumps(pack_error(want))))
+    assert type(got) is InvariantViolation
+    assert (got.name, got.detail, str(got)) == (want.name, want.detail, str(want))
+    assert (got.events, got.trace) == (want.events, want.trace)
+
+
+def test_an_error_class_the_driver_cannot_find_arrives_as_smpsim_error_with_its_message():
+    packed = pack_error(ExchangeError("cpu3 gave no reply"))
+    packed[ERROR_KEY]["qualname"] = "NoSuchError"
+    got = unpack_error(packed)
+    assert type(got) is SmpsimError and str(got) == "cpu3 gave no reply"
+    packed[ERROR_KEY].update(module="builtins", qualname="ValueError")      # not an smpsim error: not rebuilt
+    assert type(unpack_error(packed)) is SmpsimError
+
+
+@pytest.mark.ray
 @pytest.mark.parametrize("config,policy,check", [("exit_storm_quick", "netbsd5", True),
                                                  ("memory_pressure_quick", "seed", False)])
 def test_ray_equals_inline(ray_backend, config, policy, check):
@@ -75,6 +105,7 @@ def _quick():
     return cfg, _policy(cfg, "netbsd5")
 
 
+@pytest.mark.ray
 def test_killed_cpu_actor_mid_run(ray_cluster):
     cfg, pol = _quick()
     backend = RayBackend(timeout_s=60.0)
@@ -95,6 +126,7 @@ def test_killed_cpu_actor_mid_run(ray_cluster):
     assert backend.vm_actor is None and backend.cpu_actors == []
 
 
+@pytest.mark.ray
 def test_killed_vm_actor_mid_run(ray_cluster):
     cfg, pol = _quick()
     backend = RayBackend(timeout_s=60.0)
@@ -109,6 +141,7 @@ def test_killed_vm_actor_mid_run(ray_cluster):
         backend.close()
 
 
+@pytest.mark.ray
 def test_slow_cpu_actor_times_out(ray_cluster):
     cfg, pol = _quick()
     backend = RayBackend(timeout_s=1.0, cpu_delay_s={3: 60.0})
@@ -121,6 +154,7 @@ def test_slow_cpu_actor_times_out(ray_cluster):
     assert "cpu3 gave no reply within 1 s" in msg and "quantum exchange of epoch 0" in msg, msg
 
 
+@pytest.mark.ray
 def test_invariant_violation_crosses_with_its_events(ray_cluster):
     cfg, _ = cfgmod.load("configs/munmap_fanout_quick.toml")
     # the broken strategy is substituted in the driver and travels to the VM actor with the policy
@@ -144,6 +178,7 @@ def test_invariant_violation_crosses_with_its_events(ray_cluster):
     assert s_inline.trace_ and _sim_events(s_ray.trace_) == _sim_events(s_inline.trace_)
 
 
+@pytest.mark.ray
 def test_a_starved_operation_is_flagged_the_same_way_on_both_backends(ray_cluster):
     from tests.test_watchdog import _starving_config
     cfg = cfgmod.validate(_starving_config(run_epochs=40, stall_epochs=10))     # short: ~70 epochs

@@ -1,7 +1,8 @@
 """Cluster start-up of the Ray backend: the default local cluster is fresh and listens on loopback only.
 
-These tests start their own cluster, so each runs its driver in a subprocess (the test
-process keeps the session cluster of tests/ray_fixtures.py).
+The Ray test starts its own cluster, so it runs its driver in a subprocess (the test
+process keeps the session cluster of tests/ray_fixtures.py). Without Ray: which address
+a driver attaches to, and what counts as an address and as loopback.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ pytest.importorskip("ray")
 from smpsim.errors import ClusterError  # noqa: E402
 from smpsim.runtime.ray_cluster import is_loopback, resolve_address, split_address  # noqa: E402
 from tests.ray_fixtures import clean_env, result_of, run_driver  # noqa: E402
-
-pytestmark = pytest.mark.ray
 
 LISTENERS = r'''
 import json, shutil, subprocess, sys
@@ -74,6 +73,7 @@ print("RESULT " + json.dumps(info))
 '''
 
 
+@pytest.mark.ray
 def test_default_backend_is_fresh_local_and_loopback_only():
     # RAY_ADDRESS=local must not stop a fresh start; no other RAY_* variable is set.
     info = result_of(run_driver(DEFAULT_BACKEND, clean_env(RAY_ADDRESS="local")))

@@ -4,6 +4,8 @@
 running (the progress lines say so) it gets SIGTERM. Every simulation's actors
 are killed, every point and the run say "interrupted", and once the command has
 exited no process of its Ray session (the directory run.json names) is alive.
+Without Ray: `stop_session`, which stops those processes, finds one that keeps a
+file open in the session directory, and kills it though it ignores SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,15 +15,13 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("ray")
 
+from smpsim.runtime import ray_sessions  # noqa: E402
 from tests.ray_fixtures import ROOT, clean_env  # noqa: E402
-
-pytestmark = pytest.mark.ray
 
 LONG = """
 name = "long_sweep"
@@ -48,32 +48,36 @@ name = "seed"
 """
 
 
-def session_processes(session_dir: str) -> list[int]:
-    """Live processes whose command line names the session, or that hold a file open inside it."""
-    name = os.path.basename(os.path.realpath(session_dir))
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes().decode(errors="replace")
-            state = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state in ("Z", "X"):
-            continue
-        hit = name in cmdline
-        if not hit:
-            try:
-                hit = any(os.readlink(f"/proc/{entry.name}/fd/{fd}").startswith(session_dir)
-                          for fd in os.listdir(f"/proc/{entry.name}/fd"))
-            except OSError:
-                pass
-        if hit:
-            found.append(int(entry.name))
-    return found
+# a Ray agent's way: it ignores SIGTERM and keeps a log open inside the session directory
+AGENT = ("import signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+         "log = open(sys.argv[1], 'a')\nprint('up', flush=True)\ntime.sleep(120)\n")
 
 
+def _spawn(*args: str) -> subprocess.Popen:
+    p = subprocess.Popen([sys.executable, "-c", AGENT, *args], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "up\n"
+    return p
+
+
+def test_stop_session_stops_what_holds_the_session_open_and_nothing_else(tmp_path):
+    session = tmp_path / "session_2026-01-01_00-00-00_1"
+    session.mkdir()
+    other = tmp_path / "elsewhere.log"
+    inside, bystander = _spawn(str(session / "agent.log")), _spawn(str(other))
+    try:
+        found = ray_sessions.session_processes(str(session))
+        assert set(found) == {inside.pid}, found          # by its open file; the bystander is not the session's
+        assert ray_sessions.stop_session(str(session), grace_s=0.2) == {}      # SIGKILL after the ignored SIGTERM
+        assert inside.wait(timeout=10) == -signal.SIGKILL
+        assert bystander.poll() is None
+        assert ray_sessions.session_processes(str(session)) == {}
+    finally:
+        for p in (inside, bystander):
+            p.kill()
+            p.wait(timeout=10)
+
+
+@pytest.mark.ray
 def test_sigterm_during_a_parallel_ray_run(tmp_path):
     config = tmp_path / "long.toml"
     config.write_text(LONG)
@@ -104,9 +108,10 @@ def test_sigterm_during_a_parallel_ray_run(tmp_path):
     assert status["status"] == "interrupted", status
     for name in ("ncpus=2", "ncpus=3"):
         assert json.loads((out / name / "run.json").read_text())["status"] == "interrupted"
-    assert session_processes(status["ray_session_dir"]) == []
+    assert ray_sessions.session_processes(status["ray_session_dir"]) == {}
 
 
+@pytest.mark.ray
 def test_a_run_bigger_than_the_machine_is_refused_before_any_actor_starts(ray_cluster, tmp_path, monkeypatch):
     """Sized against Ray's view of this machine: actors made as big as a quarter of the node's memory, so
     9 of them (8 CPUs + the VM) cannot fit whatever the machine; refused with the arithmetic, nothing started."""

@@ -1,5 +1,9 @@
 """`smpsim run` on Ray end to end: same results as inline for every bundled quick config,
-16 simulated CPUs on a 2-core machine, and a killed CPU actor ending in a failed run.json."""
+16 simulated CPUs on a 2-core machine, and a killed CPU actor ending in a failed run.json.
+
+Without Ray: what the comparison rests on, that an inline run is reproducible once the wall-clock
+figures `_sim` drops are gone (and that it drops nothing else).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,9 @@ from smpsim.experiments.runner import RunRequest, run  # noqa: E402
 from smpsim.runtime.ray_backend import RayBackend  # noqa: E402
 from tests.ray_fixtures import kill_and_wait  # noqa: E402
 
-pytestmark = pytest.mark.ray
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = sorted(p.stem for p in (ROOT / "configs").glob("*_quick.toml"))
+POLICIES = ("netbsd5", "seed")      # two presets keep the suite short; test_kernels_ray runs every other one
 
 
 def _sim(summary: dict) -> list:
@@ -30,11 +34,30 @@ def _sim(summary: dict) -> list:
     return out
 
 
+def _policies(names) -> str:
+    return "policies=" + json.dumps(list(names))
+
+
+def test_an_inline_run_is_reproducible_without_its_wall_clock_figures(tmp_path):
+    kw = dict(config_path=str(ROOT / "configs" / "exit_storm_quick.toml"), progress=False,
+              overrides=[_policies(POLICIES)])
+    _, a = run(RunRequest(backend="inline", out=str(tmp_path / "a"), **kw))
+    _, b = run(RunRequest(backend="inline", out=str(tmp_path / "b"), **kw))
+    assert [p["policy"] for p in a["points"]] == list(POLICIES)
+    assert _sim(a) == _sim(b)
+    every = {s for p in a["points"] for st in p["latency"].values() for s in st}
+    kept = {s for *_, latency, _, _ in _sim(a) for st in latency.values() for s in st}
+    assert every - kept and all("wall" in s for s in every - kept), every - kept
+    walls = [v for p in a["points"] for st in p["latency"].values() for k, v in st.items() if "wall" in k]
+    assert any(v and v > 0 for v in walls), "the run should have measured wall-clock figures to drop"
+
+
+@pytest.mark.ray
 @pytest.mark.parametrize("config", QUICK)
 def test_ray_run_equals_inline_for_every_quick_config(ray_cluster, tmp_path, config):
-    # the first two policies keep the suite short; the equality is per policy
+    # the equality is per policy
     kw = dict(config_path=str(ROOT / "configs" / f"{config}.toml"), progress=False,
-              overrides=["policies=[\"netbsd5\", \"seed\"]"])
+              overrides=[_policies(POLICIES)])
     _, a = run(RunRequest(backend="inline", out=str(tmp_path / "inline"), **kw))
     _, b = run(RunRequest(backend="ray", out=str(tmp_path / "ray"), **kw))
     assert b["backend"] == "ray" and a["backend"] == "inline"
@@ -61,15 +84,17 @@ def test_ray_run_equals_inline_for_every_quick_config(ray_cluster, tmp_path, con
                 assert st["p50_wall_us"] > 0 and st["p99_wall_us"] >= st["p50_wall_us"]
 
 
+@pytest.mark.ray
 def test_sixteen_cpu_actors_on_two_cores(ray_cluster, tmp_path):
     kw = dict(config_path=str(ROOT / "configs" / "fork_exit_quick.toml"), progress=False,
-              overrides=["machine.ncpus=16", "workload.iterations=1", "policies=[\"netbsd5\"]"])
+              overrides=["machine.ncpus=16", "workload.iterations=1", _policies(POLICIES[:1])])
     _, b = run(RunRequest(backend="ray", out=str(tmp_path / "ray"), **kw))
     _, a = run(RunRequest(backend="inline", out=str(tmp_path / "inline"), **kw))
     assert _sim(b) == _sim(a)
     assert b["points"][0]["counters"]["exits"] == 16
 
 
+@pytest.mark.ray
 def test_killed_cpu_actor_fails_the_run_with_intact_logs(ray_cluster, tmp_path, monkeypatch):
     class KillingBackend(RayBackend):
         def run_point(self, config, policy, *, sink, **kw):

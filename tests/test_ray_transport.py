@@ -1,6 +1,13 @@
-"""RayTransport against real CPU actors: same replies as InlineTransport, and clear exchange errors."""
+"""RayTransport against real CPU actors: same replies as InlineTransport, and clear exchange errors.
+
+Without Ray: the conversation the Ray tests hold carries every message kind of the protocol, each of
+which survives the wire, and the inline transport (which crosses the wire) replies as direct calls do.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import time
 
 import pytest
 
@@ -8,14 +15,14 @@ ray = pytest.importorskip("ray")
 
 from smpsim.costs import CostModel  # noqa: E402
 from smpsim.errors import ExchangeError  # noqa: E402
-from smpsim.protocol import (LAZY, VALID, CpuSetup, QuantumRequest, ShootdownRequest, SnapshotRequest,  # noqa: E402
-                             Switch, SwitchAwayRequest)
-from smpsim.runtime.ray_transport import RayTransport  # noqa: E402
-from smpsim.runtime.transport import InlineTransport  # noqa: E402
+from smpsim.cpus.cpu import SimCpu  # noqa: E402
+from smpsim.protocol import (LAZY, MESSAGE_TYPES, VALID, CpuSetup, QuantumRequest, ShootdownRequest,  # noqa: E402
+                             SnapshotRequest, Switch, SwitchAwayRequest)
+from smpsim.runtime.ray_transport import RayTransport, exchange_kind  # noqa: E402
+from smpsim.runtime.transport import Exchange, InlineTransport, Transport  # noqa: E402
+from smpsim.runtime.wire import decode, encode  # noqa: E402
 
 from tests.ray_fixtures import kill_and_wait  # noqa: E402
-
-pytestmark = pytest.mark.ray
 
 NCPUS = 3
 
@@ -56,6 +63,58 @@ def _script(transport):
     return log
 
 
+class DirectTransport(Transport):
+    """The CPUs called directly, nothing encoded; keeps every message and reply it carried."""
+
+    name = "direct"
+
+    def __init__(self):
+        self.cpus, self.carried = [], []
+
+    def start(self, setups):
+        self.carried.extend(setups)
+        self.cpus = [SimCpu(s) for s in setups]
+
+    def exchange(self, targets, requests):
+        t0 = time.perf_counter_ns()
+        replies = tuple(self.cpus[c].handle(r) for c, r in zip(targets, requests))
+        self.carried.extend([*requests, *replies])
+        return Exchange(replies, max(time.perf_counter_ns() - t0, 1) / 1000.0)
+
+
+def _messages(obj):
+    """`obj` and every protocol record nested in its fields."""
+    if dataclasses.is_dataclass(obj):
+        yield obj
+        for f in dataclasses.fields(obj):
+            yield from _messages(getattr(obj, f.name))
+    elif isinstance(obj, (tuple, list)):
+        for x in obj:
+            yield from _messages(x)
+
+
+def test_every_message_kind_of_the_conversation_survives_the_wire_and_inline_replies_as_direct_calls():
+    direct = DirectTransport()
+    direct.start(_setups())
+    expected = _script(direct)
+    carried = [m for top in direct.carried for m in _messages(top)]
+    assert {type(m) for m in carried} == set(MESSAGE_TYPES), "the conversation should carry every kind"
+    for m in carried:
+        assert decode(encode(m)) == m, m
+    inline = InlineTransport()
+    inline.start(_setups())
+    assert _script(inline) == expected
+
+
+def test_exchange_kind_names_the_requests():
+    assert exchange_kind([QuantumRequest(0, 0, Switch(None))]) == "quantum"
+    assert exchange_kind([ShootdownRequest(1, 2, 0, (1,), (0,), None, "exit"),
+                          SwitchAwayRequest(1, 2, 1, "pressure")]) == "shootdown+switch_away"
+    assert exchange_kind([SnapshotRequest(0), *_setups(1)]) == "setup+snapshot"
+    assert exchange_kind([]) == "empty"
+
+
+@pytest.mark.ray
 def test_ray_transport_replies_equal_inline(ray_cluster):
     inline = InlineTransport()
     inline.start(_setups())
@@ -69,6 +128,7 @@ def test_ray_transport_replies_equal_inline(ray_cluster):
     assert got == expected
 
 
+@pytest.mark.ray
 def test_dead_cpu_actor_names_actor_epoch_and_exchange(ray_cluster):
     t = RayTransport(timeout_s=60)
     try:
@@ -84,6 +144,7 @@ def test_dead_cpu_actor_names_actor_epoch_and_exchange(ray_cluster):
     assert "cpu0" not in msg and "cpu2" not in msg, msg
 
 
+@pytest.mark.ray
 def test_slow_cpu_actor_times_out_naming_it(ray_cluster):
     t = RayTransport(timeout_s=1.0, delay_s={2: 60.0})
     try:
@@ -97,6 +158,7 @@ def test_slow_cpu_actor_times_out_naming_it(ray_cluster):
     assert "cpu0" not in msg, msg
 
 
+@pytest.mark.ray
 def test_snapshot_request_kind_in_error(ray_cluster):
     t = RayTransport(timeout_s=1.0, delay_s={0: 60.0})
     try:

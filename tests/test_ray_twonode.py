@@ -10,6 +10,8 @@ one node runs spread and run.json says so, a run too big for the cluster is
 refused with exit 2 before anything starts, and no reservation is left behind.
 The nodes are stopped at the end (SIGTERM to each `ray start --block`, then
 SIGKILL to its process group).
+
+Without Ray: the capacity arithmetic those checks rest on, over two such nodes.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ import pytest
 
 pytest.importorskip("ray")
 
+from smpsim.errors import ConfigError  # noqa: E402
+from smpsim.experiments.scheduling import capacity  # noqa: E402
+from smpsim.runtime.ray_pool import ACTOR_BYTES, NodeInfo  # noqa: E402
 from tests.golden import strip_wall  # noqa: E402
 from tests.ray_fixtures import (ROOT, clean_env, free_port, result_of, run_driver, start_ray_node,  # noqa: E402
                                 stop_ray_node)
-
-pytestmark = pytest.mark.ray
 
 NODE_MEMORY = 600 * (1 << 20)
 # `ray start --address` refuses to join a cluster when Ray's cluster mode is off (it is off to keep
@@ -77,6 +80,27 @@ print("RESULT " + json.dumps({"nodes": {n["NodeID"]: sorted(k for k in n["Resour
                               "live_placement_groups": len(pgs)}))
 conn.close()
 '''
+
+
+def _plan(max_ncpus: int, requested: int | None = None, simulations: int = 4) -> capacity.Capacity:
+    nodes = [NodeInfo(name, "127.0.0.1", 2.0, NODE_MEMORY, {name: 1.0}) for name in ("node_head", "node_second")]
+    return capacity.plan(nodes, backend="ray", max_ncpus=max_ncpus, actor_bytes=ACTOR_BYTES, sim_bytes=0,
+                         requested=requested, simulations=simulations)
+
+
+def test_the_capacity_arithmetic_of_two_such_nodes():
+    assert ACTOR_BYTES == 100 * (1 << 20)      # what the node memory above is sized against
+    sweep = _plan(4, requested=2)              # the sweep's largest: 5 actors, 500 MiB: one per node
+    assert (sweep.parallel, sweep.by_memory, sweep.spread, sweep.notes) == (2, 2, False, [])
+    assert _plan(4, requested=3).parallel == 2                   # a third would not fit
+    spread = _plan(6, simulations=1)                             # 700 MiB: more than a node, less than both
+    assert spread.spread and spread.parallel == 1
+    assert "spread over several nodes" in spread.notes[0]
+    with pytest.raises(ConfigError) as err:
+        _plan(16)
+    msg = str(err.value)
+    assert "16 CPU actors + 1 VM actor = 17 actors x 100 MiB" in msg and "1.7 GiB" in msg and "600 MiB" in msg
+    assert "Nothing was started" in msg
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +167,7 @@ def sequential_inline(tmp_path_factory):
     return d / "two_node.toml", _load(d / "run")
 
 
+@pytest.mark.ray
 @pytest.mark.parametrize("backend", ["ray", "inline"])
 def test_sweep_on_two_nodes_uses_both_and_equals_sequential_inline(two_nodes, sequential_inline, tmp_path, backend):
     address, env, _ = two_nodes
@@ -166,6 +191,7 @@ def test_sweep_on_two_nodes_uses_both_and_equals_sequential_inline(two_nodes, se
     assert state["live_placement_groups"] == 0 and state["memory_free"] == state["memory_total"]
 
 
+@pytest.mark.ray
 def test_a_simulation_bigger_than_a_node_runs_spread_and_says_so(two_nodes, tmp_path):
     address, env, _ = two_nodes
     # 6 CPU actors + the VM actor = 700 MiB: more than a node's 600 MiB, less than the cluster's 1200
@@ -178,6 +204,7 @@ def test_a_simulation_bigger_than_a_node_runs_spread_and_says_so(two_nodes, tmp_
     assert status["simulations"]["base/seed"]["spread"] is True
 
 
+@pytest.mark.ray
 def test_a_run_too_big_for_the_cluster_is_refused_before_anything_starts(two_nodes, tmp_path):
     address, env, _ = two_nodes
     before = _state(address, env)

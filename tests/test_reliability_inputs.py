@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from tests.test_reliability_helpers import (CONFIGS, ROOT, TINY, assert_refused, cli, completed_run, read_json,
-                                            write_config)
+from tests.reliability_helpers import (CONFIGS, ROOT, TINY, assert_refused, cli, completed_run, read_json,
+                                       write_config)
 
 
 @pytest.fixture

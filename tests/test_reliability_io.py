@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_reliability_helpers import (CONFIGS, ROOT, TINY, assert_refused, cli, read_json, tmp_leftovers,
-                                            write_config)
+from tests.reliability_helpers import (CONFIGS, ROOT, TINY, assert_refused, cli, read_json, tmp_leftovers,
+                                       write_config)
 
 
 @pytest.fixture

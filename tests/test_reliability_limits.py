@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_reliability_helpers import CONFIGS, TINY, assert_refused, bundled, cli, read_json, write_config
+from tests.reliability_helpers import CONFIGS, TINY, assert_refused, bundled, cli, read_json, write_config
 
 
 @pytest.fixture

@@ -7,11 +7,16 @@ it leaves are stopped by the next run.
 
 The session's processes are found from the registry entry the driver writes when it starts its
 cluster (`ray_cluster.registry_dir()/<pid>.json`), read while the run is going.
+
+Without Ray: what the next run does with the registry (`reap_dead_sessions`): the processes of a
+dead driver's session are stopped, even one that ignores SIGTERM, and its entry forgotten; a live
+driver's session and entry are left alone.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -20,11 +25,44 @@ import pytest
 
 from smpsim.runtime import ray_cluster
 from tests.ray_fixtures import clean_env
-from tests.test_reliability_helpers import CONFIGS, ROOT, read_json
-
-pytestmark = pytest.mark.ray
+from tests.reliability_helpers import CONFIGS, ROOT, read_json
 
 LONG = CONFIGS / "study_p2v_contention.toml"      # 9 point x policy runs: seconds each on Ray
+
+
+# a Ray agent's way: named by its command line (the session directory), deaf to SIGTERM
+AGENT = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(120)\n"
+
+
+def _agent(session) -> subprocess.Popen:
+    p = subprocess.Popen([sys.executable, "-c", AGENT, str(session)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "up\n"
+    return p
+
+
+def test_reaping_stops_the_sessions_of_dead_drivers_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "runtime"))
+    registry = ray_cluster.registry_dir()
+    registry.mkdir(parents=True)
+    dead, live = tmp_path / "session_of_a_dead_driver", tmp_path / "session_of_this_driver"
+    orphan, kept = _agent(dead), _agent(live)
+    try:
+        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+        pid = int(gone.stdout)
+        (registry / f"{pid}.json").write_text(json.dumps({"driver_pid": pid, "driver_start": "1",
+                                                          "session_dir": str(dead)}))
+        ray_cluster.register(str(live))            # this process: a driver still running
+        (registry / "1.json").write_text("{")      # unreadable: forgotten
+        assert ray_cluster.reap_dead_sessions() == [str(dead)]
+        assert orphan.wait(timeout=10) == -signal.SIGKILL
+        assert kept.poll() is None
+        assert sorted(p.name for p in registry.iterdir()) == [f"{os.getpid()}.json"]
+        assert ray_cluster.reap_dead_sessions() == [] and kept.poll() is None
+    finally:
+        for p in (orphan, kept):
+            p.kill()
+            p.wait(timeout=10)
 
 
 def _start(out, *extra):
@@ -46,6 +84,7 @@ def _wait_running(proc, out) -> dict:
     return info
 
 
+@pytest.mark.ray
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_ends_a_ray_run_interrupted_with_nothing_left(tmp_path, sig, code):
     out = tmp_path / "run"
@@ -69,6 +108,7 @@ def test_signal_ends_a_ray_run_interrupted_with_nothing_left(tmp_path, sig, code
     assert not (ray_cluster.registry_dir() / f"{proc.pid}.json").exists()
 
 
+@pytest.mark.ray
 def test_processes_of_a_killed_driver_are_stopped_by_the_next_run(tmp_path):
     proc = _start(tmp_path / "killed")
     try:

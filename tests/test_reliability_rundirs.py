@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from smpsim.experiments import runner
-from tests.test_reliability_helpers import (CONFIGS, ROOT, TINY, assert_refused, bundled, cli, completed_run,
-                                            events_are_one_run, files_under, read_json, write_config)
+from tests.reliability_helpers import (CONFIGS, ROOT, TINY, assert_refused, bundled, cli, completed_run,
+                                       events_are_one_run, files_under, read_json, write_config)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from smpsim.vm.engine.events import EventQueue
 from smpsim.vm.operations import Exit, PagedaemonRun
 from tests import broken
 from tests.helpers import config_dict
-from tests.test_reliability_helpers import bundled, cli, read_json, write_config
+from tests.reliability_helpers import bundled, cli, read_json, write_config
 
 
 # --- the queue: operations waiting for one CPU start in the order they fell due ----------------------

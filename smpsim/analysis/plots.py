@@ -28,8 +28,12 @@ from smpsim.analysis.plotstyle import (LINESTYLES, MARKERS, cycles_axis, figure,
                                        wide_span)
 from smpsim.analysis.results import BREAKDOWN_PARTS, PolicyResult
 from smpsim.stats import ecdf
+from smpsim.summary import EVENT_LATENCY_KINDS, STANDARD_LATENCY_KINDS
 
-COST_KINDS = ("exit", "munmap", "shootdown", "switch_away")
+# The cost panels show the kinds the report draws CDFs of (the standard kinds with per-event samples):
+# the operations a study times first (exit, munmap), the exchanges they wait on after them.
+COST_KINDS = tuple(sorted((k for k in STANDARD_LATENCY_KINDS if k in EVENT_LATENCY_KINDS),
+                          key=lambda k: k not in ("exit", "munmap")))
 MAX_POINTS = 2000
 DPI = 100
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the reliability and fuzz tests: the CLI in-process, tiny configs, file checks."""
+"""Helpers shared by the reliability and watchdog tests (not a test module itself): the CLI in-process,
+tiny configs, file checks."""
 
 from __future__ import annotations
 
