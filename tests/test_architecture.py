@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from smpsim import docs_kernels
@@ -73,8 +74,8 @@ from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
 
 
 class AlwaysFullShootdown(GlobalMailboxShootdown):
-    def __init__(self, k, shootdown_batch: int):
-        super().__init__(k, shootdown_batch)
+    def __init__(self, k, shootdown_batch: int, shootdown_ack: str = "after"):
+        super().__init__(k, shootdown_batch, shootdown_ack)
         self.ceiling = 0
 '''
 
@@ -148,3 +149,21 @@ def test_every_vm_object_module_is_held_below_the_engine():
     modules = {f"smpsim.vm.{p.stem}" for p in (ROOT / "smpsim" / "vm").glob("*.py") if p.stem != "__init__"}
     assert modules - listed == set(), "add these to the engine contract in pyproject.toml"
     assert "smpsim.vm.strategies" in listed
+
+
+def test_every_strategy_takes_its_kinds_parameters_and_one_that_does_not_is_refused():
+    """A policy's shootdown_ack reaches the strategy: a class whose constructor drops a parameter
+    of its kind would silently run another design than the one its switches say."""
+    for kind in design.kinds():
+        for value in design.strategy_values(kind):
+            assert design.unaccepted_parameters(kind, design.strategy(kind, value)) == [], (kind, value)
+    from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
+
+    class DropsTheAck(GlobalMailboxShootdown):
+        def __init__(self, k, shootdown_batch: int):
+            super().__init__(k, shootdown_batch)
+
+    with design.registered():
+        with pytest.raises(ValueError, match="does not take shootdown_ack"):
+            design.register_strategy("shootdown", "drops_the_ack", DropsTheAck)
+        assert "drops_the_ack" not in design.strategy_values("shootdown")

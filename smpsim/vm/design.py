@@ -88,7 +88,19 @@ def register_strategy(kind: str, value, cls: type) -> None:
         raise ValueError(f"unknown strategy kind {kind!r}; kinds: {', '.join(_STRATEGIES)}")
     if not (isinstance(cls, type) and issubclass(cls, _BASES[kind])):
         raise ValueError(f"a {kind} strategy must subclass {_BASES[kind].__name__}; {cls!r} does not")
+    missing = unaccepted_parameters(kind, cls)
+    if missing:
+        raise ValueError(f"a {kind} strategy's constructor must take its kind's parameters; {cls.__name__} "
+                         f"does not take {', '.join(missing)} (a policy overriding it would be ignored)")
     _STRATEGIES[kind][value] = cls
+
+
+def unaccepted_parameters(kind: str, cls: type) -> list[str]:
+    """The parameters `kind` owns that `cls`'s constructor does not take (none with **kwargs)."""
+    accepted = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        return []
+    return [p.name for p in PARAMETERS.values() if p.owner == kind and p.name not in accepted]
 
 
 def register_preset(name: str, row: dict) -> None:
@@ -154,14 +166,12 @@ def preset_row(name: str) -> dict:
 
 
 def _build(self, k) -> SimpleNamespace:
-    """One instance of every strategy for the kernel context `k`, each given the parameters
-    its kind owns (those its constructor accepts)."""
+    """One instance of every strategy for the kernel context `k`, each given the parameters its
+    kind owns (every registered class takes them: `register_strategy`)."""
     out = {}
     for kind in KINDS:
-        cls = getattr(self, kind)
-        accepted = inspect.signature(cls).parameters
-        params = {p.name: getattr(self, p.name) for p in PARAMETERS.values() if p.owner == kind and p.name in accepted}
-        out[kind] = cls(k, **params)
+        params = {p.name: getattr(self, p.name) for p in PARAMETERS.values() if p.owner == kind}
+        out[kind] = getattr(self, kind)(k, **params)
     return SimpleNamespace(**out)
 
 
