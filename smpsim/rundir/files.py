@@ -166,6 +166,15 @@ def _read_holder(fd: int) -> str:
     return f" (pid {pid})" if pid.isdigit() else ""
 
 
+def close_durably(file) -> None:
+    """Flush and fsync (a point counts as completed only once its logs are on disk), then close."""
+    try:
+        file.flush()
+        os.fsync(file.fileno())
+    finally:
+        file.close()
+
+
 class EventLog:
     """events.jsonl for one point: structlog JSON lines, flushed after every batch."""
 
@@ -192,12 +201,7 @@ class EventLog:
         self.file.flush()
 
     def close(self) -> None:
-        """Flush and fsync (a point counts as completed only once its log is on disk), then close."""
-        try:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-        finally:
-            self.file.close()
+        close_durably(self.file)
 
 
 class TraceLog:
@@ -212,8 +216,4 @@ class TraceLog:
         self.file.flush()
 
     def close(self) -> None:
-        try:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-        finally:
-            self.file.close()
+        close_durably(self.file)
