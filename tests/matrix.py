@@ -4,7 +4,7 @@ Generated, never listed by hand, so that a preset, a strategy or a switch added
 elsewhere joins it without an edit here:
 
 - presets: the rows of `smpsim.vm.design.PRESETS`;
-- switches: the fields of the `smpsim.experiments.config.policy.Policy` schema but `name` and `preset`;
+- switches: the fields of the `smpsim.experiments.config.policy.PolicyConfig` schema but `name` and `preset`;
   a switch that is a strategy kind takes every registered strategy
   (`design.strategy_values`), a boolean both values, an integer (a strategy
   parameter such as `shootdown_batch`) its schema's lower and upper bound, i.e. a
@@ -31,7 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from smpsim.experiments.config.policy import Policy
+from smpsim.experiments.config.policy import PolicyConfig
 from smpsim.vm import design
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,15 +46,15 @@ def _bounds(name: str, info) -> tuple[int, int]:
     lo = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
     hi = next((m.le for m in info.metadata if hasattr(m, "le")), None)
     if lo is None or hi is None:
-        raise TypeError(f"integer switch {name!r} has no ge/le bounds in the Policy schema to take "
+        raise TypeError(f"integer switch {name!r} has no ge/le bounds in the PolicyConfig schema to take "
                         f"a small and a large value from")
     return lo, hi
 
 
 def switch_values() -> dict[str, tuple]:
-    """Every overridable switch of the Policy schema and the values the matrix gives it."""
+    """Every overridable switch of the PolicyConfig schema and the values the matrix gives it."""
     out = {}
-    for name, info in Policy.model_fields.items():
+    for name, info in PolicyConfig.model_fields.items():
         if name in NOT_SWITCHES:
             continue
         if name in design.kinds():

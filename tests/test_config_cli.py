@@ -84,11 +84,11 @@ def test_sweep_points_are_validated_and_named(tmp_path):
 
 
 def test_presets_and_overrides():
-    from smpsim.experiments.config.policy import Policy
-    seed = Policy.model_validate({"name": "seed"})
+    from smpsim.experiments.config.policy import PolicyConfig
+    seed = PolicyConfig.model_validate({"name": "seed"})
     assert (seed.pv_tracking, seed.teardown, seed.pressure_switch, seed.p2v_retry) == \
         ("map_entry", "deferred", "on", False)
-    abl = Policy.model_validate({"name": "x", "preset": "netbsd5", "teardown": "deferred"})
+    abl = PolicyConfig.model_validate({"name": "x", "preset": "netbsd5", "teardown": "deferred"})
     assert (abl.pv_tracking, abl.teardown, abl.p2v_retry) == ("global_hash", "deferred", True)
 
 
@@ -121,7 +121,8 @@ def test_the_clock_is_a_machine_key_and_loops_per_sim_second_reads_it():
 
 
 def test_schema_classes_are_named_config():
-    from smpsim.experiments.config import schema
-    models = [v for v in vars(schema).values() if isinstance(v, type) and issubclass(v, schema.BaseModel)
-              and v.__module__ == schema.__name__ and not v.__name__.startswith("_")]
-    assert len(models) >= 9 and all(m.__name__.endswith("Config") for m in models)
+    from smpsim.experiments.config import policy, schema
+    models = [v for mod in (schema, policy) for v in vars(mod).values()
+              if isinstance(v, type) and issubclass(v, schema.BaseModel)
+              and v.__module__ == mod.__name__ and not v.__name__.startswith("_")]
+    assert len(models) >= 10 and all(m.__name__.endswith("Config") for m in models), models

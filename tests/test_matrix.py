@@ -1,5 +1,5 @@
 """The design matrix (tests/matrix.py): pairwise over presets and switch values, in every quick config,
-under the invariant checker; and the matrix is generated from the presets table and the Policy schema."""
+under the invariant checker; and the matrix is generated from the presets table and the PolicyConfig schema."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from smpsim.errors import InvariantViolation
-from smpsim.experiments.config.policy import Policy
+from smpsim.experiments.config.policy import PolicyConfig
 from smpsim.vm import design
 from smpsim.vm.strategies.teardown_eager import EagerTeardown
 from tests import matrix
@@ -56,7 +56,7 @@ def test_suite_cases_cover_every_pair_in_every_quick_config():
 @pytest.mark.slow
 def test_switches_are_the_policy_schema_and_their_values_the_registered_strategies():
     values = matrix.switch_values()
-    assert set(values) == set(Policy.model_fields) - {"name", "preset"}
+    assert set(values) == set(PolicyConfig.model_fields) - {"name", "preset"}
     for kind in set(values) & set(design.kinds()):
         assert values[kind] == design.strategy_values(kind)
     lo, hi = values["shootdown_batch"]

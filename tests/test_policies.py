@@ -192,19 +192,19 @@ def test_gc_teardown_clears_ptes_but_sends_one_full_flush_per_exit():
 # --- the schema comes from the declarations ---------------------------------------------------------
 
 def test_pcid_takes_named_values_and_still_accepts_true_and_false():
-    from smpsim.experiments.config.policy import Policy
+    from smpsim.experiments.config.policy import PolicyConfig
     from smpsim.vm.strategies.tags_pcid import PcidTags
     from smpsim.vm.strategies.tags_pmap import PmapIdTags
-    on = Policy.model_validate({"name": "x", "preset": "netbsd5", "pcid": True})
-    off = Policy.model_validate({"name": "y", "preset": "freebsd", "pcid": False})
+    on = PolicyConfig.model_validate({"name": "x", "preset": "netbsd5", "pcid": True})
+    off = PolicyConfig.model_validate({"name": "y", "preset": "freebsd", "pcid": False})
     assert (on.pcid, on.design.pcid) == ("pcid", PcidTags)
     assert (off.pcid, off.design.pcid) == ("pmap", PmapIdTags)
-    assert Policy.model_validate({"name": "z", "preset": "netbsd5", "pcid": "pcid"}).switches() == on.switches()
-    assert Policy.model_validate({"name": "linux"}).pcid == "linux_asid"
+    assert PolicyConfig.model_validate({"name": "z", "preset": "netbsd5", "pcid": "pcid"}).switches() == on.switches()
+    assert PolicyConfig.model_validate({"name": "linux"}).pcid == "linux_asid"
     with pytest.raises(Exception, match="'pmap', 'pcid' or 'linux_asid'"):
-        Policy.model_validate({"name": "w", "pcid": "yes"})
+        PolicyConfig.model_validate({"name": "w", "pcid": "yes"})
     with pytest.raises(Exception, match="pcid"):
-        Policy.model_validate({"name": "w", "pcid": 1})
+        PolicyConfig.model_validate({"name": "w", "pcid": 1})
 
 
 def test_a_row_that_omits_a_kind_or_parameter_gets_its_declared_default():

@@ -5,7 +5,7 @@ value a preset row or policy that does not name it gets, and one line saying
 what the choice is. A parameter of the design (`shootdown_batch`, ...) is a
 `Parameter`, declared beside whatever reads it: the kind whose strategy's
 constructor takes it, or the kernel (owner None). The presets table
-(`smpsim.vm.design`), the Policy schema of configs and the generated docs all
+(`smpsim.vm.design`), the PolicyConfig schema of configs and the generated docs all
 read these; none restates a default, a bound or an allowed value.
 """
 

@@ -5,7 +5,7 @@ switch, TLB tags, shootdown, lazy drop) plus their parameters. Each kind and
 each parameter is declared once, by its base class or its reader
 (`smpsim.vm.declare`): name, default, description and, for a
 parameter, its type and bounds or allowed values. `KINDS` and `PARAMETERS`
-collect those declarations in Design order; the Policy schema of configs is
+collect those declarations in Design order; the PolicyConfig schema of configs is
 built from them. A preset is one row of `PRESETS`; a row that omits a kind or
 parameter gets its declared default, so a new kind needs no new column. A
 policy in a config picks a preset and may override any kind or parameter.

@@ -100,8 +100,8 @@ class _PolicyBase(BaseModel):
         return d
 
 
-Policy = create_model(
-    "Policy", __base__=_PolicyBase, __module__=__name__,
+PolicyConfig = create_model(
+    "PolicyConfig", __base__=_PolicyBase, __module__=__name__,
     **{kind: _kind_field(kind, decl) for kind, decl in designs.KINDS.items()},
     **{p.name: _parameter_field(p) for p in designs.PARAMETERS.values()})
-Policy.__doc__ = _PolicyBase.__doc__
+PolicyConfig.__doc__ = _PolicyBase.__doc__

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from smpsim.costs import CostModel
 from smpsim.rundir.safeio import clip
-from smpsim.experiments.config.policy import Policy
+from smpsim.experiments.config.policy import PolicyConfig
 
 ENTRY_STRIDE = 1 << 18          # pages between map entries (workloads.ENTRY_STRIDE: a 1 GiB slot each)
 MAX_PAGES = 1 << 24             # 64 GiB of 4 KiB pages
@@ -297,14 +297,14 @@ class ExperimentConfig(_Strict):
     machine: MachineConfig = MachineConfig()
     costs: CostModel = CostModel()
     workload: WorkloadConfig
-    policies: list[Policy] = Field(min_length=1, max_length=MAX_POLICIES)
+    policies: list[PolicyConfig] = Field(min_length=1, max_length=MAX_POLICIES)
     sweep: dict[str, list[Any]] = Field(default_factory=dict)
     run: RunConfig = RunConfig()
 
     @field_validator("policies", mode="before")
     @classmethod
     def _policy_keys(cls, value):
-        # Policy's preset lookup hashes `name` and `preset` before their types are checked: a table there
+        # PolicyConfig's preset lookup hashes `name` and `preset` before their types are checked: a table there
         # would raise TypeError instead of a validation error
         if isinstance(value, list):
             for i, p in enumerate(value):

@@ -15,7 +15,7 @@ from typing import Callable
 
 from smpsim.costs import CostModel
 from smpsim.errors import ConfigError
-from smpsim.experiments.config import MachineConfig, Policy
+from smpsim.experiments.config import MachineConfig, PolicyConfig
 from smpsim.rundir.safeio import clip
 
 DEFAULT_GHZ = MachineConfig.model_fields["ghz"].default
@@ -33,10 +33,10 @@ class Setup:
         """A published time in ns as cycles of the simulated clock."""
         return ns * self.ghz
 
-    def policy(self, preset: str) -> Policy:
+    def policy(self, preset: str) -> PolicyConfig:
         """The preset under test with the switch overrides applied."""
         try:
-            return Policy.model_validate({"name": preset, "preset": preset, **self.switches}, strict=True)
+            return PolicyConfig.model_validate({"name": preset, "preset": preset, **self.switches}, strict=True)
         except ValueError as e:        # pydantic's ValidationError is a ValueError
             raise ConfigError(f"--set policy.*: {clip(str(e).splitlines()[-1], 300)} (preset {preset})") from None
 

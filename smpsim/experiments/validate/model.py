@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from smpsim.costs import CostModel
 from smpsim.cpus.cpu import SimCpu
 from smpsim.experiments import config as cfgmod
-from smpsim.experiments.config import Policy
+from smpsim.experiments.config import PolicyConfig
 from smpsim.experiments.workloads import make_workload
 from smpsim.protocol import CpuSetup, QuantumRequest, ShootdownRequest, Switch, VALID
 from smpsim.runtime.transport import InlineTransport
@@ -76,7 +76,7 @@ def break_even_pages(costs: CostModel, working_set: int) -> int:
     return lo
 
 
-def exit_cycles_per_page(costs: CostModel, policy: Policy, pages: int = 512) -> float:
+def exit_cycles_per_page(costs: CostModel, policy: PolicyConfig, pages: int = 512) -> float:
     """Mean exit cycles per resident page of one single-threaded process under `policy` (inline run)."""
     cfg = cfgmod.validate({"name": "validate", "machine": {"ncpus": 2, "phys_pages": 8192},
                            "costs": costs.model_dump(), "policies": [policy.model_dump()],

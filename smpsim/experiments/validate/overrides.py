@@ -10,7 +10,7 @@ from __future__ import annotations
 from smpsim.costs import CostModel
 from smpsim.errors import ConfigError
 from smpsim.experiments import config as cfgmod
-from smpsim.experiments.config import DEFAULT_PRESET, Policy
+from smpsim.experiments.config import DEFAULT_PRESET, PolicyConfig
 from smpsim.experiments.validate.contract import Setup
 from smpsim.rundir.safeio import clip
 
@@ -19,7 +19,7 @@ FIXED_POLICY_KEYS = ("name", "preset")
 
 
 def policy_switches() -> list[str]:
-    return [k for k in Policy.model_fields if k not in FIXED_POLICY_KEYS]
+    return [k for k in PolicyConfig.model_fields if k not in FIXED_POLICY_KEYS]
 
 
 def _allowed(section: str) -> list[str]:
