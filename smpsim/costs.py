@@ -76,10 +76,31 @@ class CostModel(BaseModel):
                               "writes the destination: 1.5x page_zero)")
     page_free: int = _c(150, "uvm_pagefree and accounting, excluding the free-page queue lock: what "
                              "remains of the ~320 cycles per page zapped in a large munmap (Yang Shi, "
-                             "LKML 2018) after the PTE update and rmap work")
+                             "LKML 2018) after the PTE update and rmap work; tuned to that figure, which "
+                             "smpsim validate's exit_per_page checks against, so not its own evidence")
     ptp_free: int = _c(150, "freeing one PTP back to the page allocator, as page_free")
     ptp_bulk_free: int = _c(30, "choice: freeing one PTP in a bulk splice onto the free list (one lock "
                                 "hold for the whole splice)")
+    page_pcpu_alloc: int = _c(120, "choice: an allocation served from this CPU's page cache (NetBSD 10 "
+                                   "uvm_pgflcache_alloc, FreeBSD's UMA per-CPU bucket, Linux's pcp list) "
+                                   "with the allocation's bookkeeping, no lock: page_alloc's work less the "
+                                   "shared-list manipulation that moves to page_batch_step, because Gorman's "
+                                   "2017 'Use per-cpu allocator for !irq requests' series puts the per-CPU "
+                                   "fast path roughly 30% below the locked path")
+    page_pcpu_free: int = _c(100, "choice: a free into this CPU's page cache (uvm_pgflcache_free, uma_zfree "
+                                  "into the free bucket, free_unref_page_commit), no lock: page_free's "
+                                  "bookkeeping less the shared-list insert, for the same reason as "
+                                  "page_pcpu_alloc")
+    page_batch_step: int = _c(40, "choice: moving one page between a shared free list and a per-CPU cache "
+                                  "inside a batch under the list lock (rmqueue_bulk / free_pcppages_bulk, "
+                                  "uvm_pgflcache_fill / spill, vm_phys_alloc_npages): a list unlink and "
+                                  "link on a struct page whose line the walk prefetches, about two "
+                                  "L2 hits plus stores")
+    lru_add: int = _c(20, "choice: Linux folio_add_lru putting a new folio in this CPU's lru_add "
+                          "folio_batch (a reference and an array store on a per-CPU line, no lock)")
+    lru_step: int = _c(40, "choice: adding or removing one folio on the LRU list under lruvec->lru_lock "
+                           "(folio_batch_move_lru / __page_cache_release: list_add or list_del, the LRU "
+                           "flag and the lruvec counters), as page_batch_step")
 
     # --- IPIs and shootdowns -----------------------------------------------------------
     ipi_send: int = _c(170, "initiator's cost per IPI target (ICR write and collecting that target's "

@@ -57,6 +57,11 @@ DESIGN_COUNTERS = (
     "pv_tree_steps", "p2v_lock_waits", "pv_chunks_allocated", "pv_chunks_freed",
     "pv_trylock_failures", "pv_gen_restarts", "rmap_updates", "rmap_vmas_walked",
     "ptp_zap_batches", "pmap_invalidate_all", "mmu_gather_forced_flushes", "shoot_lazies_ipis",
+    # page allocators (issue 20): per-CPU caches refilled / drained in batches under a list lock,
+    # Linux's LRU stage; each lock family's acquires / contended / wait_cycles (smpsim.vm.locks)
+    "page_cache_refills", "page_cache_drains", "page_batch_transfers", "page_batch_pages", "lru_lock_batches",
+    *(f"{f}_lock_{what}" for f in ("freelist", "domain_free", "uma_zdom", "zone", "lru")
+      for what in ("acquires", "contended", "wait_cycles")),
     "loops",                     # tlb_flush workload: map-touch-unmap loops completed
     "loops_per_sim_second",      # tlb_flush workload: loops over the simulated span, at machine.ghz
 )

@@ -27,6 +27,6 @@ def cow_fault(k, op: Op, entry, off: int, write: bool):
     k.counters["pages_allocated"] += 1
     k.counters["cow_faults"] += 1
     k.counters["pages_copied"] += 1
-    k.page_queue(op, c.page_alloc, "other")
+    k.page_alloc.alloc(op, "other", data=True)
     op.spend(c.page_copy, "other")
     return copy, entry.prot

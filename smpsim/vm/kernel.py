@@ -1,7 +1,8 @@
 """The kernel context: all VM state of one simulation and the services every operation uses.
 
 It owns physical memory, objects, processes, pmaps, the design's strategies
-(PV tracking, teardown, shootdown, lazy TLB, TLB tags, pressure switch, lazy drop), the
+(PV tracking, teardown, shootdown, lazy TLB, TLB tags, pressure switch, lazy drop, page
+allocator), the
 mirror of each CPU's loaded pmap and TLB state (what a real kernel keeps in
 per-CPU data: ci_pmap, ci_tlbstate), counters, latencies and the event stream.
 It reaches the CPUs only through `exchange` and queues work only through
@@ -14,7 +15,7 @@ from smpsim.errors import InvariantViolation
 from smpsim.protocol import FLUSH_NONE, KERNEL, STALE
 from smpsim.vm import checker
 from smpsim.vm.counters import Counters
-from smpsim.vm.locks import Op, SimLock
+from smpsim.vm.locks import Op
 from smpsim.vm.pagetables import Pmap
 from smpsim.vm.physmem import PhysMem
 from smpsim.vm.pmap import PmapModule
@@ -67,8 +68,6 @@ class Kernel:
         self.counters = Counters()
         self.topology = Topology(m.ncpus, m.sockets, self.costs, self.counters)
         self.counters.topology = self.topology
-        # uvm_fpageqlock: the 2011 global free-page queue lock, taken by every page allocation and free
-        self.fpageq = SimLock("uvm_fpageqlock", "fpageq")
         self.cycles = dict.fromkeys(CATEGORIES, 0)
         self.progress = [0] * m.ncpus              # user accesses completed per CPU
         self.design = design
@@ -91,6 +90,7 @@ class Kernel:
         self.pv, self.teardown, self.shootdown = s.pv_tracking, s.teardown, s.shootdown
         self.lazy, self.tags, self.pressure = s.lazy_tlb, s.pcid, s.pressure_switch
         self.lazy_drop = s.lazy_drop
+        self.page_alloc = s.page_alloc
         self.pmap_mod = PmapModule(self)
 
     def next_id(self, kind: str) -> int:
@@ -100,7 +100,7 @@ class Kernel:
     def locks(self):
         """Every lock of the simulation (their calendars are pruned each epoch)."""
         yield from self.shootdown.locks()
-        yield self.fpageq
+        yield from self.page_alloc.locks()
         for p in self.pmaps.values():
             yield p.lock
         for o in self.objects.values():            # shared objects are registered there too
@@ -128,14 +128,6 @@ class Kernel:
         self.cycles[category] = self.cycles.get(category, 0) + op.cycles - deferred - getattr(op, "asleep", 0)
         self.cycles["deferred_destroys"] += deferred
 
-    def page_queue(self, op: Op, cost: int, part: str) -> None:
-        """A page allocation or free: `cost` under uvm_fpageqlock (NetBSD 5 uvm_page.c
-        uvm_pagealloc_strat / uvm_pagefree: mutex_spin_enter(&uvm_fpageqlock))."""
-        c = self.costs
-        op.acquire(self.fpageq, c.lock_acquire, part)
-        op.spend(cost, part)
-        op.release(self.fpageq, c.lock_release)
-
     def violation(self, name: str, detail: str) -> None:
         raise InvariantViolation(name, detail)
 
@@ -149,10 +141,10 @@ class Kernel:
         self.phys.release(ptp.frame)
         c["ptp_freed"] += 1
         if bulk:
-            c["ptp_bulk_freed"] += 1       # the caller holds uvm_fpageqlock for the whole splice
-            op.spend(self.costs.ptp_bulk_free, "ptp_free")
+            c["ptp_bulk_freed"] += 1       # inside the caller's page_alloc.bulk_begin / bulk_end
+            self.page_alloc.bulk_free(op, "ptp_free")
         else:
-            self.page_queue(op, self.costs.ptp_free, "ptp_free")
+            self.page_alloc.free_pages(op, 1, "ptp_free", data=False)
 
     def pinned_ptps(self) -> int:
         return sum(p.nptps for p in self.dying.values())

@@ -26,6 +26,9 @@ LOCK_COUNTERS = {
     "pmap": ("pmap_lock_acquires", "pmap_lock_contended", "pmap_lock_wait_cycles"),
     "object": ("object_lock_acquires", "object_lock_contended", "object_lock_wait_cycles"),
     "fpageq": ("fpageq_lock_acquires", "fpageq_lock_contended", "fpageq_lock_wait_cycles"),
+    # the page allocators of today's kernels (smpsim.vm.strategies.alloc_*)
+    **{f: (f"{f}_lock_acquires", f"{f}_lock_contended", f"{f}_lock_wait_cycles")
+       for f in ("freelist", "domain_free", "uma_zdom", "zone", "lru")},
 }
 
 
@@ -36,7 +39,7 @@ class SimLock:
 
     def __init__(self, name: str, kind: str):
         self.name = name
-        self.kind = kind          # counter family: pv, pmap, object, mailbox, fpageq
+        self.kind = kind          # counter family: a LOCK_COUNTERS key, or mailbox
         self.starts: list[int] = []
         self.ends: list[int] = []
         self.last_cpu: int | None = None     # the CPU that last wrote the lock's cache line

@@ -39,7 +39,7 @@ class PmapModule:
         k = self.k
         frame = k.phys.alloc_ptp()
         k.counters["ptp_allocated"] += 1
-        k.page_queue(op, k.costs.page_alloc, "other")
+        k.page_alloc.alloc(op, "other", data=False)
         op.spend(k.costs.page_zero, "other")
         return frame
 
@@ -60,11 +60,11 @@ class PmapModule:
         bulk = pmap.state == REMOVING_ALL and k.teardown.bulk_ptp_free
         start = op.t
         if bulk:
-            op.acquire(k.fpageq, k.costs.lock_acquire, "ptp_free")     # one hold for the splice
+            k.page_alloc.bulk_begin(op, "ptp_free")     # one hold for the splice
         for ptp in list(pmap.ptps.values()):
             k.free_ptp(pmap, ptp, op, bulk=bulk)
         if bulk:
-            op.release(k.fpageq, k.costs.lock_release)
+            k.page_alloc.bulk_end(op)
         k.record_latency("destroy", op.t - start)
         if op.kind not in ("teardown", "execteardown", "drain"):
             op.deferred += op.t - start         # a destroy left behind by the exit, done later

@@ -99,7 +99,7 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True, write: boo
         frame = k.phys.alloc_data(obj, off)
         obj.pages[off] = frame
         k.counters["pages_allocated"] += 1
-        k.page_queue(op, c.page_alloc, "other")
+        k.page_alloc.alloc(op, "other", data=True)
         op.spend(c.page_zero, "other")
     k.pmap_mod.pmap_enter(proc.pmap, va, frame, prot, entry, op, access)
     op.release(obj.lock, c.lock_release)
@@ -153,7 +153,7 @@ def _free_detached(k, op: Op, frames: list) -> None:
     for frame in frames:
         k.phys.release(frame)
         k.counters["pages_freed"] += 1
-        k.page_queue(op, k.costs.page_free, "page_free")
+    k.page_alloc.free_pages(op, len(frames), "page_free")
 
 
 def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "munmap") -> None:

@@ -12,6 +12,11 @@ plus one line here.
 
 from __future__ import annotations
 
+from smpsim.vm.strategies.alloc_base import PageAllocStrategy
+from smpsim.vm.strategies.alloc_global import GlobalPageAlloc
+from smpsim.vm.strategies.alloc_pcp import PcpPageAlloc
+from smpsim.vm.strategies.alloc_pgflcache import PgflCachePageAlloc
+from smpsim.vm.strategies.alloc_uma import UmaPageAlloc
 from smpsim.vm.strategies.lazy_base import LazyTlbStrategy
 from smpsim.vm.strategies.lazy_drop import RefcountLazyDrop, ShootLazies
 from smpsim.vm.strategies.lazy_drop_base import LazyDropStrategy
@@ -43,7 +48,7 @@ from smpsim.vm.strategies.teardown_remove_pages import RemovePagesTeardown
 from smpsim.vm.strategies.teardown_zap_ptp import ZapPtpTeardown
 
 BASES: tuple[type, ...] = (PvTrackingStrategy, TeardownStrategy, LazyTlbStrategy, PressureSwitchStrategy,
-                           TlbTagsStrategy, ShootdownStrategy, LazyDropStrategy)
+                           TlbTagsStrategy, ShootdownStrategy, LazyDropStrategy, PageAllocStrategy)
 
 BUILTIN: dict[str, dict] = {
     "pv_tracking": {"global_hash": GlobalHashPv, "map_entry": MapEntryPv, "ptp_tree": PtpTreePv,
@@ -56,4 +61,6 @@ BUILTIN: dict[str, dict] = {
     "shootdown": {"global_mailbox": GlobalMailboxShootdown, "per_cpu": PerCpuShootdown,
                   "invlpgb": InvlpgbShootdown},
     "lazy_drop": {"refcount": RefcountLazyDrop, "shoot_lazies": ShootLazies},
+    "page_alloc": {"global": GlobalPageAlloc, "pgflcache": PgflCachePageAlloc, "uma": UmaPageAlloc,
+                   "pcp": PcpPageAlloc},
 }
