@@ -115,7 +115,7 @@ def uvm_pageout(k, op: Op, target: int) -> int:
 def _free_victim(k, op: Op, frame: int, obj, offset: int) -> None:
     del obj.pages[offset]
     k.phys.release(frame)
-    k.page_alloc.free_pages(op, 1, "page_free")
+    k.page_alloc.free_pages(op, 1, "page_free", isolated=True)
 
 
 def _flush_batch(k, op: Op, touched: list, pending: list) -> int:

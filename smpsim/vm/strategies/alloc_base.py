@@ -38,7 +38,8 @@ class PageAllocStrategy(abc.ABC):
     """Kernel hooks: `alloc` is one page allocation (uvm_pagealloc / vm_page_alloc /
     alloc_pages), `data` True for a page faulted into a user mapping (Linux adds it to the LRU);
     `free_pages` frees `n` pages of one operation (uvm_pagefree of each page / Linux
-    release_pages of the batch), `data` as for alloc; `bulk_begin` / `bulk_free` / `bulk_end`
+    release_pages of the batch), `data` as for alloc, `isolated` for pages reclaim has already
+    taken off the LRU; `bulk_begin` / `bulk_free` / `bulk_end`
     are pmap_destroy's splice of a dying pmap's PTPs (`teardown.bulk_ptp_free`); `locks` the
     locks the allocator owns (their calendars are pruned each epoch)."""
 
@@ -66,8 +67,9 @@ class PageAllocStrategy(abc.ABC):
         """One page allocation by `op`'s CPU."""
 
     @abc.abstractmethod
-    def free_pages(self, op: Op, n: int, part: str, data: bool = True) -> None:
-        """`n` pages freed by `op`'s CPU (data pages unless `data` is False: page-table pages)."""
+    def free_pages(self, op: Op, n: int, part: str, data: bool = True, isolated: bool = False) -> None:
+        """`n` pages freed by `op`'s CPU (data pages unless `data` is False: page-table pages;
+        `isolated`: pages the pagedaemon reclaimed, already off the LRU)."""
 
     def bulk_begin(self, op: Op, part: str) -> None:
         """Before pmap_destroy frees a dying pmap's PTPs in one splice (nothing by default)."""

@@ -29,7 +29,7 @@ class GlobalPageAlloc(PageAllocStrategy):
     def alloc(self, op: Op, part: str, data: bool) -> None:
         self._under_lock(op, self.c.page_alloc, part)
 
-    def free_pages(self, op: Op, n: int, part: str, data: bool = True) -> None:
+    def free_pages(self, op: Op, n: int, part: str, data: bool = True, isolated: bool = False) -> None:
         cost = self.c.page_free if data else self.c.ptp_free
         for _ in range(n):
             self._under_lock(op, cost, part)

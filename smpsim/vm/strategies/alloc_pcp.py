@@ -20,7 +20,9 @@ The LRU stage (mm/swap.c), when `lru_batch` > 0: a newly faulted anonymous folio
 pages (`tlb_finish_mmu` -> `free_pages_and_swap_cache` -> `folios_put_refs`, `release_pages`)
 first drains this CPU's batch (`lru_add_drain`, called by `unmap_region` and `exit_mmap`), then
 takes each `lru_batch` folios off the LRU in one `lru_lock` hold (`__page_cache_release`) before
-`free_unref_folios` frees them to the pcp list. Page-table pages skip the LRU. `lru_batch = 0`
+`free_unref_folios` frees them to the pcp list. Page-table pages skip the LRU; so do pages the
+pagedaemon reclaims (simplified: `isolate_lru_folios` takes them off the LRU under lru_lock in
+batches of SWAP_CLUSTER_MAX, not modelled). `lru_batch = 0`
 leaves the LRU stage out (what removing the lru_lock bottleneck would give: Rik van Riel's
 INVLPGB series, whose gain showed only once that lock was out of the way).
 Costs: `page_pcpu_alloc` / `page_pcpu_free` on the CPU, `page_batch_step` per page moved under
@@ -79,9 +81,9 @@ class PcpPageAlloc(PageAllocStrategy):
         op.release(lock, self.c.lock_release)
         op.counters["lru_lock_batches"] += 1
 
-    def free_pages(self, op: Op, n: int, part: str, data: bool = True) -> None:
+    def free_pages(self, op: Op, n: int, part: str, data: bool = True, isolated: bool = False) -> None:
         cpu = op.cpu
-        if data and self.lru_batch and n:
+        if data and not isolated and self.lru_batch and n:
             if self.lru_pending[cpu]:                # lru_add_drain
                 self._lru_move(op, self.lru_pending[cpu], part)
                 self.lru_pending[cpu] = 0

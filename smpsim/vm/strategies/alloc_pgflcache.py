@@ -50,7 +50,7 @@ class PgflCachePageAlloc(PageAllocStrategy):
             cache.count[cpu] -= 1
         op.spend(self.c.page_pcpu_alloc, part)
 
-    def free_pages(self, op: Op, n: int, part: str, data: bool = True) -> None:
+    def free_pages(self, op: Op, n: int, part: str, data: bool = True, isolated: bool = False) -> None:
         cache, cpu = self.cache, op.cpu
         for _ in range(n):
             op.spend(self.c.page_pcpu_free, part)

@@ -68,7 +68,7 @@ class UmaPageAlloc(PageAllocStrategy):
         ab.count[cpu] -= 1
         op.spend(self.c.page_pcpu_alloc, part)
 
-    def free_pages(self, op: Op, n: int, part: str, data: bool = True) -> None:
+    def free_pages(self, op: Op, n: int, part: str, data: bool = True, isolated: bool = False) -> None:
         cpu, ab = op.cpu, self.alloc_bucket
         for _ in range(n):
             op.spend(self.c.page_pcpu_free, part)
