@@ -10,7 +10,7 @@ it passes when simulated / reference lies in its band. JSON output is
 simulates, so a mechanism can be switched off and its cases seen to fail) and `machine.ghz=`.
 
 Modules: `contract` (Setup, Case, Result and the registry), `model` (the measurements),
-`published` (the cases of kind "published"), `overrides` (--set), `output` (table, JSON).
+`published` (the cases of kind "published"), `allocators` (the page allocators' cases), `overrides` (--set), `output` (table, JSON).
 
 Adding a case is one function, in a module imported below:
 
