@@ -181,3 +181,14 @@ def test_fork_exit_64_cpus_allocator_lock_waits():
 def test_alloc_lock_families_have_their_counters():
     from smpsim.vm.locks import LOCK_COUNTERS
     assert all(f in LOCK_COUNTERS and LOCK_COUNTERS[f][2] == f"{f}_lock_wait_cycles" for f in ALLOC_LOCK_FAMILIES)
+
+
+def test_lru_switch_changes_a_linux_run():
+    def run(**switches):
+        d = {"name": "t", "seed": 1, "machine": {"ncpus": 8, "phys_pages": 8192},
+             "workload": {"kind": "fork_exit", "iterations": 2, "pages": 64, "entries": 2},
+             "policies": [{"name": "linux", **switches}]}
+        return run_inline(d)[1]
+    on, off = run(), run(lru_batch=0)
+    assert on["counters"]["lru_lock_acquires"] > 0 and off["counters"]["lru_lock_acquires"] == 0
+    assert off["kernel_cycles"]["faults"] < on["kernel_cycles"]["faults"]
