@@ -190,5 +190,5 @@ def test_lru_switch_changes_a_linux_run():
              "policies": [{"name": "linux", **switches}]}
         return run_inline(d)[1]
     on, off = run(), run(lru_batch=0)
-    assert on["counters"]["lru_lock_acquires"] > 0 and off["counters"]["lru_lock_acquires"] == 0
+    assert on["counters"]["lru_lock_acquires"] > 0 and off["counters"].get("lru_lock_acquires", 0) == 0
     assert off["kernel_cycles"]["faults"] < on["kernel_cycles"]["faults"]
