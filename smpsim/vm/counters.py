@@ -57,6 +57,8 @@ DESIGN_COUNTERS = (
     "pv_tree_steps", "p2v_lock_waits", "pv_chunks_allocated", "pv_chunks_freed",
     "pv_trylock_failures", "pv_gen_restarts", "rmap_updates", "rmap_vmas_walked",
     "ptp_zap_batches", "pmap_invalidate_all", "mmu_gather_forced_flushes", "shoot_lazies_ipis",
+    "abit_elided_invalidations",  # NetBSD flush rule: removed PTEs never referenced (PG_U clear), not queued
+    "ptp_va_invalidations",      # NetBSD flush rule: freed PTPs whose recursive-mapping VA was queued
     "loops",                     # tlb_flush workload: map-touch-unmap loops completed
     "loops_per_sim_second",      # tlb_flush workload: loops over the simulated span, at machine.ghz
 )

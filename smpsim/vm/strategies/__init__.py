@@ -12,6 +12,10 @@ plus one line here.
 
 from __future__ import annotations
 
+from smpsim.vm.strategies.flush_base import FlushRuleStrategy
+from smpsim.vm.strategies.flush_mmu_range import MmuRangeFlush
+from smpsim.vm.strategies.flush_page_or_all import PageOrAllFlush
+from smpsim.vm.strategies.flush_va_count import VaCountFlush
 from smpsim.vm.strategies.lazy_base import LazyTlbStrategy
 from smpsim.vm.strategies.lazy_drop import RefcountLazyDrop, ShootLazies
 from smpsim.vm.strategies.lazy_drop_base import LazyDropStrategy
@@ -43,7 +47,7 @@ from smpsim.vm.strategies.teardown_remove_pages import RemovePagesTeardown
 from smpsim.vm.strategies.teardown_zap_ptp import ZapPtpTeardown
 
 BASES: tuple[type, ...] = (PvTrackingStrategy, TeardownStrategy, LazyTlbStrategy, PressureSwitchStrategy,
-                           TlbTagsStrategy, ShootdownStrategy, LazyDropStrategy)
+                           TlbTagsStrategy, ShootdownStrategy, LazyDropStrategy, FlushRuleStrategy)
 
 BUILTIN: dict[str, dict] = {
     "pv_tracking": {"global_hash": GlobalHashPv, "map_entry": MapEntryPv, "ptp_tree": PtpTreePv,
@@ -56,4 +60,5 @@ BUILTIN: dict[str, dict] = {
     "shootdown": {"global_mailbox": GlobalMailboxShootdown, "per_cpu": PerCpuShootdown,
                   "invlpgb": InvlpgbShootdown},
     "lazy_drop": {"refcount": RefcountLazyDrop, "shoot_lazies": ShootLazies},
+    "flush_rule": {"va_count": VaCountFlush, "mmu_range": MmuRangeFlush, "page_or_all": PageOrAllFlush},
 }
