@@ -67,7 +67,7 @@ PRESETS: dict[str, dict] = {
     # per CPU, per-CPU call-function queues acknowledged after the handler; the mmu_gather range
     # rule: INVLPG per page of start..end up to tlb_single_page_flush_ceiling 33, else a full flush.
     "linux": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
-                  pcid="linux_asid", shootdown="per_cpu", shootdown_batch=33, shootdown_ack="after",
+                  pcid="linux_asid", shootdown="call_function", shootdown_batch=33, shootdown_ack="after",
                   lazy_drop="refcount", flush_rule="mmu_range"),
     # Linux 6.15 on AMD Zen 3+: as linux, with a global ASID and INVLPGB/TLBSYNC for an mm active
     # on 4 or more CPUs.

@@ -37,27 +37,29 @@ def munmap(k, op, proc, start: int, npages: int) -> None:
     uvm.uvm_unmap(k, op, proc, start, npages)
 
 
-def _two_cpu_process(policy: PolicyConfig, costs: dict):
-    cfg = cfgmod.validate({"name": "flush", "seed": 1, "machine": {"ncpus": 2, "phys_pages": 8192},
+def loaded_process(policy: PolicyConfig, costs: dict, ncpus: int = 2, sockets: int = 1):
+    """A started model with one process whose threads run on every CPU, its mm loaded on all."""
+    cfg = cfgmod.validate({"name": "flush", "seed": 1, "machine": {"ncpus": ncpus, "sockets": sockets,
+                                                                   "phys_pages": 8192},
                            "costs": costs, "policies": [policy.model_dump()],
-                           "workload": {"kind": "munmap_fanout", "threads": 2, "region_pages": 1, "rounds": 1}})
+                           "workload": {"kind": "munmap_fanout", "threads": ncpus, "region_pages": 1, "rounds": 1}})
     vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), make_workload(cfg))
     vm.start()
     k = vm.k
     for _ in range(64):
         proc = next(iter(k.procs.values()), None)
-        if proc is not None and proc.pmap.pm_cpus == {0, 1} and all(v.state == "VALID" for v in k.views):
+        if proc is not None and len(proc.pmap.pm_cpus) == ncpus and all(v.state == "VALID" for v in k.views):
             return k, proc
         vm.step(1)
-    raise RuntimeError("the two-CPU process never had its mm loaded on both CPUs")
+    raise RuntimeError(f"the process never had its mm loaded on all {ncpus} CPUs")
 
 
 def remove_and_flush(policy: PolicyConfig, costs: dict, npages: int, *, mapping: int = 256, offset: int = 64,
-                     operation=munmap, whole: bool = False) -> FlushOutcome:
+                     operation=munmap, whole: bool = False, ncpus: int = 2, sockets: int = 1) -> FlushOutcome:
     """Map `mapping` pages at a page-directory boundary, touch them all, then remove `npages`
     from `offset` (with `whole`, the mapping is `npages` long and all of it goes, freeing its
-    page-table page)."""
-    k, proc = _two_cpu_process(policy, costs)
+    page-table page). `ncpus` / `sockets`: the machine, the mm loaded on every CPU."""
+    k, proc = loaded_process(policy, costs, ncpus, sockets)
     t = max(v.busy_until for v in k.views) + 1
     mop = Op("mmap", 0, t, k.counters)
     size, start = (npages, REGION) if whole else (mapping, REGION + offset)

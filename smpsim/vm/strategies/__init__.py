@@ -31,6 +31,7 @@ from smpsim.vm.strategies.pv_map_entry import MapEntryPv
 from smpsim.vm.strategies.pv_ptp_tree import PtpTreePv
 from smpsim.vm.strategies.pv_rmap import RmapWalk
 from smpsim.vm.strategies.shootdown_base import ShootdownStrategy
+from smpsim.vm.strategies.shootdown_callfunc import CallFunctionShootdown
 from smpsim.vm.strategies.shootdown_invlpgb import InvlpgbShootdown
 from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
 from smpsim.vm.strategies.shootdown_percpu import PerCpuShootdown
@@ -58,7 +59,7 @@ BUILTIN: dict[str, dict] = {
     "pressure_switch": {"on": PressureSwitchOn, "off": PressureSwitchOff},
     "pcid": {"pmap": PmapIdTags, "pcid": PcidTags, "linux_asid": LinuxAsidTags},
     "shootdown": {"global_mailbox": GlobalMailboxShootdown, "per_cpu": PerCpuShootdown,
-                  "invlpgb": InvlpgbShootdown},
+                  "call_function": CallFunctionShootdown, "invlpgb": InvlpgbShootdown},
     "lazy_drop": {"refcount": RefcountLazyDrop, "shoot_lazies": ShootLazies},
     "flush_rule": {"va_count": VaCountFlush, "mmu_range": MmuRangeFlush, "page_or_all": PageOrAllFlush},
 }
