@@ -57,6 +57,8 @@ DESIGN_COUNTERS = (
     "pv_tree_steps", "p2v_lock_waits", "pv_chunks_allocated", "pv_chunks_freed",
     "pv_trylock_failures", "pv_gen_restarts", "rmap_updates", "rmap_vmas_walked",
     "ptp_zap_batches", "pmap_invalidate_all", "mmu_gather_forced_flushes", "shoot_lazies_ipis",
+    "pcid_allocations",          # FreeBSD PCIDs: pmap_pcid_alloc handing a pmap a fresh PCID on a CPU
+    "pcid_generations",          # FreeBSD PCIDs: a CPU ran out of PCIDs and started a new generation
     "abit_elided_invalidations",  # NetBSD flush rule: removed PTEs never referenced (PG_U clear), not queued
     "ptp_va_invalidations",      # NetBSD flush rule: freed PTPs whose recursive-mapping VA was queued
     "loops",                     # tlb_flush workload: map-touch-unmap loops completed

@@ -47,9 +47,8 @@ class InvlpgbShootdown(CallFunctionShootdown):
         cpus = [v.id for v in k.views if v.curpmap in pmaps or ids & v.seen_gen.keys()]
         t0 = op.t
         xid = k.next_id("xid")
-        tags = tuple(sorted({p.tag for p in pmaps}))
-        reqs = [ShootdownRequest(xid, k.epoch, me, tuple(sorted(ids)), tags, vas, reason, cpu == me, False,
-                                 k.check) for cpu in cpus]
+        reqs = [ShootdownRequest(xid, k.epoch, me, tuple(sorted(ids)), *k.tags.request_tags(pmaps, vas, cpu), reason,
+                                 cpu == me, False, k.check) for cpu in cpus]
         ex = k.exchange(cpus, reqs) if cpus else None
         n = 1 if vas is None else -(-len(vas) // INVLPGB_COUNT_MAX)
         op.spend(n * c.invlpgb + c.tlbsync, "shootdown")
