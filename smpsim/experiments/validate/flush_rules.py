@@ -9,7 +9,7 @@ is the kernel's own rule, read from its source; the case fails when the rule is 
 from __future__ import annotations
 
 from smpsim.experiments.validate.contract import Setup, case
-from smpsim.experiments.validate.flush_scenario import remove_and_flush
+from smpsim.experiments.validate.flush_scenario import exit_deltas, remove_and_flush
 
 KIND = "published"
 CEILING = 33            # arch/x86/mm/tlb.c tlb_single_page_flush_ceiling
@@ -48,3 +48,12 @@ def linux_range_curve(s: Setup):
 def freebsd_munmap_1page(s: Setup):
     out = _run(s, "freebsd", 1, whole=True)
     return 1, 0 if out.full_flushes else out.invlpg / 2
+
+
+@case("netbsd5_exit_one_flush", KIND,
+      "NetBSD sys/arch/x86/x86/pmap.c v1.97 (2009): pmap_remove_all sets md_gc_pmap, pmap_tlb_shootdown returns "
+      "early for it, pmap_update (from pmap_destroy) does one flush and frees the md_gc_ptp list", (1.0, 1.0),
+      "flushes", note="netbsd5: flushes (local or shot down) in the exit of a 4-entry, 256-page process on 2 CPUs")
+def netbsd5_exit_one_flush(s: Setup):
+    deltas = exit_deltas(s.policy("netbsd5"), s.costs.model_dump())
+    return 1, max(max(d.get("shootdown_exchanges", 0), d.get("local_flushes", 0)) for d in deltas)

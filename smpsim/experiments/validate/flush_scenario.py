@@ -70,3 +70,19 @@ def remove_and_flush(policy: PolicyConfig, costs: dict, npages: int, *, mapping:
     d = k.counters.delta(before)
     return FlushOutcome(d.get("shootdown_invlpg", 0), d.get("shootdown_full_flushes", 0),
                         d.get("shootdown_exchanges", 0), op.parts["shootdown"], d.get("ptp_freed", 0))
+
+
+def exit_deltas(policy: PolicyConfig, costs: dict, pages: int = 256, entries: int = 4) -> list[dict]:
+    """The counter deltas of each exit of one process with threads on 2 CPUs (inline run)."""
+    cfg = cfgmod.validate({"name": "exit", "seed": 1, "machine": {"ncpus": 2, "phys_pages": 8192},
+                           "costs": costs, "policies": [policy.model_dump()],
+                           "workload": {"kind": "exit_storm", "processes": 1, "pages": pages, "entries": entries,
+                                        "threads": 2, "run_epochs": 1}})
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), make_workload(cfg))
+    vm.start()
+    events = []
+    while True:
+        r = vm.step(16)
+        events += r.events
+        if r.done:
+            return [e["deltas"] for e in events if e["event"] == "exit"]
