@@ -10,6 +10,10 @@ flushes each page of the range with INVLPG while `(end - start) >> PAGE_SHIFT` i
 `tlb_single_page_flush_ceiling` (33, commit a5102476a24b; `shootdown_batch`), else the whole
 ASID. So a range with holes costs its full length, and 34 pages cost a full flush.
 `pmap_page_remove` (try_to_unmap) and a replaced PTE are a one-page range (`flush_tlb_page`).
+
+Simplified: Linux also flushes at each VMA's end (`tlb_end_vma`) so the range does not span the
+gap between VMAs; the model's range lasts until the caller's `pmap_update`, so an munmap over
+several map entries is one range over all of them.
 """
 
 from __future__ import annotations
