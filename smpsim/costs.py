@@ -60,8 +60,8 @@ class CostModel(BaseModel):
     pv_hash_step: int = _c(100, "one link of a global PV hash chain: a dependent load into a 256 KiB "
                                 "bucket array and PV entries scattered over memory, shared by all CPUs, "
                                 "so an L3 hit at best (~70-80 cycles on Skylake-SP) plus the compare; "
-                                "choice, set so that netbsd5's exit cost per page sits above Linux's ~320 "
-                                "(smpsim validate)")
+                                "choice, tuned so that netbsd5's exit cost per page sits above Linux's ~320: "
+                                "validate's exit_per_page was used to set it and is not evidence for it")
     pv_list_step: int = _c(10, "choice: one link of a per-page or per-entry PV list (lines mostly cached)")
     pv_alloc: int = _c(60, "choice: pool_cache_get of a PV entry from the per-CPU cache (no lock)")
     pv_free: int = _c(40, "choice: pool_cache_put of a PV entry to the per-CPU cache (no lock)")
@@ -106,11 +106,14 @@ class CostModel(BaseModel):
                             "under perf, KVM guest, 2026; measure/results)")
 
     # --- IPIs and shootdowns -----------------------------------------------------------
-    ipi_send: int = _c(170, "initiator's cost per IPI target (ICR write and collecting that target's "
-                            "acknowledgement): each extra same-socket target ~70 ns (Amit, LKML RFC 2019)")
+    ipi_send: int = _c(170, "initiator's cost per IPI target (ICR write, or queueing Linux's call-function "
+                            "entry, and collecting that target's acknowledgement): each extra same-socket "
+                            "target ~70 ns (Amit, LKML RFC 2019); tuned to that figure, which validate's "
+                            "ipi_per_target checks, so that case is not its evidence")
     ipi_delivery: int = _c(800, "from the ICR write to the handler starting on a same-socket target; "
                                 "chosen so that a one-page, one-target round trip with acknowledgement "
-                                "after the flush is ~1,900 cycles (~775 ns, Amit, LKML RFC 2019)")
+                                "after the flush is ~1,900 cycles (~775 ns, Amit, LKML RFC 2019); tuned to "
+                                "the figure validate's ipi_round_trip checks, so that case is not its evidence")
     ipi_delivery_remote: int = _c(2000, "as ipi_delivery for a target on another socket: 2.5x, as for a "
                                         "line transfer (nviennot/core-to-core-latency; LATR, ASPLOS 2018 "
                                         "reports 2.7 us for a 16-core 2-socket shootdown)")

@@ -56,7 +56,7 @@ class DeferredForgetsLazyRefs(DeferredTeardown):
 
 
 class PcidSkipsFlush(PcidTags):
-    """Runs a reused (or skipped-over) PCID without flushing it first."""
+    """Loads a PCID reused from an earlier generation without flushing it first."""
 
     def needs_flush(self, cpu, tag, pmap_id):
         return False
@@ -67,12 +67,8 @@ class PcidSparesInitiator(PcidTags):
     it is running another pmap (so it is not in pm_cpus and gets no local flush) but still holds
     entries under that PCID from an earlier run."""
 
-    def defer_flushes(self, pmaps, me):
-        for p in pmaps:
-            for cpu in sorted(p.pcid_cpus - p.pm_cpus - {me}):
-                self.must_flush[cpu].add(p.tag)
-                self.k.counters["pcid_deferred_flushes"] += 1
-                p.pcid_cpus.discard(cpu)
+    def kept(self, pmap, me):
+        return {me}
 
 
 def substitute(policy, **strategies):

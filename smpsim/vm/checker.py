@@ -131,8 +131,9 @@ def check_cpus(k) -> None:
             _fail("pm_cpus", f"cpu{v.id} is STALE on pmap {p.id} but still in its pm_cpus")
         if v.state != VALID:
             continue
+        mine = k.tags.cpu_tag(p, v.id)
         for tag, va, frame, owner in v.tlb:
-            if tag != p.tag:
+            if tag != mine:
                 continue
             if owner != p.id:
                 _fail("pcid_reuse_unflushed",

@@ -62,6 +62,10 @@ DESIGN_COUNTERS = (
     "page_cache_refills", "page_cache_drains", "page_batch_transfers", "page_batch_pages", "lru_lock_batches",
     *(f"{f}_lock_{what}" for f in ("freelist", "domain_free", "uma_zdom", "zone", "lru")
       for what in ("acquires", "contended", "wait_cycles")),
+    "pcid_allocations",          # FreeBSD PCIDs: pmap_pcid_alloc handing a pmap a fresh PCID on a CPU
+    "pcid_generations",          # FreeBSD PCIDs: a CPU ran out of PCIDs and started a new generation
+    "abit_elided_invalidations",  # NetBSD flush rule: removed PTEs never referenced (PG_U clear), not queued
+    "ptp_va_invalidations",      # NetBSD flush rule: freed PTPs whose recursive-mapping VA was queued
     "loops",                     # tlb_flush workload: map-touch-unmap loops completed
     "loops_per_sim_second",      # tlb_flush workload: loops over the simulated span, at machine.ghz
 )

@@ -1,7 +1,7 @@
 """Pmap designs: the registry of strategies, the presets table, and the resolved Design.
 
 A design is one strategy per kind (PV tracking, teardown, lazy TLB, pressure
-switch, TLB tags, shootdown, lazy drop) plus their parameters. Each kind and
+switch, TLB tags, shootdown, lazy drop, flush rule) plus their parameters. Each kind and
 each parameter is declared once, by its base class or its reader
 (`smpsim.vm.declare`): name, default, description and, for a
 parameter, its type and bounds or allowed values. `KINDS` and `PARAMETERS`
@@ -35,38 +35,45 @@ _BASES: dict[str, type] = {base.KIND.name: base for base in BASES}
 _STRATEGIES: dict[str, dict] = {kind: dict(BUILTIN[kind]) for kind in KINDS}
 
 PRESETS: dict[str, dict] = {
-    # the 2011 x86 pmap after the rmind-uvmplock merge (NetBSD 5/6)
-    # (pmap_tlb.c of NetBSD 5/6: pmap_tlb_intr flushes, then acknowledges)
-    "netbsd5": dict(pv_tracking="global_hash", teardown="eager", lazy_tlb="on", pressure_switch="off",
+    # The mid-2011 x86 pmap (NetBSD-current after the rmind-uvmplock merge, shipped in NetBSD 6).
+    # The name `netbsd5` stays for the configs and results that use it, but this is not NetBSD 5.x:
+    # the single global shootdown mailbox came with the 2011 x86 pmap_tlb.c (pmap_tlb_intr
+    # flushes, then acknowledges), first released in NetBSD 6. Exit takes the md_gc_pmap path
+    # that x86 pmap.c had since v1.97 (2009): pmap_remove_all marks the pmap, its shootdowns are
+    # suppressed, one flush and the PTP frees come at pmap_update / pmap_destroy (teardown "gc";
+    # "eager" remains a switch value). Flush rule: a count of VAs up to TP_MAXVA 6, PG_U elision,
+    # the recursive-mapping VA of each freed PTP.
+    "netbsd5": dict(pv_tracking="global_hash", teardown="gc", lazy_tlb="on", pressure_switch="off",
                     pcid="pmap", shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
-                    lazy_drop="refcount", reclaim_batch=1),
+                    lazy_drop="refcount", reclaim_batch=1, flush_rule="va_count"),
     # all three proposals of the 2011 tech-kern post
     "seed": dict(pv_tracking="map_entry", teardown="deferred", lazy_tlb="on", pressure_switch="on",
                  pcid="pmap", shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
-                 lazy_drop="refcount", reclaim_batch=1),
+                 lazy_drop="refcount", reclaim_batch=1, flush_rule="va_count"),
     # Today's kernels (issue 10; docs/kernels.md has each strategy's source and what is simplified).
     # NetBSD 10 x86: pmap_remove_all zaps PTPs 32 at a time, TP_MAXVA 16, PV in a per-PTP rb-tree,
-    # one global mailbox, NetBSD lazy states, no PCIDs, per-CPU uvm_pgflcache over bucket locks.
+    # one global mailbox, NetBSD lazy states, no PCIDs, NetBSD's flush rule (VA count, PG_U elision,
+    # freed PTPs' recursive-mapping VAs); per-CPU uvm_pgflcache over bucket locks.
     "netbsd10": dict(pv_tracking="ptp_tree", teardown="zap_ptp", lazy_tlb="on", pressure_switch="off",
                      pcid="pmap", shootdown="global_mailbox", shootdown_batch=16, shootdown_ack="before",
-                     lazy_drop="refcount", page_alloc="pgflcache"),
+                     lazy_drop="refcount", flush_rule="va_count", page_alloc="pgflcache"),
     # FreeBSD amd64: pmap_remove_pages, PV chunks, no lazy TLB, PCID with generations, per-CPU
-    # shootdown descriptors; a multi-page pmap_remove ends in pmap_invalidate_all (ceiling 1);
-    # per-CPU UMA page buckets over the per-domain free lock.
+    # shootdown descriptors; a one-page pmap_remove ends in pmap_invalidate_page, a larger one in
+    # pmap_invalidate_all (flush rule page_or_all; ceiling 1 for P->V removals); per-CPU UMA page buckets over the per-domain free lock.
     "freebsd": dict(pv_tracking="pv_chunk", teardown="remove_pages", lazy_tlb="off", pressure_switch="off",
                     pcid="pcid", shootdown="per_cpu", shootdown_batch=1, shootdown_ack="before",
-                    lazy_drop="refcount", page_alloc="uma"),
+                    lazy_drop="refcount", flush_rule="page_or_all", page_alloc="uma"),
     # Linux x86 6.x: mmu_gather fullmm, rmap instead of PV, lazy mm with tlb_gen, 6 dynamic ASIDs
-    # per CPU, per-CPU call-function queues acknowledged after the handler, ceiling 33; pcp lists over
-    # zone->lock and the LRU-add stage under lru_lock.
+    # per CPU, per-CPU call-function queues acknowledged after the handler; the mmu_gather range
+    # rule: INVLPG per page of start..end up to tlb_single_page_flush_ceiling 33, else a full flush; pcp lists over zone->lock and the LRU-add stage under lru_lock.
     "linux": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
-                  pcid="linux_asid", shootdown="per_cpu", shootdown_batch=33, shootdown_ack="after",
-                  lazy_drop="refcount", page_alloc="pcp"),
+                  pcid="linux_asid", shootdown="call_function", shootdown_batch=33, shootdown_ack="after",
+                  lazy_drop="refcount", flush_rule="mmu_range", page_alloc="pcp"),
     # Linux 6.15 on AMD Zen 3+: as linux, with a global ASID and INVLPGB/TLBSYNC for an mm active
     # on 4 or more CPUs.
     "linux_invlpgb": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
                           pcid="linux_asid", shootdown="invlpgb", shootdown_batch=33, shootdown_ack="after",
-                          lazy_drop="refcount", page_alloc="pcp"),
+                          lazy_drop="refcount", flush_rule="mmu_range", page_alloc="pcp"),
 }
 
 

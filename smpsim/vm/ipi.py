@@ -47,19 +47,24 @@ class Timing:
 
 
 def exchange_timing(k, me: int, targets: list[int], work: dict[int, int], ack: str, claim_line,
-                    local_cycles: int = 0, shared_ack: bool = True) -> Timing:
+                    local_cycles: int = 0, shared_ack: bool = True, shorthand: bool = True) -> Timing:
     """Time one exchange from `me` to `targets` (sorted; sent in that order). `work[cpu]` is
     the target's flush (or switch) work, which delays its acknowledgement only with
     `ack = after`. `claim_line` is the mailbox lock whose line the claim writes
     (None: no mailbox). `local_cycles` is the initiator's own flush. `shared_ack` False:
     each target acknowledges in its own line (FreeBSD's smp_tlb_done per CPU, Linux's
-    call-function entries), which the initiator reads in turn."""
+    call-function entries); the initiator reads them in turn, but the reads of lines already
+    written are independent loads that overlap, so each target's acknowledgement is seen one
+    line transfer after it was written, with no serial chain. `shorthand` False: the
+    initiator queues a request for each target itself (Linux's call-function entries,
+    `llist_add` to each target's queue), so it pays `ipi_send` per target even when one
+    all-but-self IPI then reaches them all."""
     c, topo = k.costs, k.topology
     claim = 0
     if claim_line is not None:
         prev, claim_line.last_cpu = claim_line.last_cpu, me
         claim = c.mailbox_claim + topo.transfer(prev, me)
-    broadcast = len(targets) == k.config.machine.ncpus - 1 and len(targets) > 1
+    broadcast = shorthand and len(targets) == k.config.machine.ncpus - 1 and len(targets) > 1
     if broadcast:
         k.counters["ipi_broadcasts"] += 1
     line_free, writer = claim, me
@@ -72,8 +77,8 @@ def exchange_timing(k, me: int, targets: list[int], work: dict[int, int], ack: s
         if shared_ack:
             line_free = max(line_free, ready) + topo.transfer(writer, cpu)   # the ack's write to tm_pending
             writer = cpu
-        else:                                                            # its own line, read in turn
-            seen = max(seen, ready + topo.transfer(me, cpu)) + topo.transfer(cpu, me)
+        else:                                   # its own line: the request fetched, the ack read back
+            seen = max(seen, ready + topo.transfer(me, cpu) + topo.transfer(cpu, me))
     sends = (c.ipi_send if broadcast else c.ipi_send * len(targets)) if targets else 0
     done = claim + sends + local_cycles
     if targets:

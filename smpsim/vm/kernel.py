@@ -91,6 +91,7 @@ class Kernel:
         self.lazy, self.tags, self.pressure = s.lazy_tlb, s.pcid, s.pressure_switch
         self.lazy_drop = s.lazy_drop
         self.page_alloc = s.page_alloc
+        self.flush_rule = s.flush_rule
         self.pmap_mod = PmapModule(self)
 
     def next_id(self, kind: str) -> int:

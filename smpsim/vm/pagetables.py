@@ -39,7 +39,7 @@ class Ptp:
 class Pmap:
     def __init__(self, pid: int, tag: int, pml4_frame: int, owner: int):
         self.id = pid
-        self.tag = tag            # TLB tag: the pmap id, or its PCID when PCIDs are on
+        self.tag = tag            # TLB tag: the pmap id (FreeBSD PCIDs are per CPU: tags.cpu_tag)
         self.owner = owner        # process id
         self.refs = 1             # the vmspace's reference
         self.state = LIVE

@@ -158,8 +158,7 @@ class PmapModule:
         pmap.resident -= 1
         k.counters["pte_atomic_updates"] += 1          # pmap_pte_testset(ptep, 0)
         op.spend(k.costs.pte_atomic, "pte")
-        if pte.ref:
-            self.pmap_tlb_shootdown(pmap, va)
+        k.flush_rule.pte_cleared(self, pmap, va, pte)   # what the design's shootdown covers
         if pt.nvalid == 0:
             self.pmap_free_ptp(pmap, pt, op)
 
@@ -170,16 +169,17 @@ class PmapModule:
     def pmap_free_ptp(self, pmap: Pmap, ptp: Ptp, op: Op) -> None:
         """Unhook an empty PTP (and the parents it empties) and queue it to be freed after the
         shootdown that covers it (NetBSD's pmap_free_ptp; the free itself is `Kernel.free_ptp`,
-        run by the shootdown's `update`). Teardown strategies call it for the PTPs they empty."""
+        run by the shootdown's `update`). Teardown strategies call it for the PTPs they empty.
+        What the shootdown must add for each freed PTP (the paging-structure caches) is the
+        design's flush rule: NetBSD queues its recursive-mapping VA, Linux widens the gathered
+        range, FreeBSD adds nothing (smpsim.vm.strategies.flush_base)."""
         k = self.k
         while ptp.level < 4 and ptp.nvalid == 0:
             del pmap.ptps[(ptp.level, ptp.index)]
             pmap.ptp_free_pending.append(ptp)
             k.counters["pte_plain_stores"] += 1        # clearing the PDE
             op.spend(k.costs.pte_plain, "pte")
-            if ptp.level == 1:
-                # the paging-structure caches for this range must go with the shootdown
-                self.pmap_tlb_shootdown(pmap, ptp.index << 9)
+            k.flush_rule.ptp_freed(self, pmap, ptp)
             parent = pmap.ptps[(ptp.level + 1, ptp.index >> 9)]
             parent.nvalid -= 1
             ptp = parent
@@ -200,9 +200,12 @@ class PmapModule:
     def remove_range(self, pmap: Pmap, sva: int, eva: int, entry, op: Op) -> None:
         """Clear every valid PTE of [sva, eva) under the pmap lock, queueing invalidations."""
         c = self.k.costs
+        rule = self.k.flush_rule
         op.acquire(pmap.lock, c.lock_acquire, "other")
+        rule.begin_range(pmap, sva, eva)
         for pt, va, pte in self.scan(pmap, sva, eva, op):
             self._remove_pte(pmap, pt, va, pte, entry, op)
+        rule.end_range(pmap)
         op.release(pmap.lock, c.lock_release)
 
     def scan(self, pmap: Pmap, sva: int, eva: int, op: Op):
@@ -227,6 +230,7 @@ class PmapModule:
             self.pmap_remove(pmap, sva, eva, entry, op, "protect")
             return
         op.acquire(pmap.lock, c.lock_acquire, "other")
+        k.flush_rule.begin_range(pmap, sva, eva, protect=True)
         for pt, va, pte in self.scan(pmap, sva, eva, op):
             new = "".join(ch for ch in pte.prot if ch in prot)
             if new == pte.prot:
@@ -234,8 +238,8 @@ class PmapModule:
             pte.prot = new
             k.counters["pte_atomic_updates"] += 1
             op.spend(c.pte_atomic, "pte")
-            if pte.ref:
-                self.pmap_tlb_shootdown(pmap, va)
+            k.flush_rule.pte_cleared(self, pmap, va, pte)
+        k.flush_rule.end_range(pmap)
         op.release(pmap.lock, c.lock_release)
 
     def pmap_remove_all(self, pmap: Pmap) -> bool:
@@ -270,6 +274,19 @@ class PmapModule:
             self.k.teardown.invalidate(self, pmap, va)
         else:
             self.queue_invalidation(pmap, va)
+
+    def pmap_tlb_shootrange(self, pmap: Pmap, lo: int, hi: int) -> None:
+        """Widen the pmap's gathered range to take in [lo, hi) (Linux's `__tlb_adjust_range`;
+        a dying pmap's pages go to its teardown strategy one by one)."""
+        if pmap.state == REMOVING_ALL:
+            for va in range(lo, hi):
+                self.k.teardown.invalidate(self, pmap, va)
+        else:
+            pmap.packet.add_range(pmap.tag, lo, hi, self.k.shootdown.ceiling)
+
+    def pmap_tlb_shootall(self, pmap: Pmap) -> None:
+        """The pmap's next shootdown flushes everything (FreeBSD's `pmap_invalidate_all`)."""
+        pmap.packet.make_full()
 
     def queue_invalidation(self, pmap: Pmap, va: int) -> None:
         pmap.packet.add(pmap.tag, va, self.k.shootdown.ceiling)

@@ -37,7 +37,7 @@ def switch(k, view, thread, start: int) -> Switch:
     k.account(op)
     view.stolen += op.cycles
     pmap = view.curpmap
-    sw = Switch(pmap.id if pmap is not None else None, pmap.tag if pmap is not None else 0,
+    sw = Switch(pmap.id if pmap is not None else None, k.tags.cpu_tag(pmap, view.id) if pmap is not None else 0,
                 view.state, view.switch_flush)
     view.switch_flush = FLUSH_NONE
     return sw

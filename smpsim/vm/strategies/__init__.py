@@ -17,6 +17,10 @@ from smpsim.vm.strategies.alloc_global import GlobalPageAlloc
 from smpsim.vm.strategies.alloc_pcp import PcpPageAlloc
 from smpsim.vm.strategies.alloc_pgflcache import PgflCachePageAlloc
 from smpsim.vm.strategies.alloc_uma import UmaPageAlloc
+from smpsim.vm.strategies.flush_base import FlushRuleStrategy
+from smpsim.vm.strategies.flush_mmu_range import MmuRangeFlush
+from smpsim.vm.strategies.flush_page_or_all import PageOrAllFlush
+from smpsim.vm.strategies.flush_va_count import VaCountFlush
 from smpsim.vm.strategies.lazy_base import LazyTlbStrategy
 from smpsim.vm.strategies.lazy_drop import RefcountLazyDrop, ShootLazies
 from smpsim.vm.strategies.lazy_drop_base import LazyDropStrategy
@@ -32,6 +36,7 @@ from smpsim.vm.strategies.pv_map_entry import MapEntryPv
 from smpsim.vm.strategies.pv_ptp_tree import PtpTreePv
 from smpsim.vm.strategies.pv_rmap import RmapWalk
 from smpsim.vm.strategies.shootdown_base import ShootdownStrategy
+from smpsim.vm.strategies.shootdown_callfunc import CallFunctionShootdown
 from smpsim.vm.strategies.shootdown_invlpgb import InvlpgbShootdown
 from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
 from smpsim.vm.strategies.shootdown_percpu import PerCpuShootdown
@@ -48,7 +53,8 @@ from smpsim.vm.strategies.teardown_remove_pages import RemovePagesTeardown
 from smpsim.vm.strategies.teardown_zap_ptp import ZapPtpTeardown
 
 BASES: tuple[type, ...] = (PvTrackingStrategy, TeardownStrategy, LazyTlbStrategy, PressureSwitchStrategy,
-                           TlbTagsStrategy, ShootdownStrategy, LazyDropStrategy, PageAllocStrategy)
+                           TlbTagsStrategy, ShootdownStrategy, LazyDropStrategy, PageAllocStrategy,
+                           FlushRuleStrategy)
 
 BUILTIN: dict[str, dict] = {
     "pv_tracking": {"global_hash": GlobalHashPv, "map_entry": MapEntryPv, "ptp_tree": PtpTreePv,
@@ -59,8 +65,9 @@ BUILTIN: dict[str, dict] = {
     "pressure_switch": {"on": PressureSwitchOn, "off": PressureSwitchOff},
     "pcid": {"pmap": PmapIdTags, "pcid": PcidTags, "linux_asid": LinuxAsidTags},
     "shootdown": {"global_mailbox": GlobalMailboxShootdown, "per_cpu": PerCpuShootdown,
-                  "invlpgb": InvlpgbShootdown},
+                  "call_function": CallFunctionShootdown, "invlpgb": InvlpgbShootdown},
     "lazy_drop": {"refcount": RefcountLazyDrop, "shoot_lazies": ShootLazies},
     "page_alloc": {"global": GlobalPageAlloc, "pgflcache": PgflCachePageAlloc, "uma": UmaPageAlloc,
                    "pcp": PcpPageAlloc},
+    "flush_rule": {"va_count": VaCountFlush, "mmu_range": MmuRangeFlush, "page_or_all": PageOrAllFlush},
 }

@@ -8,7 +8,7 @@ range goes out in INVLPGB instructions of up to `invlpgb_count_max` pages each
 a full flush is one ASID-wide INVLPGB, and `TLBSYNC` waits until the issuer's own broadcasts have
 completed everywhere. Targets are never interrupted and take no handler cycles; lazy CPUs are
 flushed like the others and keep the mm. An mm on fewer CPUs is shot down with IPIs exactly as
-`per_cpu` does (the lazy-TLB and ack rules included). Broadcasts use no mailbox and no
+`call_function` does (the lazy-TLB and ack rules included). Broadcasts use no mailbox and no
 descriptor, so they never wait for one another.
 
 Costs (`[costs]`): `invlpgb` per instruction issued, `tlbsync` for the wait; see
@@ -22,13 +22,13 @@ from __future__ import annotations
 from smpsim.protocol import ShootdownRequest
 from smpsim.vm import generations
 from smpsim.vm.locks import Op
-from smpsim.vm.strategies.shootdown_percpu import PerCpuShootdown
+from smpsim.vm.strategies.shootdown_callfunc import CallFunctionShootdown
 
 GLOBAL_ASID_MIN_CPUS = 4        # mm_active_cpus_exceeds(mm, 3)
 INVLPGB_COUNT_MAX = 8           # pages per INVLPGB (CPUID Fn8000_0008 EDX[15:0] + 1); a choice, see docs
 
 
-class InvlpgbShootdown(PerCpuShootdown):
+class InvlpgbShootdown(CallFunctionShootdown):
     def shootnow(self, pmaps: list, vas, op: Op, reason: str) -> set[int]:
         for p in pmaps:
             if not p.global_asid and len(p.pm_cpus) >= GLOBAL_ASID_MIN_CPUS:
@@ -47,9 +47,8 @@ class InvlpgbShootdown(PerCpuShootdown):
         cpus = [v.id for v in k.views if v.curpmap in pmaps or ids & v.seen_gen.keys()]
         t0 = op.t
         xid = k.next_id("xid")
-        tags = tuple(sorted({p.tag for p in pmaps}))
-        reqs = [ShootdownRequest(xid, k.epoch, me, tuple(sorted(ids)), tags, vas, reason, cpu == me, False,
-                                 k.check) for cpu in cpus]
+        reqs = [ShootdownRequest(xid, k.epoch, me, tuple(sorted(ids)), *k.tags.request_tags(pmaps, vas, cpu), reason,
+                                 cpu == me, False, k.check) for cpu in cpus]
         ex = k.exchange(cpus, reqs) if cpus else None
         n = 1 if vas is None else -(-len(vas) // INVLPGB_COUNT_MAX)
         op.spend(n * c.invlpgb + c.tlbsync, "shootdown")

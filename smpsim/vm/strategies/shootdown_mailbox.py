@@ -79,11 +79,11 @@ class GlobalMailboxShootdown(ShootdownStrategy):
         k = self.k
         xid = k.next_id("xid")
         ids = tuple(p.id for p in pmaps)
-        tags = tuple(sorted({p.tag for p in pmaps}))
-        reqs = [ShootdownRequest(xid, k.epoch, me, ids, tags, vas, reason, False,
+        reqs = [ShootdownRequest(xid, k.epoch, me, ids, *k.tags.request_tags(pmaps, vas, cpu), reason, False,
                                  k.lazy.goes_stale(k.views[cpu], pmaps), k.check) for cpu in targets]
         if local:
-            reqs.append(ShootdownRequest(xid, k.epoch, me, ids, tags, vas, reason, True, False, k.check))
+            reqs.append(ShootdownRequest(xid, k.epoch, me, ids, *k.tags.request_tags(pmaps, vas, me), reason, True,
+                                         False, k.check))
         return reqs
 
     def wait_for_acks(self, op: Op, targets, acks, local_ack) -> int:

@@ -1,4 +1,5 @@
-"""TLB shootdown through per-initiator descriptors (`shootdown = "per_cpu"`): FreeBSD and Linux.
+"""TLB shootdown through per-initiator descriptors (`shootdown = "per_cpu"`): FreeBSD (and, through
+`call_function`, Linux).
 
 Models FreeBSD sys/amd64/amd64/pmap.c `pmap_invalidate_page` / `pmap_invalidate_all` over
 sys/x86/x86/mp_x86.c `smp_targeted_tlb_shootdown` (each initiator fills its own per-CPU
@@ -30,6 +31,8 @@ from smpsim.vm.strategies.shootdown_mailbox import GlobalMailboxShootdown
 
 
 class PerCpuShootdown(GlobalMailboxShootdown):
+    shorthand = True        # one all-but-self IPI when every other CPU is a target (ipi_all_but_self)
+
     def __init__(self, k, shootdown_batch: int, shootdown_ack: str = BEFORE_FLUSH):
         super().__init__(k, shootdown_batch, shootdown_ack)
         self._leaving: list = []
@@ -77,7 +80,7 @@ class PerCpuShootdown(GlobalMailboxShootdown):
         k = self.k
         cnt = k.counters
         timing = exchange_timing(k, op.cpu, targets, {a.cpu: a.flush_cycles for a in acks}, self.ack, None,
-                                 local, shared_ack=False)
+                                 local, shared_ack=False, shorthand=self.shorthand)
         op.spend(timing.done, "shootdown")
         cnt["shootdown_exchanges"] += 1
         cnt["shootdown_ipis"] += len(targets)

@@ -37,6 +37,21 @@ class TlbTagsStrategy(abc.ABC):
     def release(self, pmap) -> None:
         """pmap_destroy: the pmap's tag may be reused."""
 
+    def cpu_tag(self, pmap, cpu: int) -> int:
+        """The tag the pmap's entries carry in `cpu`'s TLB (the same on every CPU unless the tags
+        are per CPU, as FreeBSD's PCIDs are)."""
+        return pmap.tag
+
+    def request_tags(self, pmaps, vas, cpu: int):
+        """A shootdown's (tags, vas) as `cpu` must apply them: each pmap's tag as that CPU knows it."""
+        tags = tuple(sorted({self.cpu_tag(p, cpu) for p in pmaps}))
+        if vas is None:
+            return tags, None
+        mine = {p.tag: self.cpu_tag(p, cpu) for p in pmaps}
+        if all(a == b for a, b in mine.items()):
+            return tags, vas
+        return tags, tuple((mine.get(tag, tag), va) for tag, va in vas)
+
     def defer_flushes(self, pmaps, me: int) -> None:
         """A shootdown of `pmaps` from CPU `me`: note the flushes owed by CPUs it does not reach."""
 
