@@ -59,6 +59,11 @@ DESIGN_COUNTERS = (
     "ptp_zap_batches", "pmap_invalidate_all", "mmu_gather_forced_flushes", "shoot_lazies_ipis",
     "loops",                     # tlb_flush workload: map-touch-unmap loops completed
     "loops_per_sim_second",      # tlb_flush workload: loops over the simulated span, at machine.ghz
+    # Linux 6.13+ (issue 20): the lazy mm_cpumask and consider_global_asid
+    "mm_cpumask_writes",         # Linux: locked sets and clears of a CPU's bit in an mm_cpumask
+    "ipis_to_switched_away",     # Linux lazy mm_cpumask: IPIs to CPUs running another mm (TLB_REMOTE_WRONG_CPU)
+    "mm_cpumask_trims",          # Linux 6db2526c1d69: flushes with trim_cpumask set (once a second per mm)
+    "global_asid_considered",    # INVLPGB: consider_global_asid calls (after an IPI flush)
 )
 
 

@@ -23,6 +23,8 @@ from smpsim.vm.locks import Op
 from smpsim.vm.operations import PagedaemonRun
 from smpsim.vm.declare import Parameter
 
+RECLAIM_BATCH_REASON = "reclaim_batch"      # a batch's flush: Linux's arch_tlbbatch_flush (no mm)
+
 # the design's reclaim batch: read here, not by a strategy (owner None)
 RECLAIM_BATCH = Parameter("reclaim_batch", None, int, 1, "Victim pages whose invalidations the pagedaemon "
                           "sends as one shootdown (1: NetBSD's page by page; Linux's TTU_BATCH_FLUSH)",
@@ -121,7 +123,7 @@ def _free_victim(k, op: Op, frame: int, obj, offset: int) -> None:
 def _flush_batch(k, op: Op, touched: list, pending: list) -> int:
     """One shootdown for the batch's pmaps, then free its victims. Returns how many."""
     if touched:
-        k.shootdown.update(list(touched), op, "pagedaemon")
+        k.shootdown.update(list(touched), op, RECLAIM_BATCH_REASON)
         k.counters["reclaim_batches"] += 1
     n = len(pending)
     for frame, obj, offset in pending:
