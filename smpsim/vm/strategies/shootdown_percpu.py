@@ -55,6 +55,7 @@ class PerCpuShootdown(GlobalMailboxShootdown):
         chosen = k.lazy.ipi_targets([k.views[c] for c in cpus], pmaps, frees, self._now, self._no_mm)
         self._away = {c for c in chosen if k.lazy.switched_away(k.views[c], pmaps)}   # mm_cpumask rule
         cnt = k.counters
+        cnt["ipis_freeing_tables"] += len(chosen) if frees else 0
         for c in cpus:
             v = k.views[c]
             if c not in chosen:
