@@ -3,7 +3,9 @@ pmap, and what that means for the shootdowns that reach (or skip) it.
 
 The values are `lazy_netbsd` (NetBSD's LAZY / STALE states), `lazy_off` (no lazy TLB) and
 `lazy_linux` (Linux's lazy mm with tlb_gen). The pmap module and the shootdowns call these
-methods; they never ask which value they have.
+methods; they never ask which value they have. The kind's parameter `mm_cpumask` says when a
+CPU that switched away leaves the pmap's CPU set; only `lazy_linux` reads it (NetBSD's pmap_load
+and FreeBSD's pmap_activate_sw clear the bit at the switch: `eager`, the base's rule).
 """
 
 from __future__ import annotations

@@ -10,7 +10,11 @@ initiator ever waits for another (`mailbox_waits` stays 0; an initiator's own de
 again when its synchronous shootdown returns, so its waits are 0 by construction).
 
 Targets are the pmap's CPUs (pm_active / mm_cpumask) less the initiator, filtered by the lazy-TLB
-strategy (Linux skips lazy CPUs unless page tables are freed). The initiator pays the IPI sends
+strategy (Linux skips lazy CPUs unless page tables are freed, and applies its mm_cpumask rule: a
+target it says switched away, under Linux 6.13+'s lazy mask, is sent an empty request, since
+`flush_tlb_func` clears its bit and returns without flushing, so it is not made current; a batched
+reclaim flush, reason `reclaim_batch`, Linux's `arch_tlbbatch_flush` with no mm, flushes it
+anyway). The initiator pays the IPI sends
 (one per target) and waits for the acknowledgements (timed by smpsim.vm.ipi; each in the
 target's own descriptor, so they do not serialise on one line as NetBSD's do): with `shootdown_ack =
 "before"` (FreeBSD: `invltlb_handler` and friends store `smp_tlb_done` before the INVLPG /
