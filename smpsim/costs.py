@@ -142,6 +142,13 @@ class CostModel(BaseModel):
     rmap_vma_step: int = _c(100, "Linux rmap: one VMA of an anon_vma or i_mmap interval-tree walk "
                                  "(vma_address, then page_vma_mapped_walk down the page table): about "
                                  "three warm page-walk steps (~35 each, Molnar 2015); choice")
+    tlbsync_remote_socket: int = _c(180, "what TLBSYNC waits more for each socket beyond the first: "
+                                         "INVLPGB goes to every core of the machine, and the issuer's "
+                                         "TLBSYNC completes when the last socket has acknowledged over the "
+                                         "inter-socket link; no published figure, a choice: the extra of a "
+                                         "cross-socket line round trip over a same-socket one "
+                                         "(line_transfer_remote 300 - line_transfer 120), one per further "
+                                         "socket, as the acknowledgements are gathered by the issuing socket")
 
 
 def markdown() -> str:

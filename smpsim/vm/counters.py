@@ -68,6 +68,12 @@ DESIGN_COUNTERS = (
     "ptp_va_invalidations",      # NetBSD flush rule: freed PTPs whose recursive-mapping VA was queued
     "loops",                     # tlb_flush workload: map-touch-unmap loops completed
     "loops_per_sim_second",      # tlb_flush workload: loops over the simulated span, at machine.ghz
+    # Linux 6.13+ (issue 20): the lazy mm_cpumask and consider_global_asid
+    "mm_cpumask_writes",         # Linux: locked sets and clears of a CPU's bit in an mm_cpumask
+    "ipis_to_switched_away",     # Linux lazy mm_cpumask: IPIs to CPUs running another mm (TLB_REMOTE_WRONG_CPU)
+    "mm_cpumask_trims",          # Linux 6db2526c1d69: flushes with trim_cpumask set (once a second per mm)
+    "ipis_freeing_tables",       # per-CPU shootdowns: IPIs of flushes that free page tables (the whole mask)
+    "global_asid_considered",    # INVLPGB: consider_global_asid calls (after an IPI flush)
 )
 
 

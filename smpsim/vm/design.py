@@ -23,13 +23,14 @@ from dataclasses import field, make_dataclass
 from types import SimpleNamespace
 
 from smpsim.vm.pagedaemon import RECLAIM_BATCH
+from smpsim.vm.strategies.shootdown_invlpgb import GLOBAL_ASID_RULE
 from smpsim.vm.strategies import BASES, BUILTIN
 from smpsim.vm.declare import Kind, Parameter
 
 KINDS: dict[str, Kind] = {base.KIND.name: base.KIND for base in BASES}
 # parameter name -> its declaration (owner: the kind whose strategy takes it, or None: the kernel)
 PARAMETERS: dict[str, Parameter] = {p.name: p for p in (*(q for base in BASES for q in base.PARAMETERS),
-                                                        RECLAIM_BATCH)}
+                                                        RECLAIM_BATCH, GLOBAL_ASID_RULE)}
 
 _BASES: dict[str, type] = {base.KIND.name: base for base in BASES}
 _STRATEGIES: dict[str, dict] = {kind: dict(BUILTIN[kind]) for kind in KINDS}
@@ -63,17 +64,23 @@ PRESETS: dict[str, dict] = {
     "freebsd": dict(pv_tracking="pv_chunk", teardown="remove_pages", lazy_tlb="off", pressure_switch="off",
                     pcid="pcid", shootdown="per_cpu", shootdown_batch=1, shootdown_ack="before",
                     lazy_drop="refcount", flush_rule="page_or_all", page_alloc="uma"),
-    # Linux x86 6.x: mmu_gather fullmm, rmap instead of PV, lazy mm with tlb_gen, 6 dynamic ASIDs
-    # per CPU, per-CPU call-function queues acknowledged after the handler; the mmu_gather range
-    # rule: INVLPG per page of start..end up to tlb_single_page_flush_ceiling 33, else a full flush; pcp lists over zone->lock and the LRU-add stage under lru_lock.
+    # Linux x86 6.15-6.18: mmu_gather fullmm, rmap instead of PV, lazy mm with tlb_gen, 6 dynamic
+    # ASIDs per CPU, per-CPU call-function queues acknowledged after the handler; the mmu_gather range rule
+    # (INVLPG per page of start..end up to tlb_single_page_flush_ceiling 33, else a full flush); pcp
+    # lists over zone->lock and the LRU-add stage under lru_lock; the
+    # mm_cpumask updated lazily and trimmed once a second (6.13+: 209954cbc7d0, 6db2526c1d69);
+    # reclaim unmaps a shrink_folio_list list of SWAP_CLUSTER_MAX (32) folios with TTU_BATCH_FLUSH
+    # and flushes once (try_to_unmap_flush).
     "linux": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
                   pcid="linux_asid", shootdown="call_function", shootdown_batch=33, shootdown_ack="after",
-                  lazy_drop="refcount", flush_rule="mmu_range", page_alloc="pcp"),
-    # Linux 6.15 on AMD Zen 3+: as linux, with a global ASID and INVLPGB/TLBSYNC for an mm active
-    # on 4 or more CPUs.
+                  lazy_drop="refcount", flush_rule="mmu_range", page_alloc="pcp", mm_cpumask="lazy_trim",
+                  reclaim_batch=32),
+    # Linux 6.15 on AMD Zen 3+: as linux, with a global ASID and INVLPGB/TLBSYNC for an mm that
+    # consider_global_asid finds active on 4 or more CPUs.
     "linux_invlpgb": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
                           pcid="linux_asid", shootdown="invlpgb", shootdown_batch=33, shootdown_ack="after",
-                          lazy_drop="refcount", flush_rule="mmu_range", page_alloc="pcp"),
+                          lazy_drop="refcount", flush_rule="mmu_range", page_alloc="pcp", mm_cpumask="lazy_trim",
+                          reclaim_batch=32),
 }
 
 

@@ -1,15 +1,17 @@
 """TLB generations: how a CPU that a shootdown skipped catches up before it uses the pmap again.
 
 Models Linux's `tlb_gen` (arch/x86/mm/tlb.c: `inc_mm_tlb_gen` in `flush_tlb_mm_range`, and
-`flush_tlb_func` / `switch_mm_irqs_off` comparing `cpu_tlbstate.ctxs[asid].tlb_gen` with
-`mm->context.tlb_gen`), which FreeBSD's per-CPU `pm_pcids[cpu].pm_gen` resembles. Every
-shootdown of a pmap bumps `pmap.tlb_gen`; each CPU remembers, per pmap, the generation its
-entries are current to (`view.seen_gen`). A CPU reached by the flush (IPI or broadcast) is
-current; a CPU it skipped (a lazy Linux CPU, a CPU that switched to another mm and kept the
-entries under its ASID) is behind and flushes before it uses the pmap: a partial flush of the
-last range when exactly one generation behind and that flush was partial, else a full flush of
-the ASID, as `flush_tlb_func` decides. In the model the partial catch-up costs the range's
-INVLPGs but drops every entry of the tag (a superset, so never less safe).
+`switch_mm_irqs_off` comparing `cpu_tlbstate.ctxs[asid].tlb_gen` with `mm->context.tlb_gen`),
+which FreeBSD's per-CPU `pm_pcids[cpu].pm_gen` resembles. Every shootdown of a pmap bumps
+`pmap.tlb_gen`; each CPU remembers, per pmap, the generation its entries are current to
+(`view.seen_gen`). A CPU reached by the flush (IPI or broadcast) is current; a CPU it skipped (a
+lazy Linux CPU, a CPU that switched to another mm and kept the entries under its ASID) is behind
+and flushes the whole ASID before it uses the pmap: `switch_mm_irqs_off` sets `need_flush` when
+the slot's tlb_gen is behind (back from lazy on the same mm: "TLB contents went out of date while
+we were in lazy mode"; to another mm: `choose_new_asid`) and reloads CR3 without NOFLUSH; FreeBSD's
+`pmap_activate_sw` likewise invalidates the whole PCID when its generation is stale. Only
+`flush_tlb_func`, answering an IPI, replays a range one generation behind; a catch-up at a switch
+never does (`tlb_gen_partial_flushes` stays 0; issue 20 found the earlier partial replay here).
 """
 
 from __future__ import annotations
@@ -41,13 +43,8 @@ def catch_up(k, view, pmap, op) -> bool:
     if seen is None or seen >= pmap.tlb_gen:      # never ran it here, or current
         view.seen_gen[pmap.id] = pmap.tlb_gen
         return False
-    c = k.costs
-    if seen == pmap.tlb_gen - 1 and pmap.last_flush is not None:
-        k.counters["tlb_gen_partial_flushes"] += 1
-        op.spend(pmap.last_flush * c.invlpg, "other")
-    else:
-        k.counters["tlb_gen_full_flushes"] += 1
-        op.spend(c.local_full_flush, "other")
+    k.counters["tlb_gen_full_flushes"] += 1
+    op.spend(k.costs.local_full_flush, "other")
     view.flush(k.tags.user_flush)
     view.seen_gen[pmap.id] = pmap.tlb_gen
     return True

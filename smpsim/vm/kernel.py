@@ -161,11 +161,12 @@ class Kernel:
 
     # --- CPU views ------------------------------------------------------------------------------------
     def drop_cpu_ref(self, view: CpuView, op: Op) -> None:
-        """The CPU loads another pmap: leave pm_cpus and release its reference (pmap_load)."""
+        """The CPU loads another pmap: leave pm_cpus (when the lazy-TLB strategy's mm_cpumask rule
+        says so) and release its reference (pmap_load)."""
         old = view.curpmap
         if old is None:
             return
-        old.pm_cpus.discard(view.id)
+        self.lazy.leave_cpumask(old, view, op)
         view.curpmap = None
         view.state = KERNEL
         view.fills_pmap = None

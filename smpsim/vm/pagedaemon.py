@@ -13,7 +13,16 @@ is a fresh fault. Each victim is unmapped everywhere by `pmap_page_remove`.
 With the design's `reclaim_batch` N > 1 the invalidations of up to N victims
 are gathered and sent as one shootdown (one flush per target CPU per batch, as
 Linux's TTU_BATCH_FLUSH / try_to_unmap_flush in mm/rmap.c does), and the
-victims are freed only after it; N = 1 is NetBSD's page-by-page path.
+victims are freed only after it; N = 1 is NetBSD's page-by-page path. The Linux
+presets take 32: mm/vmscan.c `shrink_lruvec` isolates at most SWAP_CLUSTER_MAX
+(32, include/linux/swap.h) folios per `shrink_inactive_list` call, and
+`shrink_folio_list` unmaps that list with TTU_BATCH_FLUSH (`set_tlb_ubc_flush_pending`
+gathers the mms' cpumasks) and flushes once before freeing it (`try_to_unmap_flush`
+-> `arch_tlbbatch_flush`). That flush names no mm (shootdown reason `reclaim_batch`,
+which the per-CPU shootdown reads: every CPU of the gathered masks that is not lazy
+gets it). Not modelled: `try_to_unmap_flush_dirty`, the flush before writing back a
+dirty folio whose PTE was writable (Gorman's "Immediately flush dirty PTEs"), which
+cuts a batch of dirty anonymous pages short; the model does not track dirtiness.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from smpsim.errors import SimulationError
 from smpsim.vm.locks import Op
 from smpsim.vm.operations import PagedaemonRun
 from smpsim.vm.declare import Parameter
+
+RECLAIM_BATCH_REASON = "reclaim_batch"      # a batch's flush: Linux's arch_tlbbatch_flush (no mm)
 
 # the design's reclaim batch: read here, not by a strategy (owner None)
 RECLAIM_BATCH = Parameter("reclaim_batch", None, int, 1, "Victim pages whose invalidations the pagedaemon "
@@ -121,7 +132,7 @@ def _free_victim(k, op: Op, frame: int, obj, offset: int) -> None:
 def _flush_batch(k, op: Op, touched: list, pending: list) -> int:
     """One shootdown for the batch's pmaps, then free its victims. Returns how many."""
     if touched:
-        k.shootdown.update(list(touched), op, "pagedaemon")
+        k.shootdown.update(list(touched), op, RECLAIM_BATCH_REASON)
         k.counters["reclaim_batches"] += 1
     n = len(pending)
     for frame, obj, offset in pending:

@@ -87,7 +87,7 @@ class PmapModule:
         k = self.k
         if pmap is view.curpmap:
             if view.state == STALE:
-                pmap.pm_cpus.add(view.id)           # back in; the CPU flushes before use
+                k.lazy.join_cpumask(pmap, view, op)  # back in; the CPU flushes before use
                 k.tags.stale_return(view, pmap, op)
             else:
                 k.lazy.reactivate(view, pmap, op)   # back from LAZY: the design's catch-up rule
@@ -96,7 +96,7 @@ class PmapModule:
             k.drop_cpu_ref(view, op)
             view.curpmap = pmap
             self.pmap_reference(pmap)
-            pmap.pm_cpus.add(view.id)
+            k.lazy.join_cpumask(pmap, view, op)
             view.state = VALID
             k.tags.load(view, op)
         k.tags.activated(view, pmap, op)
