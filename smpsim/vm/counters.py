@@ -57,6 +57,7 @@ DESIGN_COUNTERS = (
     "pv_tree_steps", "p2v_lock_waits", "pv_chunks_allocated", "pv_chunks_freed",
     "pv_trylock_failures", "pv_gen_restarts", "rmap_updates", "rmap_vmas_walked",
     "ptp_zap_batches", "pmap_invalidate_all", "mmu_gather_forced_flushes", "shoot_lazies_ipis",
+    "fork_ptes_copied",          # fork: PTEs copied into the child (pmap_copy, copy_page_range)
     "loops",                     # tlb_flush workload: map-touch-unmap loops completed
     "loops_per_sim_second",      # tlb_flush workload: loops over the simulated span, at machine.ghz
 )

@@ -54,17 +54,17 @@ PRESETS: dict[str, dict] = {
     # shootdown descriptors; a multi-page pmap_remove ends in pmap_invalidate_all (ceiling 1).
     "freebsd": dict(pv_tracking="pv_chunk", teardown="remove_pages", lazy_tlb="off", pressure_switch="off",
                     pcid="pcid", shootdown="per_cpu", shootdown_batch=1, shootdown_ack="before",
-                    lazy_drop="refcount"),
+                    lazy_drop="refcount", fork="pmap_copy"),
     # Linux x86 6.x: mmu_gather fullmm, rmap instead of PV, lazy mm with tlb_gen, 6 dynamic ASIDs
     # per CPU, per-CPU call-function queues acknowledged after the handler, ceiling 33.
     "linux": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
                   pcid="linux_asid", shootdown="per_cpu", shootdown_batch=33, shootdown_ack="after",
-                  lazy_drop="refcount"),
+                  lazy_drop="refcount", fork="copy_page_range"),
     # Linux 6.15 on AMD Zen 3+: as linux, with a global ASID and INVLPGB/TLBSYNC for an mm active
     # on 4 or more CPUs.
     "linux_invlpgb": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
                           pcid="linux_asid", shootdown="invlpgb", shootdown_batch=33, shootdown_ack="after",
-                          lazy_drop="refcount"),
+                          lazy_drop="refcount", fork="copy_page_range"),
 }
 
 

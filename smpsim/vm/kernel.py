@@ -91,6 +91,7 @@ class Kernel:
         self.pv, self.teardown, self.shootdown = s.pv_tracking, s.teardown, s.shootdown
         self.lazy, self.tags, self.pressure = s.lazy_tlb, s.pcid, s.pressure_switch
         self.lazy_drop = s.lazy_drop
+        self.fork = s.fork
         self.pmap_mod = PmapModule(self)
 
     def next_id(self, kind: str) -> int:

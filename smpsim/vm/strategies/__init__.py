@@ -12,6 +12,10 @@ plus one line here.
 
 from __future__ import annotations
 
+from smpsim.vm.strategies.fork_base import ForkStrategy
+from smpsim.vm.strategies.fork_copy_page_range import CopyPageRangeFork
+from smpsim.vm.strategies.fork_pmap_copy import PmapCopyFork
+from smpsim.vm.strategies.fork_uvm import UvmFork
 from smpsim.vm.strategies.lazy_base import LazyTlbStrategy
 from smpsim.vm.strategies.lazy_drop import RefcountLazyDrop, ShootLazies
 from smpsim.vm.strategies.lazy_drop_base import LazyDropStrategy
@@ -43,7 +47,7 @@ from smpsim.vm.strategies.teardown_remove_pages import RemovePagesTeardown
 from smpsim.vm.strategies.teardown_zap_ptp import ZapPtpTeardown
 
 BASES: tuple[type, ...] = (PvTrackingStrategy, TeardownStrategy, LazyTlbStrategy, PressureSwitchStrategy,
-                           TlbTagsStrategy, ShootdownStrategy, LazyDropStrategy)
+                           TlbTagsStrategy, ShootdownStrategy, LazyDropStrategy, ForkStrategy)
 
 BUILTIN: dict[str, dict] = {
     "pv_tracking": {"global_hash": GlobalHashPv, "map_entry": MapEntryPv, "ptp_tree": PtpTreePv,
@@ -56,4 +60,5 @@ BUILTIN: dict[str, dict] = {
     "shootdown": {"global_mailbox": GlobalMailboxShootdown, "per_cpu": PerCpuShootdown,
                   "invlpgb": InvlpgbShootdown},
     "lazy_drop": {"refcount": RefcountLazyDrop, "shoot_lazies": ShootLazies},
+    "fork": {"uvm": UvmFork, "pmap_copy": PmapCopyFork, "copy_page_range": CopyPageRangeFork},
 }
