@@ -109,6 +109,12 @@ class CostModel(BaseModel):
                                 "mapcount and refcount raised (two atomics on a struct page line not "
                                 "recently touched); choice, tuned with fork_pte_copy to the 70 ns per page "
                                 "measured by measure/fork_exit.c (2026-12-05)")
+    zap_rmap_drop: int = _c(110, "Linux exit zapping an anonymous PTE whose page an ancestor still maps (one "
+                                 "fork copied or a read fault shared): folio_remove_rmap_ptes drops the "
+                                 "mapcount, and tlb_finish_mmu's free_pages_and_swap_cache drops the "
+                                 "reference without freeing the page; choice, tuned so that Linux's simulated "
+                                 "exit costs the ~54 ns per copied page measured by measure/fork_exit.c "
+                                 "(2026-12-05) beyond what the mmu_gather teardown charges; not its own evidence")
 
     # --- IPIs and shootdowns -----------------------------------------------------------
     ipi_send: int = _c(170, "initiator's cost per IPI target (ICR write and collecting that target's "

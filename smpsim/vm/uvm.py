@@ -211,6 +211,7 @@ def exit_teardown(k, op: Op, proc: Process) -> None:
     """uvmspace_free: pmap_remove_all, unmap everything, pmap_update, pmap_destroy."""
     pmap = proc.pmap
     pm = k.pmap_mod
+    k.fork.exit_zap(proc, op)
     emptied = pm.pmap_remove_all(pmap)
     k.dying[pmap.id] = pmap
     detached = []
