@@ -105,6 +105,41 @@ class CostModel(BaseModel):
                             "cycles at 2.5 GHz; mean taken) on this machine (measure/page_alloc_fault.c "
                             "under perf, KVM guest, 2026; measure/results)")
 
+    # --- fork, exit and wait --------------------------------------------------------------
+    fork_fixed: int = _c(110_000, "process creation outside the VM copy (fork1/copy_process: the proc, "
+                                  "threads, credentials, file table, signals, the new pmap's top level), "
+                                  "charged to every new process (fork, and a workload's spawn of an image): "
+                                  "measured on this machine by measure/fork_exit.c: the fork syscall as the "
+                                  "parent sees it is 44.2 us + 70 ns per touched page (Linux 6.18, KVM "
+                                  "guest, AMD EPYC, 2026-12-05), the intercept at 2.5 GHz. No figure for "
+                                  "today's NetBSD or FreeBSD was found (McGarry 2004 compares NetBSD 2.0 "
+                                  "and FreeBSD 5.3 on 2004 hardware): every kernel gets Linux's, a choice")
+    exit_fixed: int = _c(127_000, "exit() outside the address space's teardown (exit1/do_exit: files, "
+                                  "signals, reparenting, waking the parent), charged to the Exit operation: "
+                                  "measured on this machine by measure/fork_exit.c: from the child's "
+                                  "_exit(0) until the parent's waitid returns is 50.9 us + 54 ns per page "
+                                  "(Linux 6.18, KVM guest, 2026-12-05), the intercept at 2.5 GHz; every "
+                                  "kernel gets it, a choice (no BSD figure found)")
+    wait_fixed: int = _c(9_800, "the parent's wait reaping an exited child (wait4 -> release_task / "
+                                "proc_free), charged with the child's teardown since the model has no "
+                                "operation for the parent's return from wait: measured on this machine by "
+                                "measure/fork_exit.c: waitpid of a zombie is 3.9 us (2026-12-05)")
+    fork_pte_copy: int = _c(40, "fork copying one PTE beyond the pmap_enter it goes through (the loop of "
+                                "copy_pte_range or amd64 pmap_copy: read the source PTE, find its struct "
+                                "page, store the copy): choice, tuned with fork_rmap_dup so that Linux's "
+                                "simulated fork costs ~70 ns per touched page, as measure/fork_exit.c "
+                                "measured (2026-12-05); not its own evidence")
+    fork_rmap_dup: int = _c(45, "Linux folio_try_dup_anon_rmap_pte per copied anonymous PTE: the folio's "
+                                "mapcount and refcount raised (two atomics on a struct page line not "
+                                "recently touched); choice, tuned with fork_pte_copy to the 70 ns per page "
+                                "measured by measure/fork_exit.c (2026-12-05)")
+    zap_rmap_drop: int = _c(110, "Linux exit zapping an anonymous PTE whose page an ancestor still maps (one "
+                                 "fork copied or a read fault shared): folio_remove_rmap_ptes drops the "
+                                 "mapcount, and tlb_finish_mmu's free_pages_and_swap_cache drops the "
+                                 "reference without freeing the page; choice, tuned so that Linux's simulated "
+                                 "exit costs the ~54 ns per copied page measured by measure/fork_exit.c "
+                                 "(2026-12-05) beyond what the mmu_gather teardown charges; not its own evidence")
+
     # --- IPIs and shootdowns -----------------------------------------------------------
     ipi_send: int = _c(170, "initiator's cost per IPI target (ICR write, or queueing Linux's call-function "
                             "entry, and collecting that target's acknowledgement): each extra same-socket "

@@ -1,19 +1,23 @@
-"""fork as UVM does it: copy-on-write sharing, write-protection of the parent, exec replacing the
-vmspace, and what fork_exit / fork_exec_exit report per fork."""
+"""fork per kernel: copy-on-write sharing, write-protection of the parent, the PTE copy of
+FreeBSD's pmap_copy and Linux's copy_page_range (and the child's exit zapping it), nested forks
+through chains of copy-on-write sources, exec replacing the vmspace, and what fork_exit /
+fork_exec_exit / shell report per fork."""
 
 from __future__ import annotations
+
+import pytest
 
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments.workloads import make_workload
 from smpsim.runtime.transport import InlineTransport
-from smpsim.vm import fork, uvm
+from smpsim.vm import checker, fork, uvm
 from smpsim.vm.engine.coordinator import VmCoordinator
 from smpsim.vm.locks import Op
 from tests.helpers import config_dict, run_inline
 
 
-def _kernel():
-    cfg = cfgmod.validate(config_dict("fork_exit"))
+def _kernel(policy="netbsd5"):
+    cfg = cfgmod.validate(config_dict("fork_exit", policies=(policy,)))
     vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), make_workload(cfg), check=True)
     vm.start()
     return vm.k
@@ -94,3 +98,113 @@ def test_fork_exec_exit_execs_and_tears_the_old_vmspace_down():
     c = _fork_run("fork_exec_exit")
     assert c["execs"] == c["forks"] == 12
     assert c["pmaps_destroyed"] >= 2 * 12                 # each child's pre-exec and post-exec pmaps
+
+
+def test_pmap_copy_gives_the_child_the_parents_ptes_read_only_with_pv_entries():
+    k = _kernel("freebsd")
+    parent, op = _parent(k, pages=8)
+    lib = uvm.make_object(k, "lib.so", shared=True)
+    uvm.uvm_map(k, op, parent, 2 << 18, 4, lib, prot="rx", prefault=4)
+    inserts = k.counters["pv_inserts"]
+    child = fork.uvmspace_fork(k, op, parent, "child", [1])
+    assert child.pmap.resident == parent.pmap.resident == 12          # shared entries too (vmspace_fork)
+    assert k.counters["fork_ptes_copied"] == 12 and k.counters["pv_inserts"] - inserts == 12
+    for va, pte in child.pmap.valid_ptes():
+        assert pte.frame == parent.pmap.pte(va).frame and "w" not in pte.prot and not pte.ref   # PG_A cleared
+    checker.check_all(k)
+
+
+def test_copy_page_range_copies_private_ptes_write_protects_both_sides_and_flushes_the_parents_mm():
+    k = _kernel("linux")
+    parent, op = _parent(k, pages=8)
+    lib = uvm.make_object(k, "lib.so", shared=True)
+    uvm.uvm_map(k, op, parent, 2 << 18, 4, lib, prot="rx", prefault=4)
+    updates = []
+    real_update = k.pmap_mod.pmap_update
+    k.pmap_mod.pmap_update = lambda pmap, o, reason: (updates.append((pmap, reason, pmap.packet.full)),
+                                                      real_update(pmap, o, reason))
+    child = fork.uvmspace_fork(k, op, parent, "child", [1])
+    assert child.pmap.resident == 8                                   # the library's text is not copied
+    assert child.pmap.pte(2 << 18) is None and k.counters["fork_ptes_copied"] == 8
+    assert all("w" not in pte.prot for _, pte in parent.pmap.valid_ptes())
+    assert all("w" not in pte.prot for _, pte in child.pmap.valid_ptes())
+    assert updates == [(parent.pmap, "fork", True)]                   # one flush_tlb_mm of the parent
+    checker.check_all(k)
+
+
+@pytest.mark.parametrize("policy", ["netbsd5", "freebsd", "linux"])
+def test_the_childs_exit_zaps_what_it_was_given_and_leaves_the_parents_pages(policy):
+    k = _kernel(policy)
+    parent, op = _parent(k, pages=8)
+    frames = {va: pte.frame for va, pte in parent.pmap.valid_ptes()}
+    child = fork.uvmspace_fork(k, op, parent, "child", [1])
+    fork.touch(k, op, child, 1 << 18, 2, write=False)
+    freed = k.counters["pages_freed"]
+    uvm.exit_teardown(k, Op("teardown", 0, op.t, k.counters), child)
+    assert child.pmap.resident == 0 and k.counters["pages_freed"] == freed
+    assert {va: pte.frame for va, pte in parent.pmap.valid_ptes()} == frames
+    checker.check_all(k)
+
+
+def _exit_cycles(policy, pages):
+    k = _kernel(policy)
+    parent, op = _parent(k, pages=pages)
+    child = fork.uvmspace_fork(k, op, parent, "child", [1])
+    top = Op("teardown", 0, op.t, k.counters)
+    uvm.exit_teardown(k, top, child)
+    return top.t - top.start
+
+
+def test_linuxs_child_exit_grows_per_page_and_netbsds_does_not():
+    assert _exit_cycles("netbsd10", 256) == _exit_cycles("netbsd10", 8)        # its child mapped nothing
+    assert _exit_cycles("linux", 256) - _exit_cycles("linux", 8) > 248 * 100   # zap + rmap drop per page
+
+
+@pytest.mark.parametrize("policy", ["netbsd5", "seed", "freebsd", "linux"])
+def test_a_child_forking_before_exec_resolves_faults_through_the_chain(policy):
+    k = _kernel(policy)
+    parent, op = _parent(k, pages=8)
+    va = 1 << 18
+    pframe = parent.pmap.pte(va + 1).frame
+    child = fork.uvmspace_fork(k, op, parent, "child", [1])
+    fork.touch(k, op, child, va, 1, write=True)                      # the child's own copy of page 0
+    cframe = child.pmap.pte(va).frame
+    grandchild = fork.uvmspace_fork(k, op, child, "grandchild", [1])
+    entry = grandchild.map.lookup(va)
+    assert entry.sources() == (child.map.lookup(va).obj, parent.map.lookup(va).obj)
+    fork.touch(k, op, grandchild, va, 2, write=False)
+    assert grandchild.pmap.pte(va).frame == cframe                    # found in the child's amap
+    assert grandchild.pmap.pte(va + 1).frame == pframe                # found behind it, in the parent's
+    fork.touch(k, op, grandchild, va + 1, 1, write=True)
+    assert grandchild.pmap.pte(va + 1).frame not in (pframe, cframe)
+    checker.check_all(k)
+    for proc in (grandchild, child):
+        uvm.exit_teardown(k, Op("teardown", 0, op.t, k.counters), proc)
+        checker.check_all(k)
+    assert parent.pmap.pte(va + 1).frame == pframe
+
+
+def test_a_source_outlives_its_owner_until_its_last_copy_goes():
+    k = _kernel()
+    parent, op = _parent(k, pages=4)
+    va = 1 << 18
+    pframe = parent.pmap.pte(va).frame
+    child = fork.uvmspace_fork(k, op, parent, "child", [1])
+    uvm.exit_teardown(k, Op("teardown", 0, op.t, k.counters), parent)
+    assert pframe in k.phys.owner                                     # still the child's source
+    fork.touch(k, op, child, va, 1, write=False)
+    assert child.pmap.pte(va).frame == pframe
+    checker.check_all(k)
+    freed = k.counters["pages_freed"]
+    uvm.exit_teardown(k, Op("teardown", 0, op.t, k.counters), child)
+    assert k.counters["pages_freed"] - freed == 4 and pframe not in k.phys.owner
+    checker.check_all(k)
+
+
+@pytest.mark.parametrize("policy", ["netbsd5", "seed", "netbsd10", "freebsd", "linux", "linux_invlpgb"])
+def test_the_shell_workload_runs_under_every_preset(policy):
+    d = config_dict({"kind": "shell", "iterations": 2, "pages": 32, "entries": 2, "child_pages": 8,
+                     "child_writes": 2, "parent_writes": 8, "libs": 1, "lib_pages": 8},
+                    policies=(policy,), ncpus=2)
+    c = run_inline(d)[1]["counters"]                                  # the checker runs throughout
+    assert c["execs"] == 4 and c["forks"] == 8 and c["exits"] == 8

@@ -31,6 +31,7 @@ SMALL = {
     "fork_exit": {"kind": "fork_exit", "iterations": 2, "pages": 32, "entries": 2},
     "fork_exec_exit": {"kind": "fork_exec_exit", "iterations": 2, "pages": 32, "entries": 2, "libs": 2,
                        "lib_pages": 16},
+    "shell": {"kind": "shell", "iterations": 2, "pages": 32, "entries": 2, "libs": 1, "lib_pages": 16},
     "munmap_fanout": {"kind": "munmap_fanout", "threads": 4, "region_pages": 40, "rounds": 3, "protect": True},
     "memory_pressure": {"kind": "memory_pressure", "processes": 2, "pages": 256, "entries": 4, "growers": 1,
                         "grow_pages": 200, "exit_start_epoch": 2, "stagger_epochs": 1, "run_epochs": 2},

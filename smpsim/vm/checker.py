@@ -110,8 +110,8 @@ def check_objects(k) -> None:
     for proc in k.procs.values():
         for entry in proc.map.entries:
             refs[entry.obj.id] = refs.get(entry.obj.id, 0) + 1
-            if entry.backing is not None:
-                refs[entry.backing.id] = refs.get(entry.backing.id, 0) + 1
+            for src in entry.sources():
+                refs[src.id] = refs.get(src.id, 0) + 1
     for obj in list(k.objects.values()):
         if obj.refs != refs.get(obj.id, 0):
             _fail("object_refcount", f"object {obj.name} has {obj.refs} references but "

@@ -66,6 +66,7 @@ DESIGN_COUNTERS = (
     "pcid_generations",          # FreeBSD PCIDs: a CPU ran out of PCIDs and started a new generation
     "abit_elided_invalidations",  # NetBSD flush rule: removed PTEs never referenced (PG_U clear), not queued
     "ptp_va_invalidations",      # NetBSD flush rule: freed PTPs whose recursive-mapping VA was queued
+    "fork_ptes_copied",          # fork: PTEs copied into the child (pmap_copy, copy_page_range)
     "loops",                     # tlb_flush workload: map-touch-unmap loops completed
     "loops_per_sim_second",      # tlb_flush workload: loops over the simulated span, at machine.ghz
     # Linux 6.13+ (issue 20): the lazy mm_cpumask and consider_global_asid

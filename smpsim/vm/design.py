@@ -63,7 +63,7 @@ PRESETS: dict[str, dict] = {
     # pmap_invalidate_all (flush rule page_or_all; ceiling 1 for P->V removals); per-CPU UMA page buckets over the per-domain free lock.
     "freebsd": dict(pv_tracking="pv_chunk", teardown="remove_pages", lazy_tlb="off", pressure_switch="off",
                     pcid="pcid", shootdown="per_cpu", shootdown_batch=1, shootdown_ack="before",
-                    lazy_drop="refcount", flush_rule="page_or_all", page_alloc="uma"),
+                    lazy_drop="refcount", flush_rule="page_or_all", page_alloc="uma", fork="pmap_copy"),
     # Linux x86 6.15-6.18: mmu_gather fullmm, rmap instead of PV, lazy mm with tlb_gen, 6 dynamic
     # ASIDs per CPU, per-CPU call-function queues acknowledged after the handler; the mmu_gather range rule
     # (INVLPG per page of start..end up to tlb_single_page_flush_ceiling 33, else a full flush); pcp
@@ -74,13 +74,13 @@ PRESETS: dict[str, dict] = {
     "linux": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
                   pcid="linux_asid", shootdown="call_function", shootdown_batch=33, shootdown_ack="after",
                   lazy_drop="refcount", flush_rule="mmu_range", page_alloc="pcp", mm_cpumask="lazy_trim",
-                  reclaim_batch=32),
+                  reclaim_batch=32, fork="copy_page_range"),
     # Linux 6.15 on AMD Zen 3+: as linux, with a global ASID and INVLPGB/TLBSYNC for an mm that
     # consider_global_asid finds active on 4 or more CPUs.
     "linux_invlpgb": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
                           pcid="linux_asid", shootdown="invlpgb", shootdown_batch=33, shootdown_ack="after",
                           lazy_drop="refcount", flush_rule="mmu_range", page_alloc="pcp", mm_cpumask="lazy_trim",
-                          reclaim_batch=32),
+                          reclaim_batch=32, fork="copy_page_range"),
 }
 
 

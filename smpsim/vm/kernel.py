@@ -92,6 +92,7 @@ class Kernel:
         self.lazy_drop = s.lazy_drop
         self.page_alloc = s.page_alloc
         self.flush_rule = s.flush_rule
+        self.fork = s.fork
         self.pmap_mod = PmapModule(self)
 
     def next_id(self, kind: str) -> int:

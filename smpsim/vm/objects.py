@@ -14,7 +14,7 @@ from smpsim.vm.locks import SimLock
 
 
 class UObject:
-    __slots__ = ("id", "name", "shared", "pages", "lock", "refs")
+    __slots__ = ("id", "name", "shared", "pages", "lock", "refs", "sourced")
 
     def __init__(self, oid: int, name: str, shared: bool):
         self.id = oid
@@ -23,6 +23,7 @@ class UObject:
         self.pages: dict[int, int] = {}      # offset (pages) -> frame
         self.lock = SimLock(f"obj{oid}", "object")
         self.refs = 0                        # map entries referencing it
+        self.sourced = 0                     # of them, entries naming it as a copy-on-write source
 
 
 @dataclass(eq=False)
@@ -34,7 +35,11 @@ class VmMapEntry:
 
     `backing` is the copy-on-write source of a forked private entry (the parent's amap,
     shared with needs-copy set, as uvmspace_fork leaves it): a read fault maps its page
-    read-only, a write fault copies it into `obj`, the entry's own amap.
+    read-only, a write fault copies it into `obj`, the entry's own amap. `chain` holds the
+    sources behind it when the parent was itself a forked child (a child forking before exec,
+    as a shell does): the grandchild's entry looks in `obj`, then `backing` (the child's own
+    amap), then the chain (the grandparent's), as UVM's shared anons and Linux's anon_vma
+    chains resolve. The entry holds a reference on every source.
     """
     start: int
     npages: int
@@ -44,6 +49,11 @@ class VmMapEntry:
     wired: bool = False
     pv: dict = field(default_factory=dict)
     backing: UObject | None = None
+    chain: tuple = ()
+
+    def sources(self) -> tuple:
+        """The copy-on-write sources, nearest first."""
+        return () if self.backing is None else (self.backing, *self.chain)
 
     @property
     def end(self) -> int:

@@ -47,7 +47,9 @@ def make_object(k, name: str, shared: bool) -> UObject:
 
 
 def spawn(k, op: Op, name: str, cpus: list[int]) -> Process:
-    """fork/exec: a new process with an empty map and threads on `cpus` (first is home)."""
+    """A new process with an empty map and threads on `cpus` (first is home): fork1's process
+    creation (`fork_fixed`: everything but the address space's copy, measured; see costs), for
+    a forked child (smpsim.vm.fork) and for a workload's new image alike."""
     need_pages(k, op, 1)
     pid = k.next_id("proc")
     pmap = k.pmap_mod.pmap_create(pid, op)
@@ -57,7 +59,7 @@ def spawn(k, op: Op, name: str, cpus: list[int]) -> Process:
         proc.threads.append(t)
         k.views[cpu].runq.append(t)
     k.procs[pid] = proc
-    op.spend(k.costs.context_switch, "other")   # fork/exec bookkeeping; a choice, same for all policies
+    op.spend(k.costs.fork_fixed, "other")
     return proc
 
 
@@ -119,7 +121,9 @@ def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, ev
         op.acquire(entry.obj.lock, c.lock_acquire, "other")
     if not pmap_empty:
         k.pmap_mod.pmap_remove(pmap, sva, eva, entry, op, reason)
-    if not entry.obj.shared:
+    if not entry.obj.shared and not entry.obj.sourced:
+        # (an amap still a copy-on-write source of another entry keeps its pages until the last
+        # reference goes: _release_entry)
         lo = entry.offset + (sva - entry.start)
         hi = lo + (eva - sva)
         pages = entry.obj.pages
@@ -136,15 +140,20 @@ def _unmap_entry_range(k, op: Op, proc: Process, entry: VmMapEntry, sva: int, ev
     return detached
 
 
-def _release_object(k, obj: UObject, backing: UObject | None = None) -> None:
-    """A map entry lets go of its object (and of its copy-on-write source): a private object
-    goes away with its last entry; a shared one stays cached."""
-    for o in (obj, backing):
-        if o is None:
-            continue
+def _release_entry(k, entry: VmMapEntry) -> list:
+    """A map entry lets go of its object and of its copy-on-write sources: a private object
+    goes away with its last entry (amap_unref -> amap_wipeout), its remaining pages (kept while
+    it was another entry's source) returned for freeing; a shared one stays cached."""
+    frames = []
+    for o in (entry.obj, *entry.sources()):
         o.refs -= 1
+        if o is not entry.obj:
+            o.sourced -= 1
         if o.refs == 0 and not o.shared:
             k.objects.pop(o.id, None)
+            frames += [o.pages[off] for off in sorted(o.pages)]
+            o.pages.clear()
+    return frames
 
 
 def _free_detached(k, op: Op, frames: list) -> None:
@@ -168,22 +177,24 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
         if entry.start < sva:
             proc.map.insert(VmMapEntry(entry.start, sva - entry.start, entry.obj, entry.offset, entry.prot,
                                        entry.wired, {v: f for v, f in entry.pv.items() if v < sva},
-                                       entry.backing))
+                                       entry.backing, entry.chain))
             _hold(entry)
         if eva < entry.end:
             proc.map.insert(VmMapEntry(eva, entry.end - eva, entry.obj, entry.offset + (eva - entry.start),
                                        entry.prot, entry.wired, {v: f for v, f in entry.pv.items() if v >= eva},
-                                       entry.backing))
+                                       entry.backing, entry.chain))
             _hold(entry)
-        _release_object(k, entry.obj, entry.backing)
+        detached += _release_entry(k, entry)
     k.pmap_mod.pmap_update(proc.pmap, op, reason)
     _free_detached(k, op, detached)
 
 
 def _hold(entry: VmMapEntry) -> None:
+    """One more entry names `entry`'s object and sources (a clipped piece, a forked child's)."""
     entry.obj.refs += 1
-    if entry.backing is not None:
-        entry.backing.refs += 1
+    for src in entry.sources():
+        src.refs += 1
+        src.sourced += 1
 
 
 def uvm_map_protect(k, op: Op, proc: Process, start: int, npages: int, prot: str) -> None:
@@ -200,17 +211,19 @@ def exit_teardown(k, op: Op, proc: Process) -> None:
     """uvmspace_free: pmap_remove_all, unmap everything, pmap_update, pmap_destroy."""
     pmap = proc.pmap
     pm = k.pmap_mod
+    k.fork.exit_zap(proc, op)
     emptied = pm.pmap_remove_all(pmap)
     k.dying[pmap.id] = pmap
     detached = []
     for entry in list(proc.map.entries):
         detached += _unmap_entry_range(k, op, proc, entry, entry.start, entry.end, "exit", emptied)
         proc.map.entries.remove(entry)
-        _release_object(k, entry.obj, entry.backing)
+        detached += _release_entry(k, entry)
     pm.pmap_update(pmap, op, "exit")
     _free_detached(k, op, detached)
     proc.state = "exited"
     if proc.parent is not None:
+        op.spend(k.costs.wait_fixed, "other")   # the parent's wait reaps the child
         for t in proc.parent.threads:
             t.asleep = False                # wait() returns in the parent
     k.lazy_drop.final_drop(pmap, op)

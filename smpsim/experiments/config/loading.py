@@ -19,7 +19,7 @@ from smpsim.rundir.safeio import MAX_DEPTH, clip, nesting_depth, read_text
 
 # --- loading, overrides, sweeps ---------------------------------------------------------
 
-_UNION_TAGS = ("exit_storm", "fork_exit", "fork_exec_exit", "munmap_fanout", "memory_pressure",
+_UNION_TAGS = ("exit_storm", "fork_exit", "fork_exec_exit", "shell", "munmap_fanout", "memory_pressure",
                "shared_eviction", "tlb_flush", "ctx_switch")
 
 

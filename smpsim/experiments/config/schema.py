@@ -176,13 +176,13 @@ class ExitStormConfig(_Strict):
 
 class ForkExitConfig(_Strict):
     """Each CPU repeatedly creates a short-lived process and lets it exit."""
-    kind: Literal["fork_exit", "fork_exec_exit"]
+    kind: Literal["fork_exit", "fork_exec_exit", "shell"]
     iterations: int = Field(4, ge=1, le=1_000_000, description="processes per CPU")
     pages: int = Field(64, ge=1, le=MAX_PAGES)
     entries: int = Field(3, ge=1, le=MAX_ENTRIES)
     run_epochs: int = Field(1, **_EPOCHS)
-    libs: int = Field(2, ge=0, le=1000, description="fork_exec_exit: shared libraries mapped by each process")
-    lib_pages: int = Field(32, ge=1, le=ENTRY_STRIDE, description="fork_exec_exit: pages of each library's text")
+    libs: int = Field(2, ge=0, le=1000, description="fork_exec_exit, shell: shared libraries mapped by each process")
+    lib_pages: int = Field(32, ge=1, le=ENTRY_STRIDE, description="fork_exec_exit, shell: pages of each library's text")
     child_pages: int = Field(16, ge=0, le=MAX_PAGES, description="pages of the parent's image the child touches "
                                                                  "(reads) before it exits or execs")
     child_writes: int = Field(4, ge=0, le=MAX_PAGES,

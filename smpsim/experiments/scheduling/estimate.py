@@ -86,8 +86,8 @@ def pages_touched(cfg) -> tuple[int, int]:
         if w.image:
             per = _image_pages(w.image, w.pages)
         return w.processes * per, w.processes * per
-    if w.kind in ("fork_exit", "fork_exec_exit"):
-        libs = w.libs * w.lib_pages if w.kind == "fork_exec_exit" else 0
+    if w.kind in ("fork_exit", "fork_exec_exit", "shell"):
+        libs = w.libs * w.lib_pages if w.kind != "fork_exit" else 0
         return m.ncpus * w.iterations * (w.pages + libs), m.ncpus * (w.pages + libs)
     if w.kind == "munmap_fanout":
         return w.rounds * w.region_pages + 16, w.region_pages + 16
@@ -138,7 +138,7 @@ def point_memory(cfg, backend: str) -> dict:
 
 def _processes(cfg) -> int:
     w, m = cfg.workload, cfg.machine
-    return {"exit_storm": getattr(w, "processes", 1), "fork_exit": m.ncpus, "fork_exec_exit": m.ncpus,
+    return {"exit_storm": getattr(w, "processes", 1), "fork_exit": m.ncpus, "fork_exec_exit": m.ncpus, "shell": 2 * m.ncpus,
             "munmap_fanout": 1, "memory_pressure": getattr(w, "processes", 0) + getattr(w, "growers", 0),
             "shared_eviction": getattr(w, "processes", 1)}.get(w.kind, 1)
 

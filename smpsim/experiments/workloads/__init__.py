@@ -5,7 +5,7 @@ coordinator, which binds it to the kernel (`bind`) and asks it for its first
 operations; it is told when each finishes (`after`) and schedules what follows.
 Operations are the typed records of `smpsim.vm.operations`; a workload's state
 machine lives in its own objects (the `ctx` of its operations), never in the
-kernel. Workloads: exit_storm, fork_exit / fork_exec_exit, munmap_fanout (with
+kernel. Workloads: exit_storm, fork_exit / fork_exec_exit / shell, munmap_fanout (with
 an mprotect option that exercises pmap_protect), memory_pressure, shared_eviction, tlb_flush
 (will-it-scale's map-touch-unmap loop) and ctx_switch (a context-switch storm).
 """
@@ -21,7 +21,7 @@ from smpsim.experiments.workloads.munmap_fanout import MunmapFanout
 from smpsim.experiments.workloads.shared_eviction import SharedEviction
 from smpsim.experiments.workloads.tlb_flush import TlbFlush
 
-WORKLOADS = {"exit_storm": ExitStorm, "fork_exit": ForkExit, "fork_exec_exit": ForkExit,
+WORKLOADS = {"exit_storm": ExitStorm, "fork_exit": ForkExit, "fork_exec_exit": ForkExit, "shell": ForkExit,
              "munmap_fanout": MunmapFanout, "memory_pressure": MemoryPressure,
              "shared_eviction": SharedEviction, "tlb_flush": TlbFlush, "ctx_switch": CtxSwitch}
 

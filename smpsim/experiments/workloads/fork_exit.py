@@ -1,9 +1,12 @@
 """fork_exit: on each CPU a long-lived parent repeatedly forks a short-lived child and waits
 for it to exit. fork_exec_exit: the child execs a new image (its own pages plus `libs`
-shared library texts) before it runs and exits.
+shared library texts) before it runs and exits. shell: as a shell runs a command (`sh -c`,
+a pipeline stage): the child forks again before exec; the grandchild execs the image, runs
+and exits; the child, woken from its wait, exits; the parent, woken, forks the next one. The
+grandchild's copy-on-write sources are the child's amap and, behind it, the parent's (a chain).
 
-This is fork as UVM does it (smpsim.vm.fork): the child shares the parent's
-pages copy-on-write; the parent's writable pages are write-protected at fork
+fork is smpsim.vm.fork with the preset's `fork` strategy: the child shares the parent's
+pages copy-on-write (NetBSD maps nothing in the child; FreeBSD and Linux copy the PTEs); the parent's writable pages are write-protected at fork
 (pmap_protect and its shootdown, local, and remote when `parent_threads` > 1
 keeps other threads of the parent running elsewhere). The child reads the first
 `child_pages` pages of the parent's image (read faults map the parent's pages)
@@ -30,17 +33,23 @@ class Child:
     cpu: int
 
 
+@dataclass(frozen=True)
+class Grandchild:
+    cpu: int
+
+
 class ForkExit(Workload):
     def __init__(self, config):
         super().__init__(config)
         self.left = {c: self.w.iterations for c in range(self.ncpus)}
         self.parents: dict[int, object] = {}
         self.children: dict[int, int] = {}     # child pid -> cpu, until it execs
+        self.middles: dict[int, object] = {}    # shell: grandchild pid -> the child waiting for it
 
     def _image(self) -> list:
         w = self.w
         entries = list(split_layout(w.pages, w.entries))
-        if w.kind == "fork_exec_exit":
+        if w.kind in ("fork_exec_exit", "shell"):
             slot = len(entries) + 1
             for j in range(w.libs):
                 entries.append(Mapping((slot + j) * ENTRY_STRIDE, w.lib_pages, f"lib{j}.so", 0, w.lib_pages, "rx"))
@@ -87,7 +96,13 @@ class ForkExit(Workload):
             self.children[proc.pid] = op.ctx.cpu
             start = align_up(t, q)
             out = self._writes(start, proc, w.child_writes, op.ctx)
-            if w.kind == "fork_exec_exit":
+            if w.kind == "shell" and isinstance(op.ctx, Child):      # the child forks before exec
+                out.append(Scheduled(start, proc.home_cpu, Fork(proc.pid, f"{proc.name}.exec", (op.ctx.cpu,),
+                                                                ctx=Grandchild(op.ctx.cpu))))
+            elif w.kind == "shell":
+                self.middles[proc.pid] = proc.parent
+                out.append(Scheduled(start, proc.home_cpu, Exec(proc.pid, tuple(self._exec_image()), ctx=op.ctx)))
+            elif w.kind == "fork_exec_exit":
                 out.append(Scheduled(start, proc.home_cpu, Exec(proc.pid, tuple(self._exec_image()), ctx=op.ctx)))
             else:
                 out.append(self.exit(start + w.run_epochs * q, proc))
@@ -95,6 +110,9 @@ class ForkExit(Workload):
         if isinstance(op, Exec):
             self.children.pop(proc.pid, None)
             return [self.exit(align_up(t, q) + w.run_epochs * q, proc)]
+        if isinstance(op, Teardown) and proc.pid in self.middles:
+            self.children.pop(proc.pid, None)          # the grandchild is gone: its parent exits
+            return [self.exit(align_up(t, q) + w.run_epochs * q, self.middles.pop(proc.pid))]
         if isinstance(op, Teardown):
             self.outstanding -= 1
             self.children.pop(proc.pid, None)
@@ -115,4 +133,5 @@ class ForkExit(Workload):
 
     def estimated_epochs(self):
         w = self.w
-        return 2 + w.run_epochs + w.iterations * (w.run_epochs + 3 + w.pages * 4000 // self.q)
+        per = w.run_epochs + 3 if w.kind != "shell" else 2 * w.run_epochs + 5
+        return 2 + w.run_epochs + w.iterations * (per + w.pages * 4000 // self.q)

@@ -125,7 +125,7 @@ class Dispatcher:
         """The threads leave now; the address space goes at the next quantum, once they have
         left their CPUs (lwp_exit runs before uvmspace_free)."""
         proc = self.k.procs[rec.pid]
-        proc.state = "exiting"
+        fork.exit1(self.k, op, proc)
         q = self.k.config.machine.quantum_cycles
         return [Scheduled((op.t // q + 1) * q, proc.home_cpu, Teardown(proc.pid, rec.ctx))]
 

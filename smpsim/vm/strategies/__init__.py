@@ -21,6 +21,10 @@ from smpsim.vm.strategies.flush_base import FlushRuleStrategy
 from smpsim.vm.strategies.flush_mmu_range import MmuRangeFlush
 from smpsim.vm.strategies.flush_page_or_all import PageOrAllFlush
 from smpsim.vm.strategies.flush_va_count import VaCountFlush
+from smpsim.vm.strategies.fork_base import ForkStrategy
+from smpsim.vm.strategies.fork_copy_page_range import CopyPageRangeFork
+from smpsim.vm.strategies.fork_pmap_copy import PmapCopyFork
+from smpsim.vm.strategies.fork_uvm import UvmFork
 from smpsim.vm.strategies.lazy_base import LazyTlbStrategy
 from smpsim.vm.strategies.lazy_drop import RefcountLazyDrop, ShootLazies
 from smpsim.vm.strategies.lazy_drop_base import LazyDropStrategy
@@ -54,7 +58,7 @@ from smpsim.vm.strategies.teardown_zap_ptp import ZapPtpTeardown
 
 BASES: tuple[type, ...] = (PvTrackingStrategy, TeardownStrategy, LazyTlbStrategy, PressureSwitchStrategy,
                            TlbTagsStrategy, ShootdownStrategy, LazyDropStrategy, PageAllocStrategy,
-                           FlushRuleStrategy)
+                           FlushRuleStrategy, ForkStrategy)
 
 BUILTIN: dict[str, dict] = {
     "pv_tracking": {"global_hash": GlobalHashPv, "map_entry": MapEntryPv, "ptp_tree": PtpTreePv,
@@ -70,4 +74,5 @@ BUILTIN: dict[str, dict] = {
     "page_alloc": {"global": GlobalPageAlloc, "pgflcache": PgflCachePageAlloc, "uma": UmaPageAlloc,
                    "pcp": PcpPageAlloc},
     "flush_rule": {"va_count": VaCountFlush, "mmu_range": MmuRangeFlush, "page_or_all": PageOrAllFlush},
+    "fork": {"uvm": UvmFork, "pmap_copy": PmapCopyFork, "copy_page_range": CopyPageRangeFork},
 }
