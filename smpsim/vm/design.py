@@ -39,32 +39,38 @@ PRESETS: dict[str, dict] = {
     # (pmap_tlb.c of NetBSD 5/6: pmap_tlb_intr flushes, then acknowledges)
     "netbsd5": dict(pv_tracking="global_hash", teardown="eager", lazy_tlb="on", pressure_switch="off",
                     pcid="pmap", shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
-                    lazy_drop="refcount", reclaim_batch=1),
+                    lazy_drop="refcount",
+                    madvise="deactivate", zero_page="off", map_lock="vm_map", reclaim_batch=1),
     # all three proposals of the 2011 tech-kern post
     "seed": dict(pv_tracking="map_entry", teardown="deferred", lazy_tlb="on", pressure_switch="on",
                  pcid="pmap", shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
-                 lazy_drop="refcount", reclaim_batch=1),
+                 lazy_drop="refcount",
+                 madvise="deactivate", zero_page="off", map_lock="vm_map", reclaim_batch=1),
     # Today's kernels (issue 10; docs/kernels.md has each strategy's source and what is simplified).
     # NetBSD 10 x86: pmap_remove_all zaps PTPs 32 at a time, TP_MAXVA 16, PV in a per-PTP rb-tree,
     # one global mailbox, NetBSD lazy states, no PCIDs.
     "netbsd10": dict(pv_tracking="ptp_tree", teardown="zap_ptp", lazy_tlb="on", pressure_switch="off",
                      pcid="pmap", shootdown="global_mailbox", shootdown_batch=16, shootdown_ack="before",
-                     lazy_drop="refcount"),
+                     lazy_drop="refcount",
+                     madvise="deactivate", zero_page="off", map_lock="vm_map"),
     # FreeBSD amd64: pmap_remove_pages, PV chunks, no lazy TLB, PCID with generations, per-CPU
     # shootdown descriptors; a multi-page pmap_remove ends in pmap_invalidate_all (ceiling 1).
     "freebsd": dict(pv_tracking="pv_chunk", teardown="remove_pages", lazy_tlb="off", pressure_switch="off",
                     pcid="pcid", shootdown="per_cpu", shootdown_batch=1, shootdown_ack="before",
-                    lazy_drop="refcount"),
+                    lazy_drop="refcount",
+                    madvise="advise", zero_page="off", map_lock="vm_map"),
     # Linux x86 6.x: mmu_gather fullmm, rmap instead of PV, lazy mm with tlb_gen, 6 dynamic ASIDs
     # per CPU, per-CPU call-function queues acknowledged after the handler, ceiling 33.
     "linux": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
                   pcid="linux_asid", shootdown="per_cpu", shootdown_batch=33, shootdown_ack="after",
-                  lazy_drop="refcount"),
+                  lazy_drop="refcount",
+                  madvise="zap", zero_page="on", map_lock="mmap_lock"),
     # Linux 6.15 on AMD Zen 3+: as linux, with a global ASID and INVLPGB/TLBSYNC for an mm active
     # on 4 or more CPUs.
     "linux_invlpgb": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
                           pcid="linux_asid", shootdown="invlpgb", shootdown_batch=33, shootdown_ack="after",
-                          lazy_drop="refcount"),
+                          lazy_drop="refcount",
+                          madvise="zap", zero_page="on", map_lock="mmap_lock"),
 }
 
 

@@ -26,6 +26,9 @@ LOCK_COUNTERS = {
     "pmap": ("pmap_lock_acquires", "pmap_lock_contended", "pmap_lock_wait_cycles"),
     "object": ("object_lock_acquires", "object_lock_contended", "object_lock_wait_cycles"),
     "fpageq": ("fpageq_lock_acquires", "fpageq_lock_contended", "fpageq_lock_wait_cycles"),
+    # the address-space lock (SimRwLock): NetBSD/FreeBSD vm_map lock, Linux mmap_lock
+    "map": ("map_lock_acquires", "map_lock_contended", "map_lock_wait_cycles"),
+    "mmap": ("mmap_lock_acquires", "mmap_lock_contended", "mmap_lock_wait_cycles"),
 }
 
 
@@ -83,6 +86,66 @@ class SimLock:
         n = bisect_right(self.ends, floor)
         if n:
             del self.starts[:n], self.ends[:n]
+
+
+class RwSide:
+    """One side (`read` or `write`) of a SimRwLock, taken with `Op.acquire` / `Op.release` like a
+    SimLock: its `free_at` is when this side may enter, `record` files a hold on its calendar."""
+
+    __slots__ = ("rw", "writer", "name", "kind")
+
+    def __init__(self, rw: "SimRwLock", writer: bool):
+        self.rw = rw
+        self.writer = writer
+        self.name = f"{rw.name}.{'write' if writer else 'read'}"
+        self.kind = rw.kind
+
+    @property
+    def last_cpu(self):
+        return self.rw.last_cpu
+
+    @last_cpu.setter
+    def last_cpu(self, cpu) -> None:
+        self.rw.last_cpu = cpu        # both sides write the same lock word
+
+    def free_at(self, t: int) -> int:
+        """A reader waits for writers' holds; a writer for every hold, read or write."""
+        rw = self.rw
+        if not self.writer:
+            return rw.writes.free_at(t)
+        while True:
+            u = rw.readers.free_at(rw.writes.free_at(t))
+            if u == t:
+                return t
+            t = u
+
+    def record(self, start: int, end: int) -> None:
+        (self.rw.writes if self.writer else self.rw.readers).record(start, end)
+
+
+class SimRwLock:
+    """A reader/writer lock in simulated time (an rwlock / rw_semaphore: NetBSD's and FreeBSD's
+    vm_map lock, Linux's mmap_lock): two calendars, the write holds and the read holds (read
+    holds may overlap one another, so their calendar is the union of them). `read` and `write`
+    are its two sides, each taken with `Op.acquire` like a SimLock; a writer that downgrades
+    (Linux mmap_write_downgrade) releases `write` and acquires `read` at the same instant.
+    Exclusion is exact at acquisition, as for SimLock (a hold recorded later that overlaps is
+    merged, not re-ordered)."""
+
+    __slots__ = ("name", "kind", "writes", "readers", "read", "write", "last_cpu")
+
+    def __init__(self, name: str, kind: str):
+        self.name = name
+        self.kind = kind
+        self.writes = SimLock(f"{name}.w", kind)
+        self.readers = SimLock(f"{name}.r", kind)
+        self.read = RwSide(self, writer=False)
+        self.write = RwSide(self, writer=True)
+        self.last_cpu: int | None = None
+
+    def prune(self, floor: int) -> None:
+        self.writes.prune(floor)
+        self.readers.prune(floor)
 
 
 class Op:
@@ -158,6 +221,12 @@ class Op:
             raise RuntimeError(f"{self.kind} on cpu{self.cpu} releases {lock.name} it does not hold")
         self.spend(cost, part)          # the release is part of the work the lock protected
         lock.record(since, self.t)
+
+    def downgrade(self, rw: SimRwLock) -> None:
+        """Turn a held write side of `rw` into a read hold from this instant (Linux
+        mmap_write_downgrade): no writer can slip in between."""
+        self.release(rw.write)
+        self.held.append((rw.read, self.t, "other"))
 
     @property
     def cycles(self) -> int:
