@@ -105,7 +105,7 @@ class CostModel(BaseModel):
     syscall: int = _c(430, "fixed entry and exit of one system call (mmap, munmap, mprotect, madvise, fork, "
                            "exec, exit; not faults): ~173 ns median for syscall(SYS_getppid), pinned, on this "
                            "project's machine (AMD EPYC Zen 4 KVM guest, Linux 6.18, retpolines), measured "
-                           "with measure/syscall.c (measure/results/syscall.txt); 430 cycles at 2.5 GHz")
+                           "with measure/syscall.c in 2026 (measure/results/syscall.txt); 430 cycles at 2.5 GHz")
     map_entry_update: int = _c(300, "choice: inserting, clipping or detaching one map entry (NetBSD/FreeBSD "
                                     "vm_map_entry in the map's tree; Linux a VMA split and maple-tree store), "
                                     "the address-space lock's write-held work outside the pmap; ~120 ns, a few "

@@ -22,6 +22,7 @@ Cases built at run time (one per measurement of a profile, say) go through `regi
 """
 
 from smpsim.experiments.validate import published  # noqa: F401  (registers its cases)
+from smpsim.experiments.validate import unmap  # noqa: F401  (registers its cases)
 from smpsim.experiments.validate.contract import CASES, Case, Result, Setup, case, register, run, select
 from smpsim.experiments.validate.output import as_json, table
 from smpsim.experiments.validate.overrides import setup_from
