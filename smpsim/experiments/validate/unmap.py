@@ -61,12 +61,15 @@ class Probe(Workload):
         return nxt if nxt is not None else [self.exit(t, proc)]
 
 
-def run_probe(s: Setup, script, follow) -> Probe:
+def run_probe(s: Setup, script, follow, preset: str = PRESET, check: bool = False) -> Probe:
+    """Run the probe under `preset` (with the setup's switches); `check`: the invariant checker
+    after every operation."""
     cfg = cfgmod.validate({"name": "validate", "machine": {"ncpus": 2, "phys_pages": 16384},
-                           "costs": s.costs.model_dump(), "policies": [s.policy(PRESET).model_dump()],
+                           "costs": s.costs.model_dump(), "policies": [s.policy(preset).model_dump()],
+
                            "workload": {"kind": "tlb_flush2", "threads": 2}})
     probe = Probe(cfg, script, follow)
-    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), probe)
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), probe, check=check)
     vm.start()
     while not vm.step(16).done:
         pass
