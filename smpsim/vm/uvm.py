@@ -200,8 +200,9 @@ def _free_detached(k, op: Op, frames: list) -> None:
 def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "munmap") -> None:
     """Remove [start, start+npages) from the process's map (whole entries or parts of them):
     the entries are detached (clipped) with the address-space lock held for writing, then the
-    lock strategy's `unmap_zap` (Linux: the downgrade to reading) and the zap, the shootdown and
-    the page freeing, then the lock goes."""
+    lock strategy's `unmap_zap` (Linux: the downgrade to reading), the zap and the shootdown,
+    `unmap_done` (NetBSD/FreeBSD: the unlock), the page freeing, `unmap_exit` (Linux: the read
+    unlock)."""
     end = start + npages
     lk = k.map_lock
     lk.unmap_enter(op, proc)
@@ -228,6 +229,7 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
         detached += _unmap_entry_range(k, op, proc, entry, sva, eva, reason)
         _release_object(k, entry.obj, entry.backing)
     k.pmap_mod.pmap_update(proc.pmap, op, reason)
+    lk.unmap_done(op, proc)
     _free_detached(k, op, detached)
     lk.unmap_exit(op, proc)
 

@@ -2,9 +2,10 @@
 
 `vm_map` — NetBSD sys/uvm/uvm_map.c and FreeBSD sys/vm/vm_map.c: the vm_map lock (an rwlock;
 NetBSD `vm_map_lock` / `vm_map_lock_read`, FreeBSD `vm_map_lock` / `vm_map_lock_read`).
-`uvm_unmap` (NetBSD `uvm_unmap1`: `vm_map_lock`, `uvm_unmap_remove`, `vm_map_unlock`; FreeBSD
-`vm_map_remove`) holds it for writing over the whole removal, pmap_remove and the shootdown
-included; `uvm_map` / `uvm_map_protect` (FreeBSD `vm_map_insert`, `vm_map_protect`) for writing;
+`uvm_unmap` (NetBSD `uvm_unmap1`: `vm_map_lock`, `uvm_unmap_remove`, `vm_map_unlock`, then
+`uvm_unmap_detach` of the dead entries; FreeBSD `vm_map_remove`, whose deleted entries' objects
+are released by `vm_map_process_deferred` after the unlock) holds it for writing over the whole
+removal, pmap_remove and the shootdown included; the pages are freed after the unlock; `uvm_map` / `uvm_map_protect` (FreeBSD `vm_map_insert`, `vm_map_protect`) for writing;
 a fault reads it (NetBSD `uvmfault_lookup` -> `vm_map_lock_read`; FreeBSD `vm_fault` ->
 `vm_map_lookup`, which read-locks the map); madvise DONTNEED/FREE reads it (NetBSD
 `uvm_map_clean`: `vm_map_lock_read`; FreeBSD `vm_map_madvise`: `vm_map_lock_read` for the
@@ -45,7 +46,7 @@ class VmMapLock(MapLockStrategy):
     def map_exit(self, op, proc) -> None:
         self.drop(op, self.lock(proc).write)
 
-    unmap_enter, unmap_exit = map_enter, map_exit
+    unmap_enter, unmap_done = map_enter, map_exit      # uvm_unmap_detach frees after the unlock
 
     def advise_enter(self, op, proc) -> None:
         self.take(op, self.lock(proc).read)

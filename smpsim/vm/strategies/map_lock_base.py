@@ -17,9 +17,9 @@ from smpsim.vm.locks import SimRwLock
 class MapLockStrategy:
     """Kernel hooks, each given the operation and the process: `fault_enter`/`fault_exit`
     around uvm_fault, `map_enter`/`map_exit` around a change of the map (mmap, mprotect),
-    `unmap_enter`/`unmap_zap`/`unmap_exit` around munmap (before the entries are detached,
-    between the detach and the zap, after the flush), `advise_enter`/`advise_exit` around
-    madvise. The base takes nothing (no address-space lock)."""
+    `unmap_enter`/`unmap_zap`/`unmap_done`/`unmap_exit` around munmap (before the entries are
+    detached, between the detach and the zap, after the flush, after the pages are freed),
+    `advise_enter`/`advise_exit` around madvise. The base takes nothing (no address-space lock)."""
 
     KIND = Kind("map_lock", "vm_map", "The address-space lock (a reader/writer lock per vmspace) "
                                       "and which side each operation takes")
@@ -62,6 +62,9 @@ class MapLockStrategy:
         pass
 
     def unmap_zap(self, op, proc) -> None:
+        pass
+
+    def unmap_done(self, op, proc) -> None:
         pass
 
     def unmap_exit(self, op, proc) -> None:
