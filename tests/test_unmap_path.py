@@ -55,6 +55,24 @@ def test_a_downgrade_lets_readers_in_but_not_writers():
     assert _op(20).acquire(rw.write, 0, "other") == 990
 
 
+def test_first_come_first_served_a_reader_queues_behind_a_waiting_writer():
+    rw = SimRwLock("mm", "map")
+    r1 = _op(0)
+    r1.acquire(rw.read, 0, "other")
+    r1.spend(100)
+    r1.release(rw.read)                # read [0, 100)
+    w = _op(50, 1)
+    assert w.acquire(rw.write, 0, "other") == 50
+    w.spend(100)
+    w.release(rw.write)                # arrived at 50, write [100, 200)
+    assert _op(60, 2).acquire(rw.read, 0, "other") == 140      # behind the waiting writer
+    late = _op(250, 3)
+    late.acquire(rw.read, 0, "other")
+    late.spend(1000)
+    late.release(rw.read)              # a reader arriving after the writer left
+    assert late.counters["map_lock_wait_cycles"] == 0
+
+
 # --- madvise per kernel -------------------------------------------------------------------------
 def _madvise(preset, n, advice="dontneed", switches=None):
     """madvise(advice) of the first n pages of a 1 MB touched mapping, the mm loaded on 2 CPUs,

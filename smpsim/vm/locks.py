@@ -90,15 +90,17 @@ class SimLock:
 
 class RwSide:
     """One side (`read` or `write`) of a SimRwLock, taken with `Op.acquire` / `Op.release` like a
-    SimLock: its `free_at` is when this side may enter, `record` files a hold on its calendar."""
+    SimLock: `free_at(t)` is when a thread arriving at t may enter this side (and notes t as
+    its arrival), `record` files the hold with that arrival."""
 
-    __slots__ = ("rw", "writer", "name", "kind")
+    __slots__ = ("rw", "writer", "name", "kind", "arrival")
 
     def __init__(self, rw: "SimRwLock", writer: bool):
         self.rw = rw
         self.writer = writer
         self.name = f"{rw.name}.{'write' if writer else 'read'}"
         self.kind = rw.kind
+        self.arrival = 0
 
     @property
     def last_cpu(self):
@@ -109,43 +111,46 @@ class RwSide:
         self.rw.last_cpu = cpu        # both sides write the same lock word
 
     def free_at(self, t: int) -> int:
-        """A reader waits for writers' holds; a writer for every hold, read or write."""
+        """First come, first served: a reader waits for every writer that arrived before it
+        (holding, or itself waiting) to finish; a writer for every reader and writer that
+        arrived before it. Later arrivals queue behind (an rwsem with waiters lets no new
+        reader past a waiting writer), so a stream of readers cannot starve a writer."""
+        self.arrival = t
         rw = self.rw
-        if not self.writer:
-            return rw.writes.free_at(t)
-        while True:
-            u = rw.readers.free_at(rw.writes.free_at(t))
-            if u == t:
-                return t
-            t = u
+        ends = [end for arrival, end in rw.writes if arrival <= t < end]
+        if self.writer:
+            ends += [end for arrival, end in rw.reads if arrival <= t < end]
+        return max(ends, default=t)
 
     def record(self, start: int, end: int) -> None:
-        (self.rw.writes if self.writer else self.rw.readers).record(start, end)
+        hold = (min(self.arrival, start), max(end, start + 1))
+        (self.rw.writes if self.writer else self.rw.reads).append(hold)
 
 
 class SimRwLock:
     """A reader/writer lock in simulated time (an rwlock / rw_semaphore: NetBSD's and FreeBSD's
-    vm_map lock, Linux's mmap_lock): two calendars, the write holds and the read holds (read
-    holds may overlap one another, so their calendar is the union of them). `read` and `write`
-    are its two sides, each taken with `Op.acquire` like a SimLock; a writer that downgrades
-    (Linux mmap_write_downgrade) releases `write` and acquires `read` at the same instant.
-    Exclusion is exact at acquisition, as for SimLock (a hold recorded later that overlaps is
-    merged, not re-ordered)."""
+    vm_map lock, Linux's mmap_lock), served first come, first served (`RwSide.free_at`). `read`
+    and `write` are its two sides, each taken with `Op.acquire` like a SimLock; a writer that downgrades (Linux mmap_write_downgrade,
+    `Op.downgrade`) releases `write` and holds `read` from the same instant. Holds are kept as
+    (arrival, end), the write holds and the read holds apart. Operations are applied in the
+    order they start, so a thread that reaches the lock earlier but starts later than one
+    already applied may overlap it (the approximation SimLock makes too)."""
 
-    __slots__ = ("name", "kind", "writes", "readers", "read", "write", "last_cpu")
+    __slots__ = ("name", "kind", "reads", "writes", "read", "write", "last_cpu")
 
     def __init__(self, name: str, kind: str):
         self.name = name
         self.kind = kind
-        self.writes = SimLock(f"{name}.w", kind)
-        self.readers = SimLock(f"{name}.r", kind)
+        self.reads: list[tuple[int, int]] = []        # (arrival, end) of each read hold
+        self.writes: list[tuple[int, int]] = []       # and of each write hold
         self.read = RwSide(self, writer=False)
         self.write = RwSide(self, writer=True)
         self.last_cpu: int | None = None
 
     def prune(self, floor: int) -> None:
-        self.writes.prune(floor)
-        self.readers.prune(floor)
+        """Forget holds that ended before `floor` (no later operation can start before it)."""
+        self.reads = [h for h in self.reads if h[1] > floor]
+        self.writes = [h for h in self.writes if h[1] > floor]
 
 
 class Op:
@@ -226,6 +231,7 @@ class Op:
         """Turn a held write side of `rw` into a read hold from this instant (Linux
         mmap_write_downgrade): no writer can slip in between."""
         self.release(rw.write)
+        rw.read.arrival = self.t
         self.held.append((rw.read, self.t, "other"))
 
     @property
