@@ -96,7 +96,11 @@ class Dispatcher:
     def _fork(self, op: Op, rec: Fork):
         k = self.k
         parent = k.procs[rec.pid]
+        # the parent's address-space lock for writing over the copy (NetBSD uvmspace_fork and
+        # FreeBSD vmspace_fork: vm_map_lock(old_map); Linux dup_mmap: mmap_write_lock(oldmm))
+        k.map_lock.map_enter(op, parent)
         child = fork.uvmspace_fork(k, op, parent, rec.name, list(rec.cpus))
+        k.map_lock.map_exit(op, parent)
         if rec.wait:
             for t in parent.threads:
                 if t.cpu == op.cpu:
