@@ -163,6 +163,19 @@ class CostModel(BaseModel):
     switch_away: int = _c(400, "choice: a lazy CPU loading pmap_kernel and dropping its reference: CR3 "
                                "write plus atomic refcount decrement")
 
+    # --- syscalls, madvise and the address-space lock ------------------------------------
+    syscall: int = _c(430, "fixed entry and exit of one system call (mmap, munmap, mprotect, madvise, fork, "
+                           "exec, exit; not faults): ~173 ns median for syscall(SYS_getppid), pinned, on this "
+                           "project's machine (AMD EPYC Zen 4 KVM guest, Linux 6.18, retpolines), measured "
+                           "with measure/syscall.c in 2026 (measure/results/syscall.txt); 430 cycles at 2.5 GHz")
+    map_entry_update: int = _c(300, "choice: inserting, clipping or detaching one map entry (NetBSD/FreeBSD "
+                                    "vm_map_entry in the map's tree; Linux a VMA split and maple-tree store), "
+                                    "the address-space lock's write-held work outside the pmap; ~120 ns, a few "
+                                    "cache misses in the tree")
+    page_deactivate: int = _c(100, "choice: moving one resident page to the inactive queue for madvise "
+                                   "(NetBSD uvm_pagedeactivate, FreeBSD vm_page_advise): a list move under "
+                                   "the page-queue lock, lines mostly cached")
+
     # --- today's kernels (issue 10): broadcast invalidation, reverse maps ---------------------
     invlpgb: int = _c(250, "issuing one INVLPGB: no published cycle count found; a choice, taken as "
                            "one local INVLPG (216-280, Molnar/Hansen 2015) since the issuer's side is "

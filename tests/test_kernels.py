@@ -38,6 +38,7 @@ SMALL = {
     "shared_eviction": {"kind": "shared_eviction", "processes": 4, "object_pages": 128, "chunk_pages": 16,
                         "anon_pages": 64, "rounds": 3},
     "tlb_flush": {"kind": "tlb_flush", "threads": 4, "region_pages": 8, "loops": 4},
+    "tlb_flush2": {"kind": "tlb_flush2", "threads": 4, "region_pages": 8, "loops": 2},
     "ctx_switch": {"kind": "ctx_switch", "processes": 6, "threads": 2, "pages": 32, "region_pages": 8, "rounds": 2},
 }
 

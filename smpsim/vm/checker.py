@@ -85,6 +85,8 @@ def check_pv(k) -> None:
         if pmap.state == REMOVING_ALL and k.teardown.keeps_stale_ptes:
             continue   # PV entries may go before PTEs, and PTEs may name freed pages
         for va, pte in pmap.valid_ptes():
+            if k.zero_page.is_zero(pte.frame):
+                continue   # the shared zero page: a kernel frame, mapped read-only, no PV entry
             if kinds[pte.frame] != DATA:
                 _fail("pte_names_free_page", f"valid PTE (pmap {pmap.id}, va {va:#x}) names frame {pte.frame}, "
                                              f"which is no longer a data page")

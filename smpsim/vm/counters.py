@@ -67,6 +67,17 @@ DESIGN_COUNTERS = (
     "abit_elided_invalidations",  # NetBSD flush rule: removed PTEs never referenced (PG_U clear), not queued
     "ptp_va_invalidations",      # NetBSD flush rule: freed PTPs whose recursive-mapping VA was queued
     "fork_ptes_copied",          # fork: PTEs copied into the child (pmap_copy, copy_page_range)
+    "madvises",                  # madvise(MADV_DONTNEED / MADV_FREE) calls
+    "madvise_pages_freed",       # pages madvise discarded (Linux DONTNEED, NetBSD FREE)
+    "pages_deactivated",         # pages madvise moved to the inactive queue (NetBSD, FreeBSD)
+    "zero_page_maps",            # read faults that mapped the shared zero page (zero_page = on)
+    "zero_page_copies",          # write faults that replaced a zero-page PTE (wp_page_copy, flushed at once)
+    "map_lock_acquires", "map_lock_contended", "map_lock_wait_cycles",        # vm_map lock (map_lock = vm_map)
+    "mmap_lock_acquires", "mmap_lock_contended", "mmap_lock_wait_cycles",     # Linux mmap_lock
+    "mmap_lock_downgrades",      # munmaps that downgraded mmap_lock to read for the zap
+    "syscalls",                  # system calls charged costs.syscall
+    "ops",                       # tlb_flush2 workload: write-madvise-read iterations completed
+    "per_thread_ops",            # tlb_flush2 workload: ops per thread per simulated second (will-it-scale's figure)
     "loops",                     # tlb_flush workload: map-touch-unmap loops completed
     "loops_per_sim_second",      # tlb_flush workload: loops over the simulated span, at machine.ghz
     # Linux 6.13+ (issue 20): the lazy mm_cpumask and consider_global_asid

@@ -46,24 +46,24 @@ PRESETS: dict[str, dict] = {
     # the recursive-mapping VA of each freed PTP.
     "netbsd5": dict(pv_tracking="global_hash", teardown="gc", lazy_tlb="on", pressure_switch="off",
                     pcid="pmap", shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
-                    lazy_drop="refcount", reclaim_batch=1, flush_rule="va_count"),
+                    lazy_drop="refcount", reclaim_batch=1, flush_rule="va_count", madvise="deactivate", zero_page="off", map_lock="vm_map"),
     # all three proposals of the 2011 tech-kern post
     "seed": dict(pv_tracking="map_entry", teardown="deferred", lazy_tlb="on", pressure_switch="on",
                  pcid="pmap", shootdown="global_mailbox", shootdown_batch=6, shootdown_ack="after",
-                 lazy_drop="refcount", reclaim_batch=1, flush_rule="va_count"),
+                 lazy_drop="refcount", reclaim_batch=1, flush_rule="va_count", madvise="deactivate", zero_page="off", map_lock="vm_map"),
     # Today's kernels (issue 10; docs/kernels.md has each strategy's source and what is simplified).
     # NetBSD 10 x86: pmap_remove_all zaps PTPs 32 at a time, TP_MAXVA 16, PV in a per-PTP rb-tree,
     # one global mailbox, NetBSD lazy states, no PCIDs, NetBSD's flush rule (VA count, PG_U elision,
     # freed PTPs' recursive-mapping VAs); per-CPU uvm_pgflcache over bucket locks.
     "netbsd10": dict(pv_tracking="ptp_tree", teardown="zap_ptp", lazy_tlb="on", pressure_switch="off",
                      pcid="pmap", shootdown="global_mailbox", shootdown_batch=16, shootdown_ack="before",
-                     lazy_drop="refcount", flush_rule="va_count", page_alloc="pgflcache"),
+                     lazy_drop="refcount", flush_rule="va_count", page_alloc="pgflcache", madvise="deactivate", zero_page="off", map_lock="vm_map"),
     # FreeBSD amd64: pmap_remove_pages, PV chunks, no lazy TLB, PCID with generations, per-CPU
     # shootdown descriptors; a one-page pmap_remove ends in pmap_invalidate_page, a larger one in
     # pmap_invalidate_all (flush rule page_or_all; ceiling 1 for P->V removals); per-CPU UMA page buckets over the per-domain free lock.
     "freebsd": dict(pv_tracking="pv_chunk", teardown="remove_pages", lazy_tlb="off", pressure_switch="off",
                     pcid="pcid", shootdown="per_cpu", shootdown_batch=1, shootdown_ack="before",
-                    lazy_drop="refcount", flush_rule="page_or_all", page_alloc="uma", fork="pmap_copy"),
+                    lazy_drop="refcount", flush_rule="page_or_all", page_alloc="uma", fork="pmap_copy", madvise="advise", zero_page="off", map_lock="vm_map"),
     # Linux x86 6.15-6.18: mmu_gather fullmm, rmap instead of PV, lazy mm with tlb_gen, 6 dynamic
     # ASIDs per CPU, per-CPU call-function queues acknowledged after the handler; the mmu_gather range rule
     # (INVLPG per page of start..end up to tlb_single_page_flush_ceiling 33, else a full flush); pcp
@@ -74,13 +74,13 @@ PRESETS: dict[str, dict] = {
     "linux": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
                   pcid="linux_asid", shootdown="call_function", shootdown_batch=33, shootdown_ack="after",
                   lazy_drop="refcount", flush_rule="mmu_range", page_alloc="pcp", mm_cpumask="lazy_trim",
-                  reclaim_batch=32, fork="copy_page_range"),
+                  reclaim_batch=32, fork="copy_page_range", madvise="zap", zero_page="on", map_lock="mmap_lock"),
     # Linux 6.15 on AMD Zen 3+: as linux, with a global ASID and INVLPGB/TLBSYNC for an mm that
     # consider_global_asid finds active on 4 or more CPUs.
     "linux_invlpgb": dict(pv_tracking="rmap", teardown="mmu_gather", lazy_tlb="linux", pressure_switch="off",
                           pcid="linux_asid", shootdown="invlpgb", shootdown_batch=33, shootdown_ack="after",
                           lazy_drop="refcount", flush_rule="mmu_range", page_alloc="pcp", mm_cpumask="lazy_trim",
-                          reclaim_batch=32, fork="copy_page_range"),
+                          reclaim_batch=32, fork="copy_page_range", madvise="zap", zero_page="on", map_lock="mmap_lock"),
 }
 
 

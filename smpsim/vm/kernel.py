@@ -28,7 +28,7 @@ from smpsim.summary import LATENCY_KINDS
 # (smpsim.vm.operations: `category`), a context switch's `context_switches`; a pmap_destroy that
 # runs outside the exit that started the teardown (a context switch, a switch-away, the drain) is
 # moved to deferred_destroys; the final drain is reported beside, not in, the total.
-CATEGORIES = ("faults", "exits", "munmaps", "pagedaemon", "forks", "execs", "mmaps", "mprotects",
+CATEGORIES = ("faults", "exits", "munmaps", "madvises", "pagedaemon", "forks", "execs", "mmaps", "mprotects",
               "context_switches", "ipi_handling", "tlb_refills", "deferred_destroys")
 
 
@@ -93,6 +93,8 @@ class Kernel:
         self.page_alloc = s.page_alloc
         self.flush_rule = s.flush_rule
         self.fork = s.fork
+        self.madvise, self.zero_page, self.map_lock = s.madvise, s.zero_page, s.map_lock
+        self.pv = self.zero_page.filter_pv(self.pv)   # the zero page has no PV entries
         self.pmap_mod = PmapModule(self)
 
     def next_id(self, kind: str) -> int:
@@ -108,6 +110,7 @@ class Kernel:
         for o in self.objects.values():            # shared objects are registered there too
             yield o.lock
         yield from self.pv.locks()
+        yield from self.map_lock.locks()
 
     # --- events and latencies -------------------------------------------------------------------
     def emit(self, event: str, t: int, **fields) -> None:

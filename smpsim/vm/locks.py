@@ -29,6 +29,9 @@ LOCK_COUNTERS = {
     # the page allocators of today's kernels (smpsim.vm.strategies.alloc_*)
     **{f: (f"{f}_lock_acquires", f"{f}_lock_contended", f"{f}_lock_wait_cycles")
        for f in ("freelist", "domain_free", "uma_zdom", "zone", "lru")},
+    # the address-space lock (SimRwLock): NetBSD/FreeBSD vm_map lock, Linux mmap_lock
+    "map": ("map_lock_acquires", "map_lock_contended", "map_lock_wait_cycles"),
+    "mmap": ("mmap_lock_acquires", "mmap_lock_contended", "mmap_lock_wait_cycles"),
 }
 
 
@@ -86,6 +89,71 @@ class SimLock:
         n = bisect_right(self.ends, floor)
         if n:
             del self.starts[:n], self.ends[:n]
+
+
+class RwSide:
+    """One side (`read` or `write`) of a SimRwLock, taken with `Op.acquire` / `Op.release` like a
+    SimLock: `free_at(t)` is when a thread arriving at t may enter this side (and notes t as
+    its arrival), `record` files the hold with that arrival."""
+
+    __slots__ = ("rw", "writer", "name", "kind", "arrival")
+
+    def __init__(self, rw: "SimRwLock", writer: bool):
+        self.rw = rw
+        self.writer = writer
+        self.name = f"{rw.name}.{'write' if writer else 'read'}"
+        self.kind = rw.kind
+        self.arrival = 0
+
+    @property
+    def last_cpu(self):
+        return self.rw.last_cpu
+
+    @last_cpu.setter
+    def last_cpu(self, cpu) -> None:
+        self.rw.last_cpu = cpu        # both sides write the same lock word
+
+    def free_at(self, t: int) -> int:
+        """First come, first served: a reader waits for every writer that arrived before it
+        (holding, or itself waiting) to finish; a writer for every reader and writer that
+        arrived before it. Later arrivals queue behind (an rwsem with waiters lets no new
+        reader past a waiting writer), so a stream of readers cannot starve a writer."""
+        self.arrival = t
+        rw = self.rw
+        ends = [end for arrival, end in rw.writes if arrival <= t < end]
+        if self.writer:
+            ends += [end for arrival, end in rw.reads if arrival <= t < end]
+        return max(ends, default=t)
+
+    def record(self, start: int, end: int) -> None:
+        hold = (min(self.arrival, start), max(end, start + 1))
+        (self.rw.writes if self.writer else self.rw.reads).append(hold)
+
+
+class SimRwLock:
+    """A reader/writer lock in simulated time (an rwlock / rw_semaphore: NetBSD's and FreeBSD's
+    vm_map lock, Linux's mmap_lock), served first come, first served (`RwSide.free_at`). `read`
+    and `write` are its two sides, each taken with `Op.acquire` like a SimLock; a writer that downgrades (Linux mmap_write_downgrade,
+    `Op.downgrade`) releases `write` and holds `read` from the same instant. Holds are kept as
+    (arrival, end), the write holds and the read holds apart. Operations are applied in the
+    order they start, so a thread that reaches the lock earlier but starts later than one
+    already applied may overlap it (the approximation SimLock makes too)."""
+
+    __slots__ = ("name", "kind", "reads", "writes", "read", "write", "last_cpu")
+
+    def __init__(self, name: str, kind: str):
+        self.name = name
+        self.kind = kind
+        self.reads: list[tuple[int, int]] = []        # (arrival, end) of each read hold
+        self.writes: list[tuple[int, int]] = []       # and of each write hold
+        self.read = RwSide(self, writer=False)
+        self.write = RwSide(self, writer=True)
+        self.last_cpu: int | None = None
+
+    def prune(self, floor: int) -> None:
+        """Forget holds that ended before `floor` (no later operation can start before it)."""
+        self.reads = [h for h in self.reads if h[1] > floor]
+        self.writes = [h for h in self.writes if h[1] > floor]
 
 
 class Op:
@@ -161,6 +229,13 @@ class Op:
             raise RuntimeError(f"{self.kind} on cpu{self.cpu} releases {lock.name} it does not hold")
         self.spend(cost, part)          # the release is part of the work the lock protected
         lock.record(since, self.t)
+
+    def downgrade(self, rw: SimRwLock) -> None:
+        """Turn a held write side of `rw` into a read hold from this instant (Linux
+        mmap_write_downgrade): no writer can slip in between."""
+        self.release(rw.write)
+        rw.read.arrival = self.t
+        self.held.append((rw.read, self.t, "other"))
 
     @property
     def cycles(self) -> int:

@@ -8,7 +8,8 @@ the kernel never looks inside it. Every record says what it is as data
 (`Operation`): its `kind` (the name its timing `Op` carries), the
 `kernel_cycles` category its cycles are counted in, and whether it is
 background work — background operations (pagedaemon runs, TLB misses) do not
-keep a finished workload's run alive.
+keep a finished workload's run alive — and whether it is a system call (`syscall`: the
+dispatcher charges the fixed entry/exit cost `costs.syscall` on each; faults are not).
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ class Operation:
     """What every operation record declares: `kind`, the operation's name (its `Op`'s kind, as
     the pmap and the events see it); `category`, where its cycles go in the summary's
     `kernel_cycles` (smpsim.vm.kernel.CATEGORIES); `background`, whether it is the kernel's
-    own work rather than a workload's."""
+    own work rather than a workload's; `syscall`, whether a user thread entered the kernel
+    by a system call to run it (charged `costs.syscall`)."""
     kind: ClassVar[str]
     category: ClassVar[str]
     background: ClassVar[bool] = False
+    syscall: ClassVar[bool] = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +50,7 @@ class Spawn(Operation):
     ctx: Any = None
     kind: ClassVar[str] = "spawn"
     category: ClassVar[str] = "forks"
+    syscall: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +60,7 @@ class Exit(Operation):
     ctx: Any = None
     kind: ClassVar[str] = "exit"
     category: ClassVar[str] = "exits"
+    syscall: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +85,7 @@ class Mmap(Operation):
     touch: bool = False         # the prefaulted pages are accessed (PG_U set), as a write loop does
     kind: ClassVar[str] = "mmap"
     category: ClassVar[str] = "mmaps"
+    syscall: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +96,7 @@ class Munmap(Operation):
     ctx: Any = None
     kind: ClassVar[str] = "munmap"
     category: ClassVar[str] = "munmaps"
+    syscall: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +108,28 @@ class Mprotect(Operation):
     ctx: Any = None
     kind: ClassVar[str] = "mprotect"
     category: ClassVar[str] = "mprotects"
+    syscall: ClassVar[bool] = True
+
+
+MADV_DONTNEED, MADV_FREE = "dontneed", "free"
+
+
+@dataclass(frozen=True, eq=False)
+class Madvise(Operation):
+    """madvise(start, npages, advice) with advice MADV_DONTNEED or MADV_FREE: what the kernel
+    does with the range is its `madvise` strategy's (smpsim.vm.madvise)."""
+    pid: int
+    start: int
+    npages: int
+    advice: str = MADV_DONTNEED
+    ctx: Any = None
+    kind: ClassVar[str] = "madvise"
+    category: ClassVar[str] = "madvises"
+    syscall: ClassVar[bool] = True
+
+    def __post_init__(self):
+        if self.advice not in (MADV_DONTNEED, MADV_FREE):
+            raise ValueError(f"madvise advice {self.advice!r}; modelled: {MADV_DONTNEED!r}, {MADV_FREE!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +143,7 @@ class Fork(Operation):
     ctx: Any = None
     kind: ClassVar[str] = "fork"
     category: ClassVar[str] = "forks"
+    syscall: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +155,7 @@ class Exec(Operation):
     ctx: Any = None
     kind: ClassVar[str] = "exec"
     category: ClassVar[str] = "execs"
+    syscall: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)

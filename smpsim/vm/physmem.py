@@ -48,6 +48,10 @@ class PhysMem:
         self.fifo[frame] = None
         return frame
 
+    def alloc_kernel(self) -> int:
+        """A page the kernel keeps for itself for good (the shared zero page): never released."""
+        return self._take(KERNEL)
+
     def alloc_ptp(self) -> int:
         return self._take(PTP)
 

@@ -242,6 +242,28 @@ class PmapModule:
         k.flush_rule.end_range(pmap)
         op.release(pmap.lock, c.lock_release)
 
+    def pmap_clear_reference_range(self, pmap: Pmap, sva: int, eva: int, op: Op) -> int:
+        """Clear the accessed and modified bits of every valid PTE of [sva, eva) that has one
+        (FreeBSD amd64 pmap.c `pmap_advise`; Linux mm/madvise.c `madvise_free_pte_range`, which
+        makes the PTE old and clean): an atomic update each, and the referenced ones queued for
+        invalidation (a TLB may hold them), sent by the caller's pmap_update. Returns the PTEs
+        changed."""
+        k = self.k
+        c = k.costs
+        changed = 0
+        op.acquire(pmap.lock, c.lock_acquire, "other")
+        for _pt, va, pte in self.scan(pmap, sva, eva, op):
+            if not (pte.ref or pte.mod):
+                continue
+            if pte.ref:
+                self.pmap_tlb_shootdown(pmap, va)
+            pte.ref = pte.mod = False
+            changed += 1
+            k.counters["pte_atomic_updates"] += 1
+            op.spend(c.pte_atomic, "pte")
+        op.release(pmap.lock, c.lock_release)
+        return changed
+
     def pmap_remove_all(self, pmap: Pmap) -> bool:
         """The address space is going away: hand the pmap to the teardown strategy. Returns
         True when every mapping is already gone, so UVM need not call pmap_remove."""

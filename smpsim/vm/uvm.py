@@ -1,5 +1,9 @@
 """UVM-level operations: processes, uvm_map, uvm_fault, uvm_unmap and exit teardown.
 
+uvm_map, uvm_unmap, uvm_map_protect and uvm_fault take the vmspace's address-space lock as the
+kernel does (`k.map_lock`: smpsim.vm.strategies.map_lock); uvm_fault maps the shared zero page
+on a read fault where the kernel has one (`k.zero_page`: smpsim.vm.strategies.zero_page).
+
 Each function is one kernel operation on one CPU, timed by an `Op`. Exit follows
 NetBSD's order: the dying process's other threads have already left their CPUs
 (they hold the pmap lazily), then `uvmspace_free` calls `pmap_remove_all`,
@@ -65,23 +69,32 @@ def spawn(k, op: Op, name: str, cpus: list[int]) -> Process:
 
 def uvm_map(k, op: Op, proc: Process, start: int, npages: int, obj: UObject | None = None,
             offset: int = 0, prot: str = "rw", prefault: int = 0, touch: bool = False) -> VmMapEntry:
-    """Map a range (anonymous when obj is None); fault in the first `prefault` pages (accessed,
-    so a TLB may hold them, when `touch`)."""
+    """Map a range (anonymous when obj is None) with the address-space lock held for writing;
+    then fault in the first `prefault` pages (accessed, so a TLB may hold them, when `touch`),
+    each fault taking the lock as faults do (Linux populates after mmap_write_unlock)."""
     if obj is None:
         obj = make_object(k, f"anon.{proc.pid}.{start:x}", shared=False)
     obj.refs += 1
     entry = VmMapEntry(start, npages, obj, offset, prot)
+    k.map_lock.map_enter(op, proc)
     proc.map.insert(entry)
+    op.spend(k.costs.map_entry_update, "other")
+    k.map_lock.map_exit(op, proc)
     for va in range(start, start + min(prefault, npages)):
-        uvm_fault(k, op, proc, va, access=touch)
+        uvm_fault(k, op, proc, va, access=touch, write=None)
     return entry
 
 
-def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True, write: bool = False) -> int:
-    """Resolve a fault at va: find or allocate the page under the object lock, pmap_enter it.
-    Returns the frame. The fault's cycles are recorded as a `fault` latency. `access` False
-    is a prefault (the mapping is made ahead of any access, as uvm_fault's neighbours are).
-    A forked entry's fault goes to its copy-on-write source (smpsim.vm.cow.cow_fault)."""
+def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True, write: bool | None = None) -> int:
+    """Resolve a fault at va: find or allocate the page under the object lock, pmap_enter it,
+    with the address-space lock as the kernel takes it for a fault (`k.map_lock`). Returns the
+    frame. The fault's cycles are recorded as a `fault` latency. `access` False is a prefault
+    (the mapping is made ahead of any access, as uvm_fault's neighbours are). `write`: True for
+    a known write, False for a known read (which may map the shared zero page: `k.zero_page`),
+    None when the access type is not known (a TLB miss, a prefault: treated as a write for the
+    zero page, as a read for copy-on-write). A forked entry's fault goes to its copy-on-write
+    source (smpsim.vm.cow.cow_fault). A write that replaces the zero page's PTE flushes that
+    address at once (Linux `wp_page_copy` -> `ptep_clear_flush`)."""
     c = k.costs
     start = op.t
     entry = proc.map.lookup(va)
@@ -90,14 +103,21 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True, write: boo
     need_pages(k, op, 4)     # the data page and up to three PTPs
     k.counters["page_faults"] += 1
     op.spend(c.fault_trap, "other")
+    k.map_lock.fault_enter(op, proc)
     obj = entry.obj
     op.acquire(obj.lock, c.lock_acquire, "other")
     off = entry.offset + (va - entry.start)
     frame = obj.pages.get(off)
     prot = entry.prot
     if frame is None and entry.backing is not None:
-        frame, prot = cow_fault(k, op, entry, off, write)
+        frame, prot = cow_fault(k, op, entry, off, bool(write))
+    if frame is None and write is False and not obj.shared:
+        frame = k.zero_page.read_fault_frame(op)
+        prot = prot.replace("w", "")
+    replaces_zero = False
     if frame is None:
+        old = proc.pmap.pte(va)
+        replaces_zero = old is not None and k.zero_page.is_zero(old.frame)
         frame = k.phys.alloc_data(obj, off)
         obj.pages[off] = frame
         k.counters["pages_allocated"] += 1
@@ -105,6 +125,10 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True, write: boo
         op.spend(c.page_zero, "other")
     k.pmap_mod.pmap_enter(proc.pmap, va, frame, prot, entry, op, access)
     op.release(obj.lock, c.lock_release)
+    if replaces_zero:
+        k.counters["zero_page_copies"] += 1
+        k.pmap_mod.pmap_update(proc.pmap, op, "fault")      # ptep_clear_flush
+    k.map_lock.fault_exit(op, proc)
     k.record_latency("fault", op.t - start)
     return frame
 
@@ -156,6 +180,23 @@ def _release_entry(k, entry: VmMapEntry) -> list:
     return frames
 
 
+def free_pages(k, op: Op, frames: list) -> None:
+    """Free detached pages after the shootdown that covered them (uvm_unmap_detach)."""
+    _free_detached(k, op, frames)
+
+
+def zap_range(k, op: Op, proc: Process, start: int, end: int, reason: str) -> int:
+    """Remove every mapping of [start, end) and discard its private pages, keeping the map
+    entries (Linux `zap_page_range_single` for MADV_DONTNEED): pmap_remove of each entry's
+    overlap, one pmap_update, then the pages are freed. Returns the pages freed."""
+    detached = []
+    for entry in [e for e in proc.map.entries if e.start < end and start < e.end]:
+        detached += _unmap_entry_range(k, op, proc, entry, max(start, entry.start), min(end, entry.end), reason)
+    k.pmap_mod.pmap_update(proc.pmap, op, reason)
+    _free_detached(k, op, detached)
+    return len(detached)
+
+
 def _free_detached(k, op: Op, frames: list) -> None:
     """uvm_unmap_detach: the pages go back to the free list after the shootdown, even if a
     dying pmap's PTEs (deferred teardown) still name them."""
@@ -166,13 +207,20 @@ def _free_detached(k, op: Op, frames: list) -> None:
 
 
 def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "munmap") -> None:
-    """Remove [start, start+npages) from the process's map (whole entries or parts of them)."""
+    """Remove [start, start+npages) from the process's map (whole entries or parts of them):
+    the entries are detached (clipped) with the address-space lock held for writing, then the
+    lock strategy's `unmap_zap` (Linux: the downgrade to reading), the zap and the shootdown,
+    `unmap_done` (NetBSD/FreeBSD: the unlock), the page freeing, `unmap_exit` (Linux: the read
+    unlock)."""
     end = start + npages
-    detached = []
+    lk = k.map_lock
+    lk.unmap_enter(op, proc)
+    pieces = []
     for entry in [e for e in proc.map.entries if e.start < end and start < e.end]:
         sva, eva = max(start, entry.start), min(end, entry.end)
-        detached += _unmap_entry_range(k, op, proc, entry, sva, eva, reason)
+        pieces.append((entry, sva, eva))
         proc.map.entries.remove(entry)
+        op.spend(k.costs.map_entry_update, "other")
         # keep the parts outside the range as their own entries (clipping)
         if entry.start < sva:
             proc.map.insert(VmMapEntry(entry.start, sva - entry.start, entry.obj, entry.offset, entry.prot,
@@ -184,9 +232,15 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
                                        entry.prot, entry.wired, {v: f for v, f in entry.pv.items() if v >= eva},
                                        entry.backing, entry.chain))
             _hold(entry)
+    lk.unmap_zap(op, proc)
+    detached = []
+    for entry, sva, eva in pieces:
+        detached += _unmap_entry_range(k, op, proc, entry, sva, eva, reason)
         detached += _release_entry(k, entry)
     k.pmap_mod.pmap_update(proc.pmap, op, reason)
+    lk.unmap_done(op, proc)
     _free_detached(k, op, detached)
+    lk.unmap_exit(op, proc)
 
 
 def _hold(entry: VmMapEntry) -> None:
@@ -200,11 +254,13 @@ def _hold(entry: VmMapEntry) -> None:
 def uvm_map_protect(k, op: Op, proc: Process, start: int, npages: int, prot: str) -> None:
     """mprotect: lower the protection of whole entries in the range, then shoot down."""
     end = start + npages
+    k.map_lock.map_enter(op, proc)
     for entry in proc.map.entries:
         if entry.start < end and start < entry.end:
             entry.prot = "".join(ch for ch in entry.prot if ch in prot)
             k.pmap_mod.pmap_protect(proc.pmap, max(start, entry.start), min(end, entry.end), prot, entry, op)
     k.pmap_mod.pmap_update(proc.pmap, op, "protect")
+    k.map_lock.map_exit(op, proc)
 
 
 def exit_teardown(k, op: Op, proc: Process) -> None:

@@ -12,11 +12,13 @@ from smpsim.experiments.config.schema import (ENTRY_STRIDE, LIMIT_REASONS, MAX_C
                                               MAX_EPOCHS, MAX_PAGES, MAX_POLICIES, MAX_PROCESSES,
                                               MAX_SWEEP_POINTS, NAME_PATTERN, CtxSwitchConfig, ExitStormConfig,
                                               ExperimentConfig, ForkExitConfig, MachineConfig, MemoryPressureConfig,
-                                              MunmapFanoutConfig, RunConfig, SharedEvictionConfig, TlbFlushConfig)
+                                              MunmapFanoutConfig, RunConfig, SharedEvictionConfig, TlbFlush2Config,
+                                              TlbFlushConfig)
 
 __all__ = ["POINT_NAME_CHARS", "POINT_VALUE_CHARS", "apply_overrides", "check_images", "default_name", "load",
            "parse_toml", "parse_value", "point_name", "point_names", "read_toml", "set_path", "sweep_points",
            "validate", "DEFAULT_PRESET", "PolicyConfig", "ENTRY_STRIDE", "LIMIT_REASONS", "MAX_CONFIG_BYTES", "MAX_COST",
            "MAX_ENTRIES", "MAX_EPOCHS", "MAX_PAGES", "MAX_POLICIES", "MAX_PROCESSES", "MAX_SWEEP_POINTS",
            "NAME_PATTERN", "CtxSwitchConfig", "ExitStormConfig", "ExperimentConfig", "ForkExitConfig", "MachineConfig",
-           "MemoryPressureConfig", "MunmapFanoutConfig", "RunConfig", "SharedEvictionConfig", "TlbFlushConfig"]
+           "MemoryPressureConfig", "MunmapFanoutConfig", "RunConfig", "SharedEvictionConfig", "TlbFlush2Config",
+           "TlbFlushConfig"]

@@ -248,11 +248,22 @@ class SharedEvictionConfig(_Strict):
 
 
 class TlbFlushConfig(_Strict):
-    """will-it-scale tlb_flush1: threads of one process map, write and unmap their own region in a loop."""
+    """Threads of one process map, write and unmap their own region in a loop (a map-touch-unmap
+    loop of smpsim's own; not one of will-it-scale's tests)."""
     kind: Literal["tlb_flush"]
     threads: int = Field(4, ge=0, le=256, description="threads, one per CPU from cpu 0 upwards (0: one per CPU)")
     region_pages: int = Field(8, ge=1, le=ENTRY_STRIDE, description="pages each thread maps, writes and unmaps per loop")
     loops: int = Field(16, ge=1, le=1_000_000, description="loops per thread")
+
+
+class TlbFlush2Config(_Strict):
+    """will-it-scale tlb_flush2: threads of one process each map 1 MB private anonymous and, page by
+    page, write it, madvise(MADV_DONTNEED) it and read it back; then munmap, in a loop."""
+    kind: Literal["tlb_flush2"]
+    threads: int = Field(4, ge=0, le=256, description="threads, one per CPU from cpu 0 upwards (0: one per CPU)")
+    region_pages: int = Field(256, ge=1, le=ENTRY_STRIDE,
+                              description="pages each thread maps per loop (will-it-scale: 1 MB, 256 pages)")
+    loops: int = Field(1, ge=1, le=1_000_000, description="mmap-to-munmap passes per thread")
 
 
 class CtxSwitchConfig(_Strict):
@@ -268,7 +279,7 @@ class CtxSwitchConfig(_Strict):
 
 
 WorkloadConfig = Annotated[Union[ExitStormConfig, ForkExitConfig, MunmapFanoutConfig, MemoryPressureConfig,
-                                 SharedEvictionConfig, TlbFlushConfig, CtxSwitchConfig],
+                                 SharedEvictionConfig, TlbFlushConfig, TlbFlush2Config, CtxSwitchConfig],
                            Field(discriminator="kind")]
 
 
@@ -328,7 +339,8 @@ class ExperimentConfig(_Strict):
                 raise ValueError(f"costs.{key}={value} exceeds {MAX_COST:,} cycles (0.4 s at 2.5 GHz for "
                                  "one modelled action); simulated clocks must stay far below 2^63")
         w, m = self.workload, self.machine
-        need = {"exit_storm": "threads", "munmap_fanout": "threads", "tlb_flush": "threads"}.get(w.kind)
+        need = {"exit_storm": "threads", "munmap_fanout": "threads", "tlb_flush": "threads",
+                "tlb_flush2": "threads"}.get(w.kind)
         if need and getattr(w, need) > m.ncpus:
             raise ValueError(f"workload.{need}={getattr(w, need)} needs that many CPUs but machine.ncpus={m.ncpus}")
         if w.kind == "memory_pressure" and w.processes + w.growers > m.ncpus:

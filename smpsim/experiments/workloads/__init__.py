@@ -7,7 +7,9 @@ Operations are the typed records of `smpsim.vm.operations`; a workload's state
 machine lives in its own objects (the `ctx` of its operations), never in the
 kernel. Workloads: exit_storm, fork_exit / fork_exec_exit / shell, munmap_fanout (with
 an mprotect option that exercises pmap_protect), memory_pressure, shared_eviction, tlb_flush
-(will-it-scale's map-touch-unmap loop) and ctx_switch (a context-switch storm).
+(threads of one process mapping, writing and unmapping their own region in a loop), tlb_flush2
+(will-it-scale's tlb_flush2: write, madvise DONTNEED, read back, page by page) and ctx_switch (a
+context-switch storm).
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from smpsim.experiments.workloads.memory_pressure import MemoryPressure
 from smpsim.experiments.workloads.munmap_fanout import MunmapFanout
 from smpsim.experiments.workloads.shared_eviction import SharedEviction
 from smpsim.experiments.workloads.tlb_flush import TlbFlush
+from smpsim.experiments.workloads.tlb_flush2 import TlbFlush2
 
 WORKLOADS = {"exit_storm": ExitStorm, "fork_exit": ForkExit, "fork_exec_exit": ForkExit, "shell": ForkExit,
              "munmap_fanout": MunmapFanout, "memory_pressure": MemoryPressure,
-             "shared_eviction": SharedEviction, "tlb_flush": TlbFlush, "ctx_switch": CtxSwitch}
+             "shared_eviction": SharedEviction, "tlb_flush": TlbFlush, "tlb_flush2": TlbFlush2,
+             "ctx_switch": CtxSwitch}
 
 __all__ = ["Workload", "WORKLOADS", "make_workload"]
 

@@ -1,5 +1,7 @@
-"""tlb_flush: the will-it-scale `tlb_flush1` loop — threads of one process each map a private
-region, write every page, and unmap it, over and over.
+"""tlb_flush: threads of one process each map a private region, write every page, and unmap it,
+over and over — a map-touch-unmap loop of smpsim's own. It is neither of will-it-scale's TLB
+tests (both are madvise loops: tlb_flush1 over a private mapping of each thread's 128 MB file,
+tlb_flush2 over 1 MB of anonymous memory, the `tlb_flush2` workload).
 
 Every munmap of a thread's own region shoots down the process's other CPUs (they run the same
 mm), so the loop measures what a shootdown costs its initiator under each design. Throughput is

@@ -9,7 +9,8 @@ operation timed by an `Op`; what the workload schedules next comes back from its
 `after` and is queued. Faulting TLB misses neither wait for nor delay the kernel
 operations their CPU initiates (unless one runs the pagedaemon synchronously on
 its CPU, see `watchdog`); their cycles come off the faulting CPU's next
-quantum. The workloads' system calls do not: they stand for calls made beside
+quantum. Every system call (a record whose `syscall` is set) is charged the fixed entry/exit
+cost `costs.syscall` before its handler runs. The workloads' system calls do not: they stand for calls made beside
 the CPU's user thread (a workload issues them back to back), so their cycles are
 counted in `kernel_cycles`, not taken from user progress.
 """
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 from smpsim.vm import checker, fork, uvm
 from smpsim.vm.locks import Op
-from smpsim.vm.operations import (Exec, ExecTeardown, Exit, Fork, Miss, Mmap, Mprotect, Munmap, PagedaemonRun,
-                                  Scheduled, Spawn, Teardown, Touch)
+from smpsim.vm.madvise import uvm_madvise
+from smpsim.vm.operations import (Exec, ExecTeardown, Exit, Fork, Madvise, Miss, Mmap, Mprotect, Munmap,
+                                  PagedaemonRun, Scheduled, Spawn, Teardown, Touch)
 from smpsim.vm.pagedaemon import pagedaemon
 
 
@@ -33,7 +35,7 @@ class Dispatcher:
         self.handlers = {Spawn: self._spawn, Exit: self._exit, Teardown: self._teardown, Mmap: self._mmap,
                          Munmap: self._munmap, Mprotect: self._mprotect, PagedaemonRun: self._pagedaemon,
                          Fork: self._fork, Exec: self._exec, ExecTeardown: self._exec_teardown,
-                         Touch: self._touch}
+                         Touch: self._touch, Madvise: self._madvise}
 
     def schedule(self, items) -> None:
         for s in items:
@@ -57,6 +59,9 @@ class Dispatcher:
                 self.watch.waits(self.queue.repush(ev, t, view.busy_due > ev.due), end)
                 continue
             op = Op(ev.op.kind, ev.cpu, t, k.counters, ev.op.category)
+            if ev.op.syscall:
+                k.counters["syscalls"] += 1
+                op.spend(k.costs.syscall, "other")      # entry and exit (measure/syscall.c)
             follow = self.handlers[type(ev.op)](op, ev.op)
             view.busy_until, view.busy_due, view.busy_with = op.t, ev.due, ev.op
             self.watch.ran(ev)
@@ -91,7 +96,11 @@ class Dispatcher:
     def _fork(self, op: Op, rec: Fork):
         k = self.k
         parent = k.procs[rec.pid]
+        # the parent's address-space lock for writing over the copy (NetBSD uvmspace_fork and
+        # FreeBSD vmspace_fork: vm_map_lock(old_map); Linux dup_mmap: mmap_write_lock(oldmm))
+        k.map_lock.map_enter(op, parent)
         child = fork.uvmspace_fork(k, op, parent, rec.name, list(rec.cpus))
+        k.map_lock.map_exit(op, parent)
         if rec.wait:
             for t in parent.threads:
                 if t.cpu == op.cpu:
@@ -154,6 +163,12 @@ class Dispatcher:
                deltas=k.counters.delta(before))
         return self.workload.after(rec, op.t, proc)
 
+    def _madvise(self, op: Op, rec: Madvise):
+        proc = self.k.procs[rec.pid]
+        if proc.state == "running":
+            uvm_madvise(self.k, op, proc, rec.start, rec.npages, rec.advice)
+        return self.workload.after(rec, op.t, proc)
+
     def _mprotect(self, op: Op, rec: Mprotect):
         proc = self.k.procs[rec.pid]
         uvm.uvm_map_protect(self.k, op, proc, rec.start, rec.npages, rec.prot)
@@ -180,7 +195,7 @@ class Dispatcher:
             k.counters["page_walks"] += 1
             pte.ref = True
         else:
-            uvm.uvm_fault(k, op, proc, rec.va)
+            uvm.uvm_fault(k, op, proc, rec.va, write=None)     # a miss does not say read or write
         if view.fills_pmap is not pmap:
             view.fills_pmap, view.fill_vas = pmap, []
         view.fill_vas.append(rec.va)

@@ -31,6 +31,12 @@ from smpsim.vm.strategies.lazy_drop_base import LazyDropStrategy
 from smpsim.vm.strategies.lazy_linux import LinuxLazyTlb
 from smpsim.vm.strategies.lazy_netbsd import NetbsdLazyTlb
 from smpsim.vm.strategies.lazy_off import NoLazyTlb
+from smpsim.vm.strategies.madvise_advise import AdviseMadvise
+from smpsim.vm.strategies.madvise_base import MadviseStrategy
+from smpsim.vm.strategies.madvise_deactivate import DeactivateMadvise
+from smpsim.vm.strategies.madvise_zap import ZapMadvise
+from smpsim.vm.strategies.map_lock import MmapLock, VmMapLock
+from smpsim.vm.strategies.map_lock_base import MapLockStrategy
 from smpsim.vm.strategies.pressure_base import PressureSwitchStrategy
 from smpsim.vm.strategies.pressure_switch import PressureSwitchOff, PressureSwitchOn
 from smpsim.vm.strategies.pv_base import PvTrackingStrategy
@@ -55,10 +61,12 @@ from smpsim.vm.strategies.teardown_gc import GcTeardown
 from smpsim.vm.strategies.teardown_mmu_gather import MmuGatherTeardown
 from smpsim.vm.strategies.teardown_remove_pages import RemovePagesTeardown
 from smpsim.vm.strategies.teardown_zap_ptp import ZapPtpTeardown
+from smpsim.vm.strategies.zero_page import NoZeroPage, SharedZeroPage
+from smpsim.vm.strategies.zero_page_base import ZeroPageStrategy
 
 BASES: tuple[type, ...] = (PvTrackingStrategy, TeardownStrategy, LazyTlbStrategy, PressureSwitchStrategy,
                            TlbTagsStrategy, ShootdownStrategy, LazyDropStrategy, PageAllocStrategy,
-                           FlushRuleStrategy, ForkStrategy)
+                           FlushRuleStrategy, ForkStrategy, MadviseStrategy, ZeroPageStrategy, MapLockStrategy)
 
 BUILTIN: dict[str, dict] = {
     "pv_tracking": {"global_hash": GlobalHashPv, "map_entry": MapEntryPv, "ptp_tree": PtpTreePv,
@@ -75,4 +83,7 @@ BUILTIN: dict[str, dict] = {
                    "pcp": PcpPageAlloc},
     "flush_rule": {"va_count": VaCountFlush, "mmu_range": MmuRangeFlush, "page_or_all": PageOrAllFlush},
     "fork": {"uvm": UvmFork, "pmap_copy": PmapCopyFork, "copy_page_range": CopyPageRangeFork},
+    "madvise": {"deactivate": DeactivateMadvise, "advise": AdviseMadvise, "zap": ZapMadvise},
+    "zero_page": {"off": NoZeroPage, "on": SharedZeroPage},
+    "map_lock": {"vm_map": VmMapLock, "mmap_lock": MmapLock},
 }
