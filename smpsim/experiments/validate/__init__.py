@@ -27,6 +27,7 @@ from smpsim.experiments.validate import flush_rules  # noqa: F401  (registers it
 from smpsim.experiments.validate import linux  # noqa: F401  (registers its cases)
 from smpsim.experiments.validate import fork  # noqa: F401  (registers its cases)
 from smpsim.experiments.validate import unmap  # noqa: F401  (registers its cases)
+from smpsim.experiments.validate import invlpgb  # noqa: F401  (registers its cases)
 from smpsim.experiments.validate.contract import CASES, Case, Result, Setup, case, register, run, select
 from smpsim.experiments.validate.output import as_json, table
 from smpsim.experiments.validate.overrides import setup_from
