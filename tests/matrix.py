@@ -15,19 +15,24 @@ elsewhere joins it without an edit here:
 Each case runs inline with the invariant checker after every step. The suite
 (tests/test_matrix.py) runs `pairwise_cases()`: for every quick config, a set
 of designs covering every pair of values of any two factors (the preset and the
-switches). `scripts/matrix` (this module's `main`) runs the full product, on
-all cores.
+switches). `scripts/matrix` (this module's `main`) runs the pairwise cases, or
+with `--full` the full product, on all cores. The product is never built in
+memory (over twenty switches make it billions of cases): `count_all_cases()`
+says how many, `all_cases()` yields them one by one, and `--full` refuses a
+product larger than `--limit` unless `--fix` pins enough switches.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import sys
 import time
 import typing
 from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,11 +151,36 @@ def pairwise_cases() -> list[Case]:
     return [_case(config, row) for config in quick_configs() for row in rows]
 
 
-def all_cases() -> list[Case]:
-    """The full product: every quick config x preset x combination of switch values."""
-    names = [n for n, _ in factors()]
-    rows = [dict(zip(names, combo)) for combo in itertools.product(*(v for _, v in factors()))]
-    return [_case(config, row) for config in quick_configs() for row in rows]
+def count_all_cases(fixed: dict | None = None) -> int:
+    """How many cases the full product has (with `fixed` factors pinned to one value each)."""
+    return len(quick_configs()) * math.prod(1 if n in (fixed or {}) else len(v) for n, v in factors())
+
+
+def all_cases(fixed: dict | None = None) -> Iterator[Case]:
+    """The full product, lazily: every quick config x preset x combination of switch values.
+
+    `fixed` pins factors (name -> value) to one value each."""
+    fixed = fixed or {}
+    flist = [(n, (fixed[n],) if n in fixed else v) for n, v in factors()]
+    names = [n for n, _ in flist]
+    for config in quick_configs():
+        for combo in itertools.product(*(v for _, v in flist)):
+            yield _case(config, dict(zip(names, combo)))
+
+
+def _parse_fixed(items: list[str]) -> dict:
+    """`--fix name=value` pairs, each value checked against the values the factor takes."""
+    values = dict(factors())
+    fixed = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or name not in values:
+            raise ValueError(f"--fix {item!r}: expected NAME=VALUE with NAME one of {sorted(values)}")
+        match = [v for v in values[name] if _toml(v).strip('"') == raw]
+        if not match:
+            raise ValueError(f"--fix {item!r}: {name} takes {[_toml(v).strip(chr(34)) for v in values[name]]}")
+        fixed[name] = match[0]
+    return fixed
 
 
 def run_case(case: Case) -> dict:
@@ -174,15 +204,31 @@ def _outcome(case: Case) -> tuple[Case, str | None]:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="scripts/matrix", description=__doc__.splitlines()[0])
     ap.add_argument("configs", nargs="*", help="quick configs to run (default: all)")
-    ap.add_argument("--pairwise", action="store_true", help="only the suite's pairwise cases")
+    ap.add_argument("--full", action="store_true", help="the full product instead of the pairwise cases")
+    ap.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
+                    help="with --full: pin a factor (the preset or a switch) to one value; repeatable")
+    ap.add_argument("--limit", type=int, default=20_000, help="with --full: the most cases it will run")
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args(argv)
     unknown = sorted(set(args.configs) - set(quick_configs()))
     if unknown:
         print(f"unknown quick configs {unknown}; bundled: {list(quick_configs())}", file=sys.stderr)
         return 2
-    cases = pairwise_cases() if args.pairwise else all_cases()
-    cases = [c for c in cases if not args.configs or c.config in args.configs]
+    wanted = set(args.configs or quick_configs())
+    if args.full:
+        try:
+            fixed = _parse_fixed(args.fix)
+        except ValueError as e:
+            print(e, file=sys.stderr)
+            return 2
+        total = count_all_cases(fixed) // len(quick_configs()) * len(wanted)
+        if total > args.limit:
+            print(f"the full product is {total:,} cases, more than --limit {args.limit:,}: pin factors with "
+                  f"--fix NAME=VALUE (e.g. --fix preset=linux) or raise --limit", file=sys.stderr)
+            return 2
+        cases = [c for c in all_cases(fixed) if c.config in wanted]
+    else:
+        cases = [c for c in pairwise_cases() if c.config in wanted]
     t0 = time.monotonic()
     failed = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
