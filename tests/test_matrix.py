@@ -19,20 +19,8 @@ CASES = matrix.pairwise_cases()
 SLOW_CONFIGS = ("shared_eviction_quick", "exit_storm_images_quick", "memory_pressure_quick")  # 3/4 of the time
 
 
-# Known failures after issue 20's merge (stale_tlb_entry under pcid=linux_asid with NetBSD's lazy_tlb=on and
-# the global mailbox on shared_eviction_quick; they pass with pcid=pmap, or with other timings); strict,
-# so a fix makes them fail until these lines go. Left open on issue 20.
-KNOWN_STALE_TLB = {"shared_eviction_quick-seed-pv_tracking=map_entry,teardown=eager,lazy_tlb=on,pressure_switch=on,"
-                   "pcid=linux_asid", "shared_eviction_quick-netbsd10-pv_tracking=pv_chunk,teardown=deferred,"
-                   "lazy_tlb=on,pressure_switch=on,pcid=linux_asid"}
-
-
 def _marks(c):
-    marks = [pytest.mark.slow] * (c.config in SLOW_CONFIGS)
-    if any(c.id.startswith(k) for k in KNOWN_STALE_TLB):
-        marks.append(pytest.mark.xfail(raises=InvariantViolation, strict=True,
-                                       reason="stale_tlb_entry with pcid=linux_asid + lazy_tlb=on (issue 20)"))
-    return marks
+    return [pytest.mark.slow] * (c.config in SLOW_CONFIGS)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=_marks(c)) for c in CASES])

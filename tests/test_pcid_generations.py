@@ -38,3 +38,20 @@ def test_loading_a_reused_pcid_unflushed_is_caught(preset, extra):
     with pytest.raises(InvariantViolation) as exc:
         run_inline(data, check=True, substitute=lambda p: broken.substitute(p, pcid=broken.PcidSkipsFlush))
     assert exc.value.name == "pcid_reuse_unflushed"
+
+
+
+def test_an_initiator_without_the_mm_loaded_falls_behind_under_linux_asids():
+    # A munmap issued on a CPU that has switched to another mm (NetBSD's lazy TLB keeps the CPU
+    # out of pm_cpus) does not flush there: flush_tlb_mm_range flushes locally only the loaded_mm.
+    # The CPU's ASID slot must fall behind so it flushes when it runs the mm again; the design
+    # matrix found the initiator left current, running on entries of a page since freed.
+    from tests import matrix
+    switches = dict(pv_tracking="map_entry", teardown="eager", lazy_tlb="on", pressure_switch="on",
+                    pcid="linux_asid", shootdown="global_mailbox", lazy_drop="shoot_lazies", page_alloc="pcp",
+                    flush_rule="page_or_all", fork="uvm", madvise="advise", zero_page="off",
+                    map_lock="mmap_lock", mm_cpumask="lazy_trim", shootdown_batch=1, shootdown_ack="after",
+                    lru_batch=0, page_cache_start="cold", reclaim_batch=4096, global_asid="first_flush")
+    result = matrix.run_case(matrix.Case("shared_eviction_quick", "seed", tuple(switches.items())))
+    c = result["counters"]
+    assert c["munmaps"] > 0 and c["tlb_gen_full_flushes"] > 0    # the CPU that fell behind caught up

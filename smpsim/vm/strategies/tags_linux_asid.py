@@ -16,7 +16,7 @@ reused; the CPU is told to drop them (a tag flush) before it next runs that mm.
 from __future__ import annotations
 
 from smpsim.vm import generations
-from smpsim.protocol import FLUSH_TAG
+from smpsim.protocol import FLUSH_TAG, LAZY, VALID
 from smpsim.vm.strategies.tags_base import TlbTagsStrategy
 
 TLB_NR_DYN_ASIDS = 6
@@ -38,12 +38,18 @@ class LinuxAsidTags(TlbTagsStrategy):
 
     def defer_flushes(self, pmaps, me: int) -> None:
         """CPUs that may hold a pmap's entries but are not sent this flush must flush them before
-        they run it again (their ASID's tlb_gen falls behind)."""
+        they run it again (their ASID's tlb_gen falls behind). The initiator is one of them unless
+        it has one of `pmaps` loaded: flush_tlb_mm_range flushes locally only when the mm is the
+        CPU's loaded_mm, and a CPU that switched away keeps the entries under its ASID slot."""
+        mine = self.k.views[me]
+        local = mine.curpmap in pmaps and mine.state in (VALID, LAZY)
         for p in pmaps:
             if p.global_asid:
                 continue                                   # a broadcast reaches every CPU
             for v in self.k.views:
-                if v.id != me and v.id not in p.pm_cpus and v.seen_gen.get(p.id) is not None:
+                if (v.id == me and local) or v.id in p.pm_cpus:
+                    continue
+                if v.seen_gen.get(p.id) is not None:
                     generations.forget(v, p.id)
 
     def load(self, view, op) -> None:
