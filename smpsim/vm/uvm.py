@@ -105,7 +105,7 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True, write: boo
     op.spend(c.fault_trap, "other")
     k.map_lock.fault_enter(op, proc)
     obj = entry.obj
-    op.acquire(obj.lock, c.lock_acquire, "other")
+    k.map_lock.fault_object_enter(op, obj)
     off = entry.offset + (va - entry.start)
     frame = obj.pages.get(off)
     prot = entry.prot
@@ -124,7 +124,7 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True, write: boo
         k.page_alloc.alloc(op, "other", data=True)
         op.spend(c.page_zero, "other")
     k.pmap_mod.pmap_enter(proc.pmap, va, frame, prot, entry, op, access)
-    op.release(obj.lock, c.lock_release)
+    k.map_lock.fault_object_exit(op, obj)
     if replaces_zero:
         k.counters["zero_page_copies"] += 1
         k.pmap_mod.pmap_update(proc.pmap, op, "fault")      # ptep_clear_flush

@@ -19,6 +19,14 @@ the zap; mmap and mprotect hold it for writing; MADV_DONTNEED/FREE take it for r
 (mm/madvise.c `madvise_need_mmap_write` is 0 for them); page faults do not take it at all since
 6.4 (`lock_vma_under_rcu` in arch/x86/mm/fault.c `do_user_addr_fault`: the per-VMA lock).
 
+A Linux fault takes no object lock: `do_anonymous_page`, `do_wp_page` and `finish_fault` take
+the PTE lock (`pte_offset_map_lock`; split per page-table page, USE_SPLIT_PTE_PTLOCKS) and, for a
+file page, the folio's lock; the anon_vma lock is taken only by `__anon_vma_prepare` at a VMA's
+first fault. The PTE lock's acquire and release are charged; waiting on it is not modelled (a
+simplification: it is one lock per page-table page, held for the few hundred cycles of a
+pmap_enter, so only faults within the same 2 MB can meet on it), so faults of one mm on
+different pages do not wait for each other as they would behind one object lock.
+
 Simplified: the per-VMA lock of faults is not modelled (a fault on a VMA being detached would
 fall back to mmap_lock; here it proceeds); 6.16's per-VMA lock for a single-VMA MADV_DONTNEED
 (Barry Song, "mm: use per_vma lock for MADV_DONTNEED") is modelled as the mmap_lock read it
@@ -81,3 +89,9 @@ class MmapLock(MapLockStrategy):
 
     def advise_exit(self, op, proc) -> None:
         self.drop(op, self.lock(proc).read)
+
+    def fault_object_enter(self, op, obj) -> None:
+        op.spend(self.k.costs.lock_acquire, "other")     # the split PTE lock, uncontended
+
+    def fault_object_exit(self, op, obj) -> None:
+        op.spend(self.k.costs.lock_release, "other")

@@ -19,7 +19,10 @@ class MapLockStrategy:
     around uvm_fault, `map_enter`/`map_exit` around a change of the map (mmap, mprotect),
     `unmap_enter`/`unmap_zap`/`unmap_done`/`unmap_exit` around munmap (before the entries are
     detached, between the detach and the zap, after the flush, after the pages are freed),
-    `advise_enter`/`advise_exit` around madvise. The base takes nothing (no address-space lock)."""
+    `advise_enter`/`advise_exit` around madvise. The base takes nothing (no address-space lock).
+    `fault_object_enter`/`fault_object_exit` bracket the fault's page lookup and pmap_enter: the
+    base takes the object's lock, as UVM (`amap_lock` in uvm_fault) and FreeBSD
+    (`VM_OBJECT_WLOCK` in vm_fault) do."""
 
     KIND = Kind("map_lock", "vm_map", "The address-space lock (a reader/writer lock per vmspace) "
                                       "and which side each operation takes")
@@ -51,6 +54,12 @@ class MapLockStrategy:
 
     def fault_exit(self, op, proc) -> None:
         pass
+
+    def fault_object_enter(self, op, obj) -> None:
+        op.acquire(obj.lock, self.k.costs.lock_acquire, "other")
+
+    def fault_object_exit(self, op, obj) -> None:
+        op.release(obj.lock, self.k.costs.lock_release)
 
     def map_enter(self, op, proc) -> None:
         pass
