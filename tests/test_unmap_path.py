@@ -176,3 +176,15 @@ def test_every_syscall_is_charged_its_fixed_cost():
     with_cost, free = _tlb_flush2("linux"), _tlb_flush2("linux", syscall=0)
     n = with_cost.counters["syscalls"]
     assert sum(with_cost.cycles.values()) - sum(free.cycles.values()) >= n * CostModel().syscall * 0.9
+
+
+@pytest.mark.parametrize("preset,object_locked", [("netbsd10", True), ("freebsd", True), ("linux", False)])
+def test_a_fault_takes_the_object_lock_except_on_linux(preset, object_locked):
+    """UVM's amap_lock and FreeBSD's VM_OBJECT_WLOCK are taken by every fault; a Linux anonymous
+    fault takes only the split PTE lock, so the object lock is never acquired by its faults."""
+    c = _tlb_flush2(preset).counters
+    assert c["page_faults"] > 0
+    if object_locked:
+        assert c["object_lock_acquires"] >= c["page_faults"]
+    else:
+        assert c["object_lock_acquires"] == 0
