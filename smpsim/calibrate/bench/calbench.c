@@ -127,6 +127,9 @@ static double run_syscall(long ops)
 }
 
 static char *madv_map;
+#define MAX_CALLS 4000000L
+static uint64_t *calls;          /* each timed call of the measured samples (not the warm-up) */
+static long ncalls, recording;
 
 static double run_madvise(long ops)
 {
@@ -136,9 +139,25 @@ static double run_madvise(long ops)
         uint64_t t0 = now_ns();
         if (madvise(madv_map, npages * PAGE, MADV_DONTNEED) != 0)
             die("madvise(MADV_DONTNEED)");
-        total += now_ns() - t0;
+        uint64_t dt = now_ns() - t0;
+        total += dt;
+        if (recording && calls && ncalls < MAX_CALLS)
+            calls[ncalls++] = dt;
     }
     return (double)total;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double call_quantile(double q)   /* of the recorded calls, sorted */
+{
+    if (ncalls == 0)
+        return 0.0;
+    return (double)calls[(long)(q * (double)(ncalls - 1) + 0.5)];
 }
 
 static volatile int spin_stop;
@@ -312,13 +331,19 @@ static void print_json(const char *name, const double *samples, long ops, const 
     fflush(stdout);
 }
 
-static void measure(const char *name, run_fn run, long gran, const char *note, const char *extra)
+static double samples[MAX_SAMPLES];
+
+/* warm up, size and take the samples; print the JSON line unless note is NULL */
+static long measure(const char *name, run_fn run, long gran, const char *note, const char *extra)
 {
-    static double samples[MAX_SAMPLES];
     long ops = ops_per_sample(run, gran);
+    recording = 1;
     for (int s = 0; s < nsamples; s++)
         samples[s] = run(ops) / (double)ops;
-    print_json(name, samples, ops, note, extra);
+    recording = 0;
+    if (note)
+        print_json(name, samples, ops, note, extra);
+    return ops;
 }
 
 static double timer_overhead(void)
@@ -335,7 +360,7 @@ static double timer_overhead(void)
 
 static void bench_madvise(void)
 {
-    char name[64], extra[96];
+    char name[64], extra[320];
     pthread_t tids[MAX_CPUS];
     if (npages < 1 || npages > MADV_PAGES)
         die("-n must be 1..%d", MADV_PAGES);
@@ -349,14 +374,20 @@ static void bench_madvise(void)
         snprintf(name, sizeof name, "madvise_local_%d", npages);
     else
         snprintf(name, sizeof name, "madvise_remote_%d_t%d", npages, nthreads);
+    calls = malloc(MAX_CALLS * sizeof *calls);
+    double overhead = timer_overhead();
     start_spinners(tids);
-    snprintf(extra, sizeof extra, ", \"pages\": %d, \"threads\": %d, \"timer_overhead_ns\": %.1f",
-             npages, nthreads, timer_overhead());
-    measure(name, run_madvise, 1,
-            "madvise(MADV_DONTNEED) of N just-written pages of a 256-page mapping, timed alone "
-            "(includes one clock_gettime, see timer_overhead_ns); remote: K threads of the process "
-            "spin on other CPUs so each call needs a shootdown", extra);
+    long ops = measure(name, run_madvise, 1, NULL, NULL);
     spin_stop = 1;
+    qsort(calls, (size_t)ncalls, sizeof *calls, cmp_u64);
+    snprintf(extra, sizeof extra, ", \"pages\": %d, \"threads\": %d, \"timer_overhead_ns\": %.1f, "
+             "\"calls\": %ld, \"call_p10_ns\": %.0f, \"call_median_ns\": %.0f, \"call_p90_ns\": %.0f",
+             npages, nthreads, overhead, ncalls, call_quantile(0.1), call_quantile(0.5), call_quantile(0.9));
+    print_json(name, samples, ops,
+               "madvise(MADV_DONTNEED) of N just-written pages of a 256-page mapping, timed alone "
+               "(includes one clock_gettime, see timer_overhead_ns); samples_ns are per-sample means, "
+               "call_*_ns quantiles of the single calls; remote: K threads of the process spin on other "
+               "CPUs so each call needs a shootdown", extra);
     for (int i = 0; i < nthreads; i++)
         pthread_join(tids[i], NULL);
 }
