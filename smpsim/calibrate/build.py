@@ -108,7 +108,7 @@ def _compile(compiler: Compiler, out: Path) -> None:
         raise CalibrationError(f"compiling the calibration benchmarks failed: {' '.join(cmd)}: {e}; "
                                f"check the C compiler or set CC to another one.") from e
     if res.returncode != 0:
-        tail = (res.stderr or res.stdout)[-STDERR_TAIL:].strip()
+        tail = " | ".join(ln.strip() for ln in (res.stderr or res.stdout)[-STDERR_TAIL:].splitlines() if ln.strip())
         raise CalibrationError(
             f"compiling the calibration benchmarks failed (exit {res.returncode}): {' '.join(cmd)}; "
             f"the compiler said: {tail}. Install the C library headers (e.g. `apt-get install "

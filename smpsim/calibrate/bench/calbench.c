@@ -12,7 +12,11 @@
  *                              CPUs of -c, spin on a volatile flag (no PAUSE: under KVM a
  *                              PAUSE loop may make the host deschedule the vCPU) so the mm
  *                              stays loaded there and every DONTNEED needs a remote
- *                              shootdown; name madvise_remote_N_tK.
+ *                              shootdown; name madvise_remote_N_tK.  Also reports the
+ *                              quantiles of the single calls and spinner_cpu_share (the
+ *                              least CPU time a spinner got over the wall time: below 1,
+ *                              another task shared its CPU and some calls had no one to
+ *                              shoot down).
  *   fork_exit  -p P            a parent with P written private anonymous pages times
  *                              fork() + child _exit(0) + parent waitpid(); the child
  *                              inherits the affinity.  ns per fork+exit+wait.
@@ -162,13 +166,23 @@ static double call_quantile(double q)   /* of the recorded calls, sorted */
 
 static volatile int spin_stop;
 static volatile int spin_ready;
+static uint64_t spin_cpu_ns[MAX_CPUS];  /* CPU time each spinner got between ready and stop */
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static void *spinner(void *arg)
 {
-    (void)arg;
+    long i = (long)arg;
+    uint64_t c0 = thread_cpu_ns();
     __atomic_add_fetch(&spin_ready, 1, __ATOMIC_SEQ_CST);
     while (!spin_stop)
         ;                       /* no PAUSE, see the header */
+    spin_cpu_ns[i] = thread_cpu_ns() - c0;
     return NULL;
 }
 
@@ -182,7 +196,7 @@ static void start_spinners(pthread_t *tids)
         CPU_SET(cpus[1 + i], &set);
         if (pthread_attr_setaffinity_np(&attr, sizeof set, &set) != 0)
             die("pthread_attr_setaffinity_np to CPU %d", cpus[1 + i]);
-        if (pthread_create(&tids[i], &attr, spinner, NULL) != 0)
+        if (pthread_create(&tids[i], &attr, spinner, (void *)(long)i) != 0)
             die("pthread_create");
         pthread_attr_destroy(&attr);
     }
@@ -377,12 +391,22 @@ static void bench_madvise(void)
     calls = malloc(MAX_CALLS * sizeof *calls);
     double overhead = timer_overhead();
     start_spinners(tids);
+    uint64_t w0 = now_ns();
     long ops = measure(name, run_madvise, 1, NULL, NULL);
     spin_stop = 1;
+    uint64_t wall = now_ns() - w0;
+    double share = 1.0;
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(tids[i], NULL);
+    for (int i = 0; i < nthreads; i++)
+        if ((double)spin_cpu_ns[i] / (double)wall < share)
+            share = (double)spin_cpu_ns[i] / (double)wall;
     qsort(calls, (size_t)ncalls, sizeof *calls, cmp_u64);
     snprintf(extra, sizeof extra, ", \"pages\": %d, \"threads\": %d, \"timer_overhead_ns\": %.1f, "
-             "\"calls\": %ld, \"call_p10_ns\": %.0f, \"call_median_ns\": %.0f, \"call_p90_ns\": %.0f",
-             npages, nthreads, overhead, ncalls, call_quantile(0.1), call_quantile(0.5), call_quantile(0.9));
+             "\"calls\": %ld, \"call_p10_ns\": %.0f, \"call_median_ns\": %.0f, \"call_p90_ns\": %.0f, "
+             "\"spinner_cpu_share\": %.3f",
+             npages, nthreads, overhead, ncalls, call_quantile(0.1), call_quantile(0.5), call_quantile(0.9),
+             nthreads ? share : 1.0);
     print_json(name, samples, ops,
                "madvise(MADV_DONTNEED) of N just-written pages of a 256-page mapping, timed alone "
                "(includes one clock_gettime, see timer_overhead_ns); samples_ns are per-sample means, "
