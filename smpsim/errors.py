@@ -62,6 +62,11 @@ class RunDirInUse(SmpsimError):
     """Another smpsim process holds the run directory's lock (it is running or resuming it)."""
 
 
+class CalibrationError(SmpsimError):
+    """`smpsim calibrate` cannot measure this machine: no C compiler, not Linux, CPUs that are not
+    usable, a benchmark that failed or timed out. The message is one paragraph saying how to fix it."""
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM arrived; `signum` says which. A KeyboardInterrupt, so every cleanup path
     that already handles Ctrl-C (actors killed, logs closed, status written) handles SIGTERM too."""
