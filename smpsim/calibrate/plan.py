@@ -1,7 +1,7 @@
 """Which benchmarks a calibration runs, with what arguments, in quick and full mode.
 
 The names are the contract with the cost fitting: ``syscall``, ``madvise_local_N``,
-``madvise_remote_N_tK``, ``fork_exit_P``, ``cow_fault``, ``ctx_switch_process``,
+``madvise_remote_N_tK``, ``mprotect_local_N``, ``fork_exit_P``, ``cow_fault``, ``ctx_switch_process``,
 ``ctx_switch_thread``, ``first_touch_fault``, ``read_fault_zero`` and ``clock``.
 """
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 MADVISE_PAGES = (1, 2, 4, 8, 16, 32, 33, 34, 48, 64, 128, 256)
 MADVISE_PAGES_QUICK = (1, 8, 32, 33, 34, 64)
+MPROTECT_PAGES = (1, 8)      # the invalidation without page freeing: its slope is the INVLPG
 FORK_PAGES = (1, 16, 64, 256, 1024)
 FORK_PAGES_QUICK = (1, 64, 1024)
 REMOTE_THREADS_QUICK_MAX = 3
@@ -43,6 +44,9 @@ def plan(ncpus: int, quick: bool) -> tuple[list[Bench], dict[str, str]]:
     for n in madv:
         benches.append(Bench(f"madvise_local_{n}", ("madvise", "-n", str(n)), 0,
                              f"madvise(MADV_DONTNEED) of {n} page(s), the process on one CPU"))
+    for n in MPROTECT_PAGES:
+        benches.append(Bench(f"mprotect_local_{n}", ("mprotect", "-n", str(n)), 0,
+                             f"mprotect(PROT_READ) of {n} written page(s), the process on one CPU"))
     remote, skipped = _remote(ncpus, quick, madv)
     benches += remote
     for p in FORK_PAGES_QUICK if quick else FORK_PAGES:

@@ -35,19 +35,20 @@ OTHER = 3 * ENTRY_STRIDE          # a page of another region (the madvise reader
 
 
 class Probe(Workload):
-    """One process, threads on CPUs 0 and 1; `script(t, proc)` gives the first operations once
+    """One process, threads on `cpus` (CPUs 0 and 1 unless given); `script(t, proc)` gives the first operations once
     both CPUs run it, `next(op, t, proc)` what follows each; the CPUs' own accesses stay on the
     text (so nothing but the script faults the probed pages)."""
 
-    def __init__(self, config, script, follow):
+    def __init__(self, config, script, follow, cpus=(0, 1)):
         super().__init__(config)
         self.script, self.follow = script, follow
+        self.cpus = tuple(cpus)
         self.marks: dict = {}
 
     def initial_operations(self):
         self.outstanding = 1
         text = [Mapping(ENTRY_STRIDE, 4, None, 0, 4, "rx")]
-        return [self.spawn(0, 0, "probe", (0, 1), text)]
+        return [self.spawn(0, 0, "probe", self.cpus, text)]
 
     def ranges(self, proc):
         return ((ENTRY_STRIDE, 4),)
@@ -62,14 +63,15 @@ class Probe(Workload):
         return nxt if nxt is not None else [self.exit(t, proc)]
 
 
-def run_probe(s: Setup, script, follow, preset: str = PRESET, check: bool = False) -> Probe:
-    """Run the probe under `preset` (with the setup's switches); `check`: the invariant checker
-    after every operation."""
-    cfg = cfgmod.validate({"name": "validate", "machine": {"ncpus": 2, "phys_pages": 16384},
+def run_probe(s: Setup, script, follow, preset: str = PRESET, check: bool = False, cpus=(0, 1)) -> Probe:
+    """Run the probe under `preset` (with the setup's switches) with its threads on `cpus` of a
+    machine of at least two CPUs; `check`: the invariant checker after every operation."""
+    ncpus = max(2, max(cpus) + 1)
+    cfg = cfgmod.validate({"name": "validate", "machine": {"ncpus": ncpus, "phys_pages": 16384, "ghz": s.ghz},
                            "costs": s.costs.model_dump(), "policies": [s.policy(preset).model_dump()],
 
                            "workload": {"kind": "tlb_flush2", "threads": 2}})
-    probe = Probe(cfg, script, follow)
+    probe = Probe(cfg, script, follow, cpus)
     vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), probe, check=check)
     vm.start()
     while not vm.step(16).done:

@@ -1,0 +1,208 @@
+"""Fit cost entries to a machine's measurements: a stated subset of them, the rest held out.
+
+Each step sets one entry (or scales one group of entries by a common factor) so that the model's
+own figure for a benchmark (smpsim.experiments.calibration.probes, the `linux` preset, the same
+operation on the same CPUs) equals the measured one, with the entries fitted by earlier steps in
+place. The probes run one thread of work, so every figure is linear in every cost: two runs of a
+probe give the line, and the step solves it. An entry a measurement cannot move (the model does
+not charge it on that path) or one that would have to go negative (the model's other costs alone
+already exceed the measurement) is a `FitError` naming both, unless the step is optional.
+
+The steps, in order (the measurement each uses; `STEPS` is the table docs/costs.md shows):
+
+1. `machine.ghz` <- `clock` (the TSC frequency), which turns every other figure into cycles.
+2. `syscall` <- `syscall` (the bare system call).
+3. `context_switch` <- `ctx_switch_process` less two `syscall`s (a pipe ping-pong handoff between
+   two processes on one CPU: the write's wakeup, the schedule and the switch of address space;
+   the two pipe calls' entries and exits taken out).
+4. `fault_trap` <- `first_touch_fault` (the fault's fixed part, the page allocation, zeroing and
+   LRU entries keeping their values).
+5. `invlpg` <- the slope of `mprotect_local_1` .. `mprotect_local_8` (per page: the PTE change and
+   its invalidation, no page freed).
+6. `page_pcpu_free` <- the slope of `madvise_local_1` .. `madvise_local_8` (per page beyond the
+   invalidation: the zap, the LRU removal and the free into the pcp list; the last is the entry
+   that moves, `lru_step` keeping its measured value).
+7. `ipi_delivery` (and `ipi_delivery_remote` in proportion) <- `madvise_remote_1_t1` (the remote
+   round trip; optional: skipped when the spinning thread did not keep its CPU, see `MIN_SHARE`).
+8. `ipi_send` <- the slope of `madvise_remote_1_tK` over K (optional: needs 3 or more CPUs).
+9. `fork_pte_copy`, `fork_rmap_dup`, `zap_rmap_drop` scaled together <- the slope of
+   `fork_exit_1` .. `fork_exit_64`.
+10. `fork_fixed`, `exit_fixed`, `wait_fixed` scaled together <- `fork_exit_1`.
+
+Everything else a profile holds is held out (smpsim.experiments.calibration.heldout).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from smpsim.costs import CostModel
+from smpsim.errors import CalibrationError
+from smpsim.experiments.calibration import probes
+from smpsim.experiments.validate.contract import Setup
+
+MAX_SPREAD = 0.5        # a fitted figure whose IQR / median exceeds this refuses the profile
+MIN_SHARE = 0.9         # a remote figure whose spinning thread got less of its CPU is not used
+
+
+class FitError(CalibrationError):
+    """A fitted entry cannot reproduce its measurement in the model."""
+
+
+@dataclass
+class Fit:
+    """The fitted costs (only the entries set), the clock, and how each entry was set."""
+    ghz: float
+    costs: dict = field(default_factory=dict)
+    how: dict = field(default_factory=dict)          # entry -> "measurement: what was solved"
+    skipped: dict = field(default_factory=dict)      # step -> why it was not fitted
+    used: list = field(default_factory=list)         # the measurements fitted from
+
+    def setup(self) -> Setup:
+        return Setup(costs=CostModel(**self.costs), ghz=self.ghz)
+
+
+@dataclass(frozen=True)
+class Step:
+    entries: tuple[str, ...]
+    measurements: tuple[str, ...]
+    how: str
+
+
+STEPS = (
+    Step(("machine.ghz",), ("clock",), "the TSC frequency in GHz, as published by the kernel or measured"),
+    Step(("syscall",), ("syscall",), "median x ghz"),
+    Step(("context_switch",), ("ctx_switch_process", "syscall"), "(handoff - 2 x syscall) x ghz"),
+    Step(("fault_trap",), ("first_touch_fault",), "solved so that the model's first write fault equals it"),
+    Step(("invlpg",), ("mprotect_local_1", "mprotect_local_8"),
+         "solved so that the model's mprotect(PROT_READ) cost per page (8 vs 1) equals the measured one"),
+    Step(("page_pcpu_free",), ("madvise_local_1", "madvise_local_8"),
+         "solved so that the model's MADV_DONTNEED cost per page (8 vs 1) equals the measured one"),
+    Step(("ipi_delivery", "ipi_delivery_remote"), ("madvise_remote_1_t1", "madvise_local_1"),
+         "scaled together so that the model's 1-page remote - local DONTNEED equals the measured one"),
+    Step(("ipi_send",), ("madvise_remote_1_tK",), "solved so that the model's cost per extra target equals it"),
+    Step(("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"), ("fork_exit_1", "fork_exit_64"),
+         "scaled together so that the model's fork+exit+wait cost per page (64 vs 1) equals it"),
+    Step(("fork_fixed", "exit_fixed", "wait_fixed"), ("fork_exit_1",),
+         "scaled together so that the model's fork+exit+wait of a 1-page parent equals it"),
+)
+
+
+def _solve(fit: Fit, entries: tuple[str, ...], model: Callable[[Setup], float], target: float,
+           what: str) -> None:
+    """Scale `entries` by one factor so that `model` gives `target` cycles; record the result."""
+    base = {e: fit.costs.get(e, CostModel.model_fields[e].default) for e in entries}
+
+    def at(factor: float) -> float:
+        trial = {**fit.costs, **{e: round(v * factor) for e, v in base.items()}}
+        return model(Setup(costs=CostModel(**trial), ghz=fit.ghz))
+    y1, y2 = at(1.0), at(2.0)
+    slope = y2 - y1
+    names = ", ".join(entries)
+    if slope <= 0:
+        raise FitError(f"cannot fit {names} to {what}: the model's figure does not grow with "
+                       f"{'them' if len(entries) > 1 else 'it'} on this path (a model gap, not a "
+                       f"measurement problem)")
+    factor = 1.0 + (target - y1) / slope
+    if factor < 0:
+        raise FitError(f"cannot fit {names} to {what}: {target:,.0f} cycles measured, but the model "
+                       f"charges {y1 - slope:,.0f} with {'them' if len(entries) > 1 else 'it'} at zero; the "
+                       f"model's other costs on this path are too high for this machine")
+    for e, v in base.items():
+        fit.costs[e] = max(0, round(v * factor))
+
+
+def _m(measurements: dict, name: str, force: bool) -> float:
+    m = measurements[name]
+    spread = m.get("iqr_over_median", 0.0)
+    if spread > MAX_SPREAD and not force:
+        raise CalibrationError(
+            f"{name} is too noisy to fit a cost from: its interquartile range is {spread:.0%} of its "
+            f"median ({m['median_ns']:,.0f} ns), above the {MAX_SPREAD:.0%} a profile accepts. Run "
+            f"calibrate again on a quieter machine (nothing else running on the CPUs it uses, or "
+            f"pick quieter ones with --cpus), or pass --force to write the profile anyway (the "
+            f"profile then records that it was forced)")
+    return m["median_ns"]
+
+
+def _remote_ok(measurements: dict, name: str) -> str | None:
+    """Why a remote figure cannot be used, or None."""
+    m = measurements.get(name)
+    if m is None:
+        return f"{name} was not measured"
+    share = m.get("spinner_cpu_share", 1.0)
+    if share < MIN_SHARE:
+        return (f"{name}: the thread keeping the address space loaded on the other CPU ran only "
+                f"{share:.0%} of the time (another task shared that CPU), so many calls needed no "
+                f"remote flush; the default IPI costs are kept")
+    return None
+
+
+def fit(measurements: dict, ghz: float, force: bool = False) -> Fit:
+    """Fit the cost entries of `STEPS` to `measurements` (name -> {median_ns, iqr_over_median,
+    ...}, as smpsim.calibrate.measure.run_benchmarks returns them) at clock `ghz`."""
+    f = Fit(ghz=ghz, how={"machine.ghz": "clock"})
+    f.used.append("clock")
+
+    def ns(name):
+        if name not in f.used:
+            f.used.append(name)
+        return _m(measurements, name, force)
+
+    def cycles(name):
+        return ns(name) * ghz
+
+    def slope(a, b, pages):
+        return (cycles(b) - cycles(a)) / (pages - 1)
+
+    f.costs["syscall"] = round(cycles("syscall"))
+    f.how["syscall"] = "syscall"
+    f.costs["context_switch"] = max(0, round(cycles("ctx_switch_process") - 2 * cycles("syscall")))
+    f.how["context_switch"] = "ctx_switch_process - 2 x syscall"
+    _solve(f, ("fault_trap",), probes.first_touch_fault, cycles("first_touch_fault"), "first_touch_fault")
+    f.how["fault_trap"] = "first_touch_fault"
+    _solve(f, ("invlpg",), lambda s: (probes.mprotect(s, 8) - probes.mprotect(s, 1)) / 7,
+           slope("mprotect_local_1", "mprotect_local_8", 8), "the mprotect slope (1 to 8 pages)")
+    f.how["invlpg"] = "mprotect_local_8 - mprotect_local_1, per page"
+    _solve(f, ("page_pcpu_free",), lambda s: (probes.madvise(s, 8) - probes.madvise(s, 1)) / 7,
+           slope("madvise_local_1", "madvise_local_8", 8), "the MADV_DONTNEED slope (1 to 8 pages)")
+    f.how["page_pcpu_free"] = "madvise_local_8 - madvise_local_1, per page"
+    why = _remote_ok(measurements, "madvise_remote_1_t1")
+    if why is None:
+        target = cycles("madvise_remote_1_t1") - cycles("madvise_local_1")
+        _solve(f, ("ipi_delivery", "ipi_delivery_remote"),
+               lambda s: probes.madvise(s, 1, 1) - probes.madvise(s, 1, 0), target,
+               "the 1-page remote - local MADV_DONTNEED")
+        f.how["ipi_delivery"] = f.how["ipi_delivery_remote"] = "madvise_remote_1_t1 - madvise_local_1"
+    else:
+        f.skipped["ipi_delivery"] = why
+    _fit_ipi_send(f, measurements, cycles)
+    _solve(f, ("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"),
+           lambda s: (probes.fork_exit(s, 64) - probes.fork_exit(s, 1)) / 63,
+           slope("fork_exit_1", "fork_exit_64", 64), "the fork+exit+wait slope (1 to 64 pages)")
+    for e in ("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"):
+        f.how[e] = "fork_exit_64 - fork_exit_1, per page"
+    _solve(f, ("fork_fixed", "exit_fixed", "wait_fixed"), lambda s: probes.fork_exit(s, 1),
+           cycles("fork_exit_1"), "fork_exit_1")
+    for e in ("fork_fixed", "exit_fixed", "wait_fixed"):
+        f.how[e] = "fork_exit_1"
+    return f
+
+
+def _fit_ipi_send(f: Fit, measurements: dict, cycles) -> None:
+    ks = sorted(int(n.rsplit("_t", 1)[1]) for n in measurements if n.startswith("madvise_remote_1_t"))
+    if len(ks) < 2:
+        f.skipped["ipi_send"] = ("needs madvise_remote_1_tK for two or more K (three or more CPUs); "
+                                 "the default per-target cost is kept")
+        return
+    for k in ks:
+        why = _remote_ok(measurements, f"madvise_remote_1_t{k}")
+        if why:
+            f.skipped["ipi_send"] = why
+            return
+    lo, hi = ks[0], ks[-1]
+    target = (cycles(f"madvise_remote_1_t{hi}") - cycles(f"madvise_remote_1_t{lo}")) / (hi - lo)
+    _solve(f, ("ipi_send",), lambda s: (probes.madvise(s, 1, hi) - probes.madvise(s, 1, lo)) / (hi - lo),
+           target, f"the cost per extra target (madvise_remote_1_t{lo} to _t{hi})")
+    f.how["ipi_send"] = f"madvise_remote_1_t{hi} - madvise_remote_1_t{lo}, per target"
