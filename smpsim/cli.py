@@ -49,7 +49,7 @@ def main():
 @click.option("--resume", type=click.Path(file_okay=False), help="Finish an existing run directory.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. machine.ncpus=8 or policies[1].teardown=deferred.")
-@click.option("--costs", type=click.Path(dir_okay=False), metavar="PROFILE",
+@click.option("--costs", type=click.Path(), metavar="PROFILE",
               help="Cost profile (from `smpsim calibrate`) replacing the config's costs_profile; the config's "
                    "own [costs] and --set still win over it.")
 @click.option("--check", is_flag=True, help="Run the invariant checker after every step.")
@@ -188,7 +188,7 @@ def bench(ctx):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="costs.X=V (a bare X=V is a cost too), policy.X=V (a switch of the preset under test, "
                    "e.g. policy.shootdown_ack=before) or machine.ghz=V.")
-@click.option("--costs", type=click.Path(dir_okay=False), metavar="PROFILE",
+@click.option("--costs", type=click.Path(), metavar="PROFILE",
               help="Cost profile (from `smpsim calibrate`): its costs and clock, under --set.")
 @click.option("--case", "patterns", multiple=True, metavar="NAME",
               help="Only this case (a shell pattern such as 'shootdown_*' is allowed); repeatable.")

@@ -311,6 +311,7 @@ def _cli(*args):
     (lambda d: ROOT / "configs" / "exit_storm_quick.toml", "run config"),
     (lambda d: _profile(d, "[costs]\nsycall = 300\n"), "did you mean syscall?"),
     (lambda d: d / "missing.toml", "not found"),
+    (lambda d: d, "is a directory"),
     (lambda d: (d / "g.bin").write_bytes(os.urandom(4096) + b"\0") and d / "g.bin", "binary data"),
 ])
 @pytest.mark.parametrize("command", ["run", "sweep", "validate"])
@@ -335,6 +336,20 @@ def test_a_bad_costs_profile_key_through_the_cli(tmp_path):
     code, output = _cli("run", str(config), "--backend", "inline", "--quiet", "--out", str(tmp_path / "o"))
     assert code == 2 and "costs_profile = 'p.toml' in" in output and "did you mean invlpg?" in output
     assert output.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_run_and_sweep_take_costs_and_the_run_directory_names_the_profile(tmp_path, command):
+    config = _config(tmp_path)
+    if command == "sweep":
+        config.write_text(config.read_text() + '[sweep]\n"workload.pages" = [8, 16]\n')
+    out = tmp_path / "r"
+    code, output = _cli(command, str(config), "--backend", "inline", "--quiet", "--out", str(out),
+                        "--costs", str(EXAMPLE), "--set", "costs.invlpg=401")
+    assert code == 0, output
+    assert json.loads((out / "run.json").read_text())["costs_profile"]["path"] == str(EXAMPLE)
+    saved = cfgmod.read_toml(out / "config.toml")
+    assert (saved["costs"]["syscall"], saved["costs"]["invlpg"], saved["machine"]["ghz"]) == (333, 401, 2.0)
 
 
 def test_resume_with_costs_is_refused(tmp_path):
