@@ -49,6 +49,9 @@ def main():
 @click.option("--resume", type=click.Path(file_okay=False), help="Finish an existing run directory.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. machine.ncpus=8 or policies[1].teardown=deferred.")
+@click.option("--costs", type=click.Path(), metavar="PROFILE",
+              help="Cost profile (from `smpsim calibrate`) replacing the config's costs_profile; the config's "
+                   "own [costs] and --set still win over it.")
 @click.option("--check", is_flag=True, help="Run the invariant checker after every step.")
 @click.option("--trace", is_flag=True, help="Write every exchange to messages.msgpack.")
 @click.option("--address", help="Attach to this Ray cluster (default: $RAY_ADDRESS, else start a local one).")
@@ -57,27 +60,28 @@ def main():
 @click.option("--parallel", type=click.IntRange(1, 4096), default=None,
               help="Simulations at once (default: run.parallel, else what the cluster's CPUs and memory allow; "
                    "with --backend inline and no --address: 1, in this process).")
-def run(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel):
+def run(config, backend, out, resume, overrides, costs, check, trace, address, quiet, yes, parallel):
     """Run CONFIG (a TOML experiment, with or without a [sweep]) and write a run directory."""
-    _run(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel)
+    _run(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel, costs)
 
 
-def _run(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel=None):
+def _run(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel=None, costs=None):
     from smpsim.experiments import signals
     with signals.handled():           # SIGINT and SIGTERM end the run "interrupted", naming the signal
         summary, run_dir = _run_handled(config, backend, out, resume, overrides, check, trace, address, quiet,
-                                        yes, parallel)
+                                        yes, parallel, costs)
     from smpsim.experiments.headline import render
     click.echo(render(summary["points"]))
     click.echo(f"\nrun directory: {run_dir}")
 
 
-def _run_handled(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel=None):
+def _run_handled(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel=None,
+                 costs=None):
     from smpsim.experiments import signals
     from smpsim.experiments.runner import RunRequest, run as run_experiment
     req = RunRequest(config_path=config, overrides=list(overrides), backend=backend, out=out, resume=resume,
                      check=check, trace=trace, address=address or os.environ.get("RAY_ADDRESS") or None,
-                     progress=not quiet, yes=yes, parallel=parallel)
+                     progress=not quiet, yes=yes, parallel=parallel, costs=costs)
     try:
         run_dir, summary = run_experiment(req)
     except BaseException as exc:
@@ -184,14 +188,16 @@ def bench(ctx):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="costs.X=V (a bare X=V is a cost too), policy.X=V (a switch of the preset under test, "
                    "e.g. policy.shootdown_ack=before) or machine.ghz=V.")
+@click.option("--costs", type=click.Path(), metavar="PROFILE",
+              help="Cost profile (from `smpsim calibrate`): its costs and clock, under --set.")
 @click.option("--case", "patterns", multiple=True, metavar="NAME",
               help="Only this case (a shell pattern such as 'shootdown_*' is allowed); repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def validate(overrides, patterns, fmt):
+def validate(overrides, costs, patterns, fmt):
     """Hold the model against reference figures; exit 1 if a case leaves its band, 2 on bad input."""
     from smpsim.experiments import validate as v
     try:
-        results = v.run(v.setup_from(list(overrides)), list(patterns))
+        results = v.run(v.setup_from(list(overrides), costs), list(patterns))
     except ConfigError as e:
         _fail(str(e), 2)
     click.echo(v.as_json(results) if fmt == "json" else v.table(results))

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_COST = 1_000_000_000        # cycles of one modelled action: 0.4 s at 2.5 GHz
+GHZ_RANGE = (0.1, 10.0)         # machine.ghz: server clocks stay below ~6 GHz; catches MHz or Hz given as GHz
+
 
 def _c(default: int, source: str):
     return Field(default=default, ge=0, description=source)

@@ -1,4 +1,5 @@
-"""Opening the run directory before a run starts: create (or reopen) it, lock it, save the config.
+"""Opening the run directory before a run starts: create (or reopen) it, lock it, save the config
+(and a copy of the cost profile it applied).
 
 Everything here happens before the run starts, so every problem is bad input: OutputError (cannot
 create or write), RunDirInUse (locked by another process), ConfigError (--out taken). A run that
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from smpsim.errors import ConfigError, OutputError
 from smpsim.rundir.files import LOCK_NAME, RunLock, create_run_dir, write_toml
-from smpsim.rundir.safeio import clip, describe_oserror
+from smpsim.rundir.safeio import atomic_write, clip, describe_oserror
 
 RUNS = Path("runs")                 # where a run without --out goes
 
@@ -42,9 +43,13 @@ class RunDir:
                 break
 
 
-def open_run_dir(out: str | None, default_name: str, config: dict, resume_dir: Path | None) -> RunDir:
+PROFILE_COPY = "costs_profile.toml"  # the cost profile a run used, copied byte for byte
+
+
+def open_run_dir(out: str | None, default_name: str, config: dict, resume_dir: Path | None,
+                 profile=None) -> RunDir:
     """Lock `resume_dir`, or create `out` (else runs/`default_name`, made unique), lock it and save `config`
-    (the resolved config) in it."""
+    (the resolved config) in it, and a copy of the cost `profile` when one was applied."""
     if resume_dir is not None:
         try:
             return RunDir(resume_dir, RunLock(resume_dir).acquire())
@@ -61,6 +66,9 @@ def open_run_dir(out: str | None, default_name: str, config: dict, resume_dir: P
             raise taken                      # another process got there first and has finished meanwhile
         write_toml(d.path / "config.toml", config)
         d.written.append(d.path / "config.toml")
+        if profile is not None:
+            atomic_write(d.path / PROFILE_COPY, profile.raw)
+            d.written.append(d.path / PROFILE_COPY)
     except OSError as e:
         d.discard()
         raise _output_error("cannot write to run directory", d.path, e) from None

@@ -21,9 +21,10 @@ RUN_FILES = ("run.json", "summary.json", "config.toml")
 POINT_FILES = ("run.json", "summary.json", "config.toml", "events.jsonl", "messages.msgpack")
 
 
-def resume_config(run_dir: Path, config_path: str | None, overrides: list) -> dict:
+def resume_config(run_dir: Path, config_path: str | None, overrides: list, costs: str | None = None) -> dict:
     """The config saved in `run_dir`, which a --resume runs; ConfigError when it may not be resumed
-    (a CONFIG or --set given too, not a run directory, or a config this smpsim resolves differently)."""
+    (a CONFIG, --set or --costs given too, not a run directory, or a config this smpsim resolves differently).
+    The saved config holds the costs a cost profile gave it: no profile is read again."""
     where = f"--resume {clip(str(run_dir))}"
     if config_path:
         raise ConfigError(f"give either CONFIG or {where}, not both: --resume finishes the run with the config "
@@ -31,6 +32,11 @@ def resume_config(run_dir: Path, config_path: str | None, overrides: list) -> di
     if overrides:
         raise ConfigError(f"{where} cannot take --set: the remaining points must run the config the finished ones "
                           f"ran. {how_to_start_new(run_dir)}")
+    if costs:
+        raise ConfigError(f"{where} cannot take --costs: the remaining points must run with the costs the "
+                          f"finished ones ran with, which the run's config.toml holds (its cost profile is "
+                          f"never read again). To run with another profile, start a new run from the original "
+                          f"config: smpsim run CONFIG --costs PROFILE --out NEW_DIR")
     if not run_dir.is_dir():
         raise ConfigError(f"{where}: no such run directory")
     if not (run_dir / "config.toml").is_file():

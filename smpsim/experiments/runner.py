@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from smpsim.cost_profile import CostProfile
 from smpsim.errors import ConfigError, Interrupted
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments import runstatus, signals
@@ -46,6 +47,7 @@ class RunRequest:
     progress: bool = True
     yes: bool = False            # run even when the estimate says it will take long
     parallel: int | None = None  # simulations at once (None: run.parallel, else what the cluster allows)
+    costs: str | None = None     # --costs: a cost profile, replacing the config's costs_profile
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Plan:
     points: list                 # [(params, raw point config)]
     names: list                  # point directory names, in the same order
     point_cfgs: list             # validated point configs
+    profile: CostProfile | None = None   # the cost profile applied (None without one, and on --resume)
 
 
 def make_backend(req: RunRequest, timeout_s: float):
@@ -102,12 +105,13 @@ def prepare(req: RunRequest) -> tuple[Path | None, Plan]:
     run_dir = None
     if req.resume:
         run_dir = Path(req.resume)
-        data = resume_config(run_dir, req.config_path, req.overrides)
+        data = resume_config(run_dir, req.config_path, req.overrides, req.costs)
         where = str(run_dir / "config.toml")
+        profile = None                   # the saved config holds the costs; the profile is not read again
     else:
         if not req.config_path:
             raise ConfigError("give a CONFIG file to run, or --resume RUN_DIR")
-        _, data = cfgmod.load(req.config_path, req.overrides)
+        _, data, profile = cfgmod.load_profiled(req.config_path, req.overrides, req.costs)
         where = req.config_path
     cfg = cfgmod.validate(data, where)
     points = cfgmod.sweep_points(data)
@@ -115,7 +119,7 @@ def prepare(req: RunRequest) -> tuple[Path | None, Plan]:
     point_cfgs = [cfgmod.validate(pd, f"{where} at sweep point {n}") for n, (_, pd) in zip(names, points)]
     if run_dir is not None:
         check_points(run_dir, names, points)
-    return run_dir, Plan(data, cfg, points, names, point_cfgs)
+    return run_dir, Plan(data, cfg, points, names, point_cfgs, profile)
 
 
 def _default_dir_name(plan: Plan) -> str:
@@ -131,7 +135,7 @@ def run(req: RunRequest, echo=print) -> tuple[Path, dict]:
     resume_dir, plan = prepare(req)
     est = estimate.check(plan.point_cfgs, req.backend, yes=req.yes,
                          attached=req.backend == "ray" and bool(req.address))
-    d = open_run_dir(req.out, _default_dir_name(plan), resolved(plan.data), resume_dir)
+    d = open_run_dir(req.out, _default_dir_name(plan), resolved(plan.data), resume_dir, plan.profile)
     req = replace(req, parallel=req.parallel or plan.cfg.run.parallel)
     try:
         try:
@@ -174,7 +178,8 @@ def _run_started(req: RunRequest, plan: Plan, run_dir: Path, backend, *, resumed
     """Run the points (the run directory is open, the backend connected); record how the run ended."""
     from smpsim.experiments.scheduling.pointrun import RunContext
     cfg = plan.cfg
-    status = runstatus.start_status(cfg, req.backend, backend, plan.names, run_dir, resumed=resumed, cap=cap)
+    status = runstatus.start_status(cfg, req.backend, backend, plan.names, run_dir, resumed=resumed, cap=cap,
+                                    profile=plan.profile)
     runstatus.write_start(run_dir, status)
     progress = _progress(req, plan, est, cap)
     ctx = RunContext(req, run_dir, req.backend, backend.address, req.check or cfg.run.check, status, progress,

@@ -18,9 +18,13 @@ from smpsim.rundir.safeio import clip, describe_oserror
 RUN_JSON = "run.json"
 
 
-def start_status(cfg, backend_name: str, backend, names: list, run_dir: Path, *, resumed: bool, cap) -> dict:
-    """The run.json of a run about to start its points (`cap`: its capacity plan, None in this process)."""
+def start_status(cfg, backend_name: str, backend, names: list, run_dir: Path, *, resumed: bool, cap,
+                 profile=None) -> dict:
+    """The run.json of a run about to start its points (`cap`: its capacity plan, None in this process;
+    `profile`: the cost profile applied, recorded by path and sha256)."""
     status = base_status(cfg.name, cfg.seed, backend_name, backend.address)
+    if profile is not None:
+        status["costs_profile"] = profile.record()
     status["points"] = {n: "pending" for n in names}
     if resumed:
         _keep_earlier(status, run_dir / RUN_JSON)
@@ -33,12 +37,15 @@ def start_status(cfg, backend_name: str, backend, names: list, run_dir: Path, *,
 
 
 def _keep_earlier(status: dict, top_json: Path) -> None:
-    """A resumed run keeps when it first started and where its kept simulations ran."""
+    """A resumed run keeps when it first started, the cost profile it was started with, and where its
+    kept simulations ran."""
     if not top_json.is_file():
         return
     try:
         before = read_json(top_json)
         status["started_at"] = before.get("started_at", status["started_at"])
+        if isinstance(before.get("costs_profile"), dict):
+            status["costs_profile"] = before["costs_profile"]
         if isinstance(before.get("simulations"), dict):
             status["simulations"] = before["simulations"]
     except (OSError, ValueError, AttributeError):

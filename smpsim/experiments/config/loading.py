@@ -1,5 +1,5 @@
-"""Loading configs: TOML files, --set overrides, validation with clear messages, sweeps and
-point directory names. The schema itself is in `schema`."""
+"""Loading configs: TOML files, cost profiles (`costs_profile`, --costs), --set overrides, validation
+with clear messages, sweeps and point directory names. The schema itself is in `schema`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from smpsim.cost_profile import CostProfile, apply_profile, load_profile
 from smpsim.errors import ConfigError
 from smpsim.experiments.config.schema import LIMIT_REASONS, MAX_CONFIG_BYTES, ExperimentConfig
 from smpsim.rundir.safeio import MAX_DEPTH, clip, nesting_depth, read_text
@@ -165,7 +166,57 @@ def default_name(path: str | Path) -> str:
 
 def load(path: str | Path, overrides: list[str] = ()) -> tuple[ExperimentConfig, dict]:
     """Validated config and the raw dict it came from (after overrides), and every sweep point validated."""
-    data = apply_overrides(read_toml(path), list(overrides))
+    cfg, data, _ = load_profiled(path, overrides)
+    return cfg, data
+
+
+def read_profiled(path: str | Path, overrides: list[str] = (), costs: str | Path | None = None
+                  ) -> tuple[dict, CostProfile | None]:
+    """The config at `path` with its cost profile applied, then `overrides`; and the profile (None without).
+
+    This is where the precedence of costs is applied, lowest first: the CostModel defaults, the profile
+    (`costs`, the --costs option, replaces the config's `costs_profile`), the config's own [costs] and
+    machine.ghz, then --set. The `costs_profile` key itself is dropped: the config that results (and
+    config.toml in a run directory) holds the costs themselves, so nothing later re-reads the profile.
+    """
+    data = read_toml(path)
+    named = data.pop("costs_profile", None)
+    _refuse_profile_elsewhere(data, overrides)
+    profile = None
+    if costs is not None:
+        profile = load_profile(costs, "--costs")
+    elif named is not None:
+        profile = load_profile(_beside(path, named), f"costs_profile = {clip(repr(named))} in {clip(str(path), 200)}")
+    return apply_overrides(apply_profile(data, profile), list(overrides)), profile
+
+
+def _beside(config_path: str | Path, named) -> Path:
+    """The path `costs_profile` names: relative to the config file's directory, as a user expects."""
+    if not isinstance(named, str) or not named.strip():
+        raise ConfigError(f"invalid config {clip(str(config_path), 200)}: costs_profile must be the path of a "
+                          f"cost profile (a string), got {clip(repr(named))}")
+    try:
+        target = Path(named).expanduser()
+        return target if target.is_absolute() else Path(config_path).resolve().parent / target
+    except (OSError, ValueError, RuntimeError):
+        raise ConfigError(f"invalid config {clip(str(config_path), 200)}: costs_profile "
+                          f"{clip(repr(named))} is not a valid path") from None
+
+
+def _refuse_profile_elsewhere(data: dict, overrides) -> None:
+    """costs_profile is a key of the config file only: --costs replaces it, and a sweep cannot vary it."""
+    if any(item.partition("=")[0].strip() == "costs_profile" for item in overrides):
+        raise ConfigError("--set costs_profile=...: give the profile with --costs PATH instead")
+    sweep = data.get("sweep")
+    if isinstance(sweep, dict) and "costs_profile" in sweep:
+        raise ConfigError("sweep.costs_profile: a sweep cannot vary the cost profile; run the config once per "
+                          "profile with --costs PATH (and compare the runs with `smpsim compare`)")
+
+
+def load_profiled(path: str | Path, overrides: list[str] = (), costs: str | Path | None = None
+                  ) -> tuple[ExperimentConfig, dict, CostProfile | None]:
+    """As `load`, with the cost profile (`costs`: the --costs option) applied and returned."""
+    data, profile = read_profiled(path, overrides, costs)
     data.setdefault("name", default_name(path))
     workload = data.get("workload")
     image = workload.get("image") if isinstance(workload, dict) else None
@@ -180,7 +231,7 @@ def load(path: str | Path, overrides: list[str] = ()) -> tuple[ExperimentConfig,
     check_images(cfg, data)
     for params, point_data in sweep_points(data):
         validate(point_data, f"{path} at sweep point {point_name(params)}")
-    return cfg, data
+    return cfg, data, profile
 
 
 def check_images(cfg: ExperimentConfig, data: dict) -> None:

@@ -19,14 +19,13 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from smpsim.costs import CostModel
+from smpsim.costs import GHZ_RANGE, MAX_COST, CostModel
 from smpsim.rundir.safeio import clip
 from smpsim.experiments.config.policy import PolicyConfig
 
 ENTRY_STRIDE = 1 << 18          # pages between map entries (workloads.ENTRY_STRIDE: a 1 GiB slot each)
 MAX_PAGES = 1 << 24             # 64 GiB of 4 KiB pages
 MAX_EPOCHS = 1_000_000          # 100 s of simulated time at the default quantum
-MAX_COST = 1_000_000_000        # cycles of one modelled action: 0.4 s at 2.5 GHz
 MAX_SWEEP_POINTS = 1000
 MAX_POLICIES = 64
 MAX_CONFIG_BYTES = 4 << 20
@@ -100,7 +99,7 @@ class MachineConfig(_Strict):
     tlb_entries: int = Field(1536, ge=1, le=65536, description="combined STLB entries (Haswell-Skylake: 1536)")
     tlb_ways: int = Field(6, ge=1, le=65536, description="STLB associativity (Haswell-Skylake: 6)")
     pcids: int = Field(4096, ge=2, le=4096, description="PCIDs available when a policy turns pcid on")
-    ghz: float = Field(2.5, ge=0.1, le=10.0, allow_inf_nan=False,
+    ghz: float = Field(2.5, ge=GHZ_RANGE[0], le=GHZ_RANGE[1], allow_inf_nan=False,
                        description="the simulated clock: every conversion between cycles and time reads it "
                                    "(the cost model's figures are cycles of a ~2.5 GHz x86 server)")
     quantum_cycles: int = Field(250_000, ge=1000, le=MAX_COST, description="epoch length: 100 us at 2.5 GHz")

@@ -1,13 +1,14 @@
 """`smpsim validate`: the model held against reference figures, one contract for every kind of case.
 
-    smpsim validate [--format table|json] [--set KEY=VALUE ...] [--case NAME ...]
+    smpsim validate [--format table|json] [--set KEY=VALUE ...] [--costs PROFILE] [--case NAME ...]
 
 Each case measures one figure with the model's own code and compares it with a reference;
 it passes when simulated / reference lies in its band. JSON output is
 `{"cases": [{"name", "kind", "source", "reference", "simulated", "ratio", "band", "unit",
 "pass", "note"}]}`; exit 0 when every case passes, 1 when one leaves its band, 2 on bad input.
 `--set` takes `costs.X=` (or a bare cost), `policy.X=` (a switch of the preset a case
-simulates, so a mechanism can be switched off and its cases seen to fail) and `machine.ghz=`.
+simulates, so a mechanism can be switched off and its cases seen to fail) and `machine.ghz=`;
+`--costs` a cost profile's costs and clock, under --set's.
 
 Modules: `contract` (Setup, Case, Result and the registry), `model` (the measurements),
 `published` (the cases of kind "published"), `allocators` (the page allocators' cases), `overrides` (--set), `output` (table, JSON).

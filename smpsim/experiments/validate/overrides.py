@@ -1,4 +1,5 @@
-"""`smpsim validate --set KEY=VALUE`: costs, policy switches and the clock a validation runs with.
+"""`smpsim validate --set KEY=VALUE [--costs PROFILE]`: costs, policy switches and the clock a validation
+runs with. A cost profile's costs and clock go under --set's.
 
 `costs.X=V` (or a bare `X=V`, the older spelling) sets a cost, `policy.X=V` a switch of the
 preset each case simulates, `machine.ghz=V` the clock. Values are TOML, checked as a config's
@@ -7,6 +8,9 @@ are; a bad key or value is a ConfigError of one line naming what is allowed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from smpsim.cost_profile import apply_profile, load_profile
 from smpsim.costs import CostModel
 from smpsim.errors import ConfigError
 from smpsim.experiments import config as cfgmod
@@ -46,15 +50,17 @@ def _split(item: str) -> tuple[str, str, object]:
     return section, name, cfgmod.parse_value(text.strip())
 
 
-def setup_from(items: list[str] | tuple = ()) -> Setup:
-    """The Setup of `--set` items; ConfigError (one line) on an unknown key or a bad value."""
+def setup_from(items: list[str] | tuple = (), costs: str | Path | None = None) -> Setup:
+    """The Setup of `--set` items over the cost profile `costs` (--costs: its costs and machine.ghz,
+    which --set overrides); ConfigError (one line) on an unknown key, a bad value or a bad profile."""
     tables: dict[str, dict] = {"costs": {}, "policy": {}, "machine": {}}
     for item in items:
         section, name, value = _split(item)
         tables[section][name] = value
-    data = {"name": "validate", "machine": tables["machine"], "costs": tables["costs"],
-            "policies": [{"name": DEFAULT_PRESET, "preset": DEFAULT_PRESET, **tables["policy"]}],
-            "workload": {"kind": "exit_storm"}}
+    profile = load_profile(costs, "--costs") if costs is not None else None
+    data = apply_profile({"name": "validate", "machine": tables["machine"], "costs": tables["costs"],
+                          "policies": [{"name": DEFAULT_PRESET, "preset": DEFAULT_PRESET, **tables["policy"]}],
+                          "workload": {"kind": "exit_storm"}}, profile)
     try:
         cfg = cfgmod.validate(data, "(--set)")
     except ConfigError as e:
