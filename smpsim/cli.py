@@ -189,7 +189,8 @@ def bench(ctx):
               help="costs.X=V (a bare X=V is a cost too), policy.X=V (a switch of the preset under test, "
                    "e.g. policy.shootdown_ack=before) or machine.ghz=V.")
 @click.option("--costs", type=click.Path(), metavar="PROFILE",
-              help="Cost profile (from `smpsim calibrate`): its costs and clock, under --set.")
+              help="Cost profile (from `smpsim calibrate`): its costs and clock, under --set; its held-out "
+                   "measurements become the cases (kind profile) unless --case names others.")
 @click.option("--case", "patterns", multiple=True, metavar="NAME",
               help="Only this case (a shell pattern such as 'shootdown_*' is allowed); repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -197,14 +198,65 @@ def validate(overrides, costs, patterns, fmt):
     """Hold the model against reference figures; exit 1 if a case leaves its band, 2 on bad input."""
     from smpsim.experiments import validate as v
     try:
-        results = v.run(v.setup_from(list(overrides), costs), list(patterns))
+        pool, left_out = v.case_pool(costs, list(patterns))
+        results = v.run(v.setup_from(list(overrides), costs), list(patterns), pool)
     except ConfigError as e:
         _fail(str(e), 2)
+    if fmt == "table":
+        for name, why in left_out.items():
+            click.echo(f"not held against the model: {name}: {why}", err=True)
     click.echo(v.as_json(results) if fmt == "json" else v.table(results))
     failed = [r.name for r in results if not r.passed]
     if failed:
         click.echo(f"{len(failed)} case(s) outside their band: {', '.join(failed)}", err=True)
         sys.exit(1)
+
+
+def _cpu_list(text: str | None) -> list[int] | None:
+    """--cpus "0,2-3" as [0, 2, 3]; ConfigError on anything else."""
+    if text is None:
+        return None
+    cpus = []
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        if not lo.isdigit() or (hi and not hi.isdigit()):
+            raise ConfigError(f"--cpus {text!r}: expected CPU numbers and ranges such as 0,2-3")
+        cpus += range(int(lo), int(hi or lo) + 1)
+    return cpus
+
+
+@main.command()
+@click.option("--out", default="profile.toml", show_default=True, type=click.Path(), metavar="PROFILE.toml",
+              help="Where to write the cost profile (replaced atomically; nothing is written if the run fails).")
+@click.option("--quick", is_flag=True, help="Fewer sizes and samples: well under a minute on 2 CPUs.")
+@click.option("--cpus", metavar="LIST", help="CPUs to measure on, e.g. 0,2-3 (the first runs the measuring "
+                                             "thread; remote shootdowns use the others); default: all usable.")
+@click.option("--force", is_flag=True, help="Write the profile even when a fitted figure is too noisy "
+                                            "(interquartile range over 50% of the median).")
+def calibrate(out, quick, cpus, force):
+    """Measure this machine's kernel (C microbenchmarks), fit the cost entries, write a cost profile,
+    and show how well the fitted model predicts the measurements it was not fitted to."""
+    from smpsim.errors import CalibrationError
+    from smpsim.experiments import validate as v
+    from smpsim.experiments.calibration.profile_build import calibrate as run_calibration
+    try:
+        path, results, left_out = run_calibration(out, quick, _cpu_list(cpus), force,
+                                                  lambda line: click.echo(line, err=True))
+    except (CalibrationError, ConfigError) as e:
+        _fail(f"calibrate: {e}", 2)
+    except KeyboardInterrupt:
+        _fail(f"calibrate: interrupted; nothing was written to {out}", 130)
+    except OSError as e:
+        _fail(f"calibrate: cannot write {out}: {e.strerror or e}", 2)
+    click.echo(f"wrote {path}")
+    for name, why in left_out.items():
+        click.echo(f"not held against the model: {name}: {why}", err=True)
+    if results:
+        click.echo(v.table(results))
+        bad = [r.name for r in results if not r.passed]
+        click.echo(f"{len(results) - len(bad)} of {len(results)} held-out measurements predicted within "
+                   f"their band" + (f"; outside: {', '.join(bad)}" if bad else ""))
+    click.echo(f"use it with: smpsim run CONFIG --costs {path}   (or costs_profile = \"{path}\" in a config)")
 
 
 @main.command()

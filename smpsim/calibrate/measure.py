@@ -61,7 +61,7 @@ def run_one(binary: Path, bench: planmod.Bench, cpus: list[int], mode: planmod.M
     """Run one benchmark on cpus[0] (and cpus[1..K] for its spinners); its summarized measurement."""
     used = cpus[:1 + bench.remote_threads]
     argv = [*bench.args, "-c", ",".join(map(str, used)), "-s", str(mode.samples),
-            "-t", str(mode.target_us), "-w", str(mode.warmup_ms)]
+            "-t", str(mode.target_us * bench.target_scale), "-w", str(mode.warmup_ms)]
     data = parse_line(_run(binary, bench.name, argv, mode.timeout_s), bench.name)
     result = stats.summarize(data["samples_ns"])
     result["ops_per_sample"] = data["ops_per_sample"]

@@ -1,7 +1,8 @@
 """Which benchmarks a calibration runs, with what arguments, in quick and full mode.
 
 The names are the contract with the cost fitting: ``syscall``, ``madvise_local_N``,
-``madvise_remote_N_tK``, ``mprotect_local_N``, ``fork_exit_P``, ``cow_fault``, ``ctx_switch_process``,
+``madvise_remote_N_tK``, ``mprotect_local_N``, ``madvise_local_slope_8``, ``mprotect_local_slope_8``, ``fork_exit_P``,
+``fork_exit_slope``, ``cow_fault``, ``ctx_switch_process``,
 ``ctx_switch_thread``, ``first_touch_fault``, ``read_fault_zero`` and ``clock``.
 """
 
@@ -15,6 +16,8 @@ MPROTECT_PAGES = (1, 8)      # the invalidation without page freeing: its slope 
 FORK_PAGES = (1, 16, 64, 256, 1024)
 FORK_PAGES_QUICK = (1, 64, 1024)
 REMOTE_THREADS_QUICK_MAX = 3
+FORK_SLOPE_PAGES = 64       # fork_exit_slope: 1 and this many pages, paired
+SLOPE_PAGES = 8             # madvise/mprotect_local_slope_N: 1 and N pages, paired
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Bench:
     args: tuple[str, ...]     # calbench's subcommand and its options (without -c/-s/-t/-w)
     remote_threads: int       # how many CPUs besides A it needs
     what: str                 # one line for the progress report
+    target_scale: int = 1     # samples this many times longer than the mode's (a small difference of large figures)
 
 
 def plan(ncpus: int, quick: bool) -> tuple[list[Bench], dict[str, str]]:
@@ -47,11 +51,16 @@ def plan(ncpus: int, quick: bool) -> tuple[list[Bench], dict[str, str]]:
     for n in MPROTECT_PAGES:
         benches.append(Bench(f"mprotect_local_{n}", ("mprotect", "-n", str(n)), 0,
                              f"mprotect(PROT_READ) of {n} written page(s), the process on one CPU"))
+    for op in ("madvise", "mprotect"):
+        benches.append(Bench(f"{op}_local_slope_{SLOPE_PAGES}", ("slope", "-m", op, "-n", str(SLOPE_PAGES)), 0,
+                             f"{op} per extra page, 1 and {SLOPE_PAGES} pages alternately", 4))
     remote, skipped = _remote(ncpus, quick, madv)
     benches += remote
     for p in FORK_PAGES_QUICK if quick else FORK_PAGES:
         benches.append(Bench(f"fork_exit_{p}", ("fork_exit", "-p", str(p)), 0,
                              f"fork+exit+wait of a parent with {p} touched page(s)"))
+    benches.append(Bench("fork_exit_slope", ("fork_pair", "-p", str(FORK_SLOPE_PAGES)), 0,
+                         f"fork+exit+wait per page, 1 and {FORK_SLOPE_PAGES} pages alternately", 8))
     benches += [
         Bench("cow_fault", ("cow_fault",), 0, "copy-on-write write fault after fork"),
         Bench("ctx_switch_process", ("ctx_switch_process",), 0, "pipe ping-pong between two processes on one CPU"),

@@ -220,9 +220,11 @@ class PmapModule:
             for va in sorted(v for v in pt.ptes if lo <= v < hi):
                 yield pt, va, pt.ptes[va]
 
-    def pmap_protect(self, pmap: Pmap, sva: int, eva: int, prot: str, entry, op: Op) -> None:
+    def pmap_protect(self, pmap: Pmap, sva: int, eva: int, prot: str, entry, op: Op, per_pte: int = 0) -> None:
         """Lower the protection of [sva, eva) to `prot` (NetBSD: never raises it; no read
-        access means remove). Each changed PTE is an atomic update; a PTE that may be in a
+        access means remove). Each changed PTE is an atomic update plus `per_pte` cycles of the
+        caller's own work around it (mprotect's `costs.protect_pte`; fork's write-protect has
+        none); a PTE that may be in a
         TLB is queued for shootdown, sent by the caller's pmap_update."""
         k = self.k
         c = k.costs
@@ -237,7 +239,7 @@ class PmapModule:
                 continue
             pte.prot = new
             k.counters["pte_atomic_updates"] += 1
-            op.spend(c.pte_atomic, "pte")
+            op.spend(c.pte_atomic + per_pte, "pte")
             k.flush_rule.pte_cleared(self, pmap, va, pte)
         k.flush_rule.end_range(pmap)
         op.release(pmap.lock, c.lock_release)

@@ -258,7 +258,8 @@ def uvm_map_protect(k, op: Op, proc: Process, start: int, npages: int, prot: str
     for entry in proc.map.entries:
         if entry.start < end and start < entry.end:
             entry.prot = "".join(ch for ch in entry.prot if ch in prot)
-            k.pmap_mod.pmap_protect(proc.pmap, max(start, entry.start), min(end, entry.end), prot, entry, op)
+            k.pmap_mod.pmap_protect(proc.pmap, max(start, entry.start), min(end, entry.end), prot, entry, op,
+                                    k.costs.protect_pte)
     k.pmap_mod.pmap_update(proc.pmap, op, "protect")
     k.map_lock.map_exit(op, proc)
 

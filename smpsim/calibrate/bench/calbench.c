@@ -20,6 +20,14 @@
  *   fork_exit  -p P            a parent with P written private anonymous pages times
  *                              fork() + child _exit(0) + parent waitpid(); the child
  *                              inherits the affinity.  ns per fork+exit+wait.
+ *   slope      -m OP -n N      OP (madvise: MADV_DONTNEED; mprotect: PROT_READ) on 1 page and
+ *                              on N pages of the written 1 MB mapping alternately, one CPU; ns
+ *                              per extra page, the median pair's (T(N) - T(1)) / (N - 1):
+ *                              name OP_local_slope_N.
+ *   fork_pair  -p P            fork+exit+wait alternately with 1 and P present pages of one
+ *                              P-page mapping (the others dropped by MADV_DONTNEED, untimed);
+ *                              ns per present page, the median pair's (T(P) - T(1)) / (P - 1):
+ *                              name fork_exit_slope.
  *   cow_fault                  a parent with 64 written pages forks a child and blocks on a
  *                              pipe read; the child writes each page once, timing each write
  *                              (one copy-on-write fault, the parent still mapping the page),
@@ -240,6 +248,78 @@ static double run_fork_exit(long ops)
             die("waitpid");
     }
     return (double)(now_ns() - t0);
+}
+
+/* fork+exit+wait alternately with 1 and with `npages` present pages in one `npages`-page mapping
+ * (the others dropped with MADV_DONTNEED, untimed), so that drift and other tasks' interference
+ * hit both alike: a sample is (T(npages) - T(1)) / (npages - 1), ns per present page. */
+/* one timed invalidation of the first n pages of madv_map, written first (untimed) */
+static uint64_t timed_madvise(int n)
+{
+    touch(madv_map, n);
+    uint64_t t0 = now_ns();
+    if (madvise(madv_map, (size_t)n * PAGE, MADV_DONTNEED) != 0)
+        die("madvise(MADV_DONTNEED)");
+    return now_ns() - t0;
+}
+
+static uint64_t timed_mprotect(int n)
+{
+    if (mprotect(madv_map, (size_t)n * PAGE, PROT_READ | PROT_WRITE) != 0)
+        die("mprotect(PROT_READ|PROT_WRITE)");
+    touch(madv_map, n);
+    uint64_t t0 = now_ns();
+    if (mprotect(madv_map, (size_t)n * PAGE, PROT_READ) != 0)
+        die("mprotect(PROT_READ)");
+    return now_ns() - t0;
+}
+
+static uint64_t (*slope_op)(int);
+static const char *slope_name = "madvise";
+static double median_pair(double *diff, long ops);
+
+/* the op on 1 page and on npages alternately; a sample is the median pair's difference per
+ * extra page, so that drift and other tasks hit both sizes alike */
+static double run_slope(long ops)
+{
+    double *diff = malloc((size_t)ops * sizeof *diff);
+    if (!diff)
+        die("malloc");
+    for (long i = 0; i < ops; i++) {
+        double one = (double)slope_op(1);
+        diff[i] = (double)slope_op(npages) - one;
+    }
+    return median_pair(diff, ops) * (double)ops / (double)(npages - 1);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_pair(double *diff, long ops)
+{
+    /* the median pair: one call delayed by another task would otherwise swing the sample */
+    qsort(diff, (size_t)ops, sizeof *diff, cmp_double);
+    double mid = diff[ops / 2];
+    free(diff);
+    return mid;
+}
+
+static double run_fork_pair(long ops)
+{
+    double *diff = malloc((size_t)ops * sizeof *diff);
+    if (!diff)
+        die("malloc");
+    for (long i = 0; i < ops; i++) {
+        if (madvise(fork_map + PAGE, (size_t)(npages - 1) * PAGE, MADV_DONTNEED) != 0)
+            die("madvise(MADV_DONTNEED)");
+        double one = run_fork_exit(1);
+        touch(fork_map, npages);
+        diff[i] = run_fork_exit(1) - one;
+    }
+    return median_pair(diff, ops) * (double)ops / (double)(npages - 1);
 }
 
 static char *cow_map;
@@ -470,6 +550,42 @@ static void bench_fork_exit(void)
             "pages, child on the same CPU", extra);
 }
 
+static void bench_slope(const char *op)
+{
+    char name[64], extra[64];
+    if (npages < 2 || npages > MADV_PAGES)
+        die("-n must be 2..%d", MADV_PAGES);
+    if (!strcmp(op, "madvise"))
+        slope_op = timed_madvise;
+    else if (!strcmp(op, "mprotect"))
+        slope_op = timed_mprotect;
+    else
+        die("slope -m takes madvise or mprotect, not %s", op);
+    madv_map = map_pages(MADV_PAGES);
+    touch(madv_map, MADV_PAGES);
+    snprintf(name, sizeof name, "%s_local_slope_%d", op, npages);
+    snprintf(extra, sizeof extra, ", \"pages\": %d", npages);
+    measure(name, run_slope, 1,
+            "cost per extra page: the call on 1 page and on N pages of a written 256-page mapping "
+            "alternately (madvise(MADV_DONTNEED), or mprotect(PROT_READ) with write access restored "
+            "untimed), the process on one CPU; a sample is the median pair's (T(N) - T(1)) / (N - 1)",
+            extra);
+}
+
+static void bench_fork_pair(void)
+{
+    char extra[64];
+    if (npages < 2)
+        die("-p must be >= 2");
+    fork_map = map_pages(npages);
+    touch(fork_map, npages);
+    snprintf(extra, sizeof extra, ", \"pages\": %d", npages);
+    measure("fork_exit_slope", run_fork_pair, 1,
+            "fork+exit+wait per present page: each op forks once with 1 and once with P present pages "
+            "of a P-page mapping (the rest dropped by MADV_DONTNEED, untimed); a sample is the "
+            "median pair's (T(P) - T(1)) / (P - 1) in ns", extra);
+}
+
 static void bench_cow(void)
 {
     cow_map = map_pages(COW_PAGES);
@@ -538,9 +654,9 @@ static void parse_cpus(const char *s)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: calbench syscall|madvise|mprotect|fork_exit|cow_fault|ctx_switch_process|"
+    fprintf(stderr, "usage: calbench syscall|madvise|mprotect|slope|fork_exit|fork_pair|cow_fault|ctx_switch_process|"
                     "ctx_switch_thread|first_touch_fault|read_fault_zero|tsc "
-                    "[-c CPULIST] [-s SAMPLES] [-t TARGET_US] [-w WARMUP_MS] [-n PAGES] [-k THREADS] [-p PAGES]\n");
+                    "[-c CPULIST] [-s SAMPLES] [-t TARGET_US] [-w WARMUP_MS] [-n PAGES] [-k THREADS] [-p PAGES] [-m OP]\n");
     exit(2);
 }
 
@@ -553,7 +669,7 @@ int main(int argc, char **argv)
     cpus[0] = 0;
     ncpus = 1;
     optind = 2;
-    while ((opt = getopt(argc, argv, "c:s:t:w:n:k:p:")) != -1) {
+    while ((opt = getopt(argc, argv, "c:s:t:w:n:k:p:m:")) != -1) {
         switch (opt) {
         case 'c': parse_cpus(optarg); break;
         case 's': nsamples = atoi(optarg); break;
@@ -561,6 +677,7 @@ int main(int argc, char **argv)
         case 'w': warmup_ms = atol(optarg); break;
         case 'n': case 'p': npages = atoi(optarg); break;
         case 'k': nthreads = atoi(optarg); break;
+        case 'm': slope_name = optarg; break;
         default: usage();
         }
     }
@@ -575,6 +692,10 @@ int main(int argc, char **argv)
         bench_mprotect();
     else if (!strcmp(bench, "fork_exit"))
         bench_fork_exit();
+    else if (!strcmp(bench, "fork_pair"))
+        bench_fork_pair();
+    else if (!strcmp(bench, "slope"))
+        bench_slope(slope_name);
     else if (!strcmp(bench, "cow_fault"))
         bench_cow();
     else if (!strcmp(bench, "ctx_switch_process"))

@@ -17,16 +17,19 @@ The steps, in order (the measurement each uses; `STEPS` is the table docs/costs.
    the two pipe calls' entries and exits taken out).
 4. `fault_trap` <- `first_touch_fault` (the fault's fixed part, the page allocation, zeroing and
    LRU entries keeping their values).
-5. `invlpg` <- the slope of `mprotect_local_1` .. `mprotect_local_8` (per page: the PTE change and
-   its invalidation, no page freed).
-6. `page_pcpu_free` <- the slope of `madvise_local_1` .. `madvise_local_8` (per page beyond the
-   invalidation: the zap, the LRU removal and the free into the pcp list; the last is the entry
-   that moves, `lru_step` keeping its measured value).
+5. `invlpg` <- `mprotect_local_slope_8`, the cost per page of mprotect(PROT_READ) between 1 and 8
+   pages measured in alternating pairs (the PTE change, `pte_atomic` + `protect_pte` at their
+   values, and its invalidation; no page freed; the slope of the `mprotect_local_1` and `_8`
+   medians where it is missing).
+6. `page_pcpu_free` and `lru_step` scaled together <- `madvise_local_slope_8`, likewise for
+   MADV_DONTNEED (per page beyond the invalidation: the zap, the LRU removal and the free
+   into the pcp list; the two entries of the page's way back, in their default proportion).
 7. `ipi_delivery` (and `ipi_delivery_remote` in proportion) <- `madvise_remote_1_t1` (the remote
    round trip; optional: skipped when the spinning thread did not keep its CPU, see `MIN_SHARE`).
 8. `ipi_send` <- the slope of `madvise_remote_1_tK` over K (optional: needs 3 or more CPUs).
-9. `fork_pte_copy`, `fork_rmap_dup`, `zap_rmap_drop` scaled together <- the slope of
-   `fork_exit_1` .. `fork_exit_64`.
+9. `fork_pte_copy`, `fork_rmap_dup`, `zap_rmap_drop` scaled together <- `fork_exit_slope` (the
+   same two sizes measured alternately, so drift cancels; the slope of the `fork_exit_1` and
+   `fork_exit_64` medians where it is missing).
 10. `fork_fixed`, `exit_fixed`, `wait_fixed` scaled together <- `fork_exit_1`.
 
 Everything else a profile holds is held out (smpsim.experiments.calibration.heldout).
@@ -75,14 +78,14 @@ STEPS = (
     Step(("syscall",), ("syscall",), "median x ghz"),
     Step(("context_switch",), ("ctx_switch_process", "syscall"), "(handoff - 2 x syscall) x ghz"),
     Step(("fault_trap",), ("first_touch_fault",), "solved so that the model's first write fault equals it"),
-    Step(("invlpg",), ("mprotect_local_1", "mprotect_local_8"),
+    Step(("invlpg",), ("mprotect_local_slope_8",),
          "solved so that the model's mprotect(PROT_READ) cost per page (8 vs 1) equals the measured one"),
-    Step(("page_pcpu_free",), ("madvise_local_1", "madvise_local_8"),
+    Step(("page_pcpu_free", "lru_step"), ("madvise_local_slope_8",),
          "solved so that the model's MADV_DONTNEED cost per page (8 vs 1) equals the measured one"),
     Step(("ipi_delivery", "ipi_delivery_remote"), ("madvise_remote_1_t1", "madvise_local_1"),
          "scaled together so that the model's 1-page remote - local DONTNEED equals the measured one"),
     Step(("ipi_send",), ("madvise_remote_1_tK",), "solved so that the model's cost per extra target equals it"),
-    Step(("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"), ("fork_exit_1", "fork_exit_64"),
+    Step(("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"), ("fork_exit_slope",),
          "scaled together so that the model's fork+exit+wait cost per page (64 vs 1) equals it"),
     Step(("fork_fixed", "exit_fixed", "wait_fixed"), ("fork_exit_1",),
          "scaled together so that the model's fork+exit+wait of a 1-page parent equals it"),
@@ -156,38 +159,54 @@ def fit(measurements: dict, ghz: float, force: bool = False) -> Fit:
     def slope(a, b, pages):
         return (cycles(b) - cycles(a)) / (pages - 1)
 
+    def paired(op):
+        """The per-page cost of `op` between 1 and 8 pages: measured in pairs where it was."""
+        if f"{op}_local_slope_8" in measurements:
+            return cycles(f"{op}_local_slope_8"), f"{op}_local_slope_8 (1 and 8 pages, paired)"
+        return slope(f"{op}_local_1", f"{op}_local_8", 8), f"{op}_local_8 - {op}_local_1, per page"
+
     f.costs["syscall"] = round(cycles("syscall"))
     f.how["syscall"] = "syscall"
     f.costs["context_switch"] = max(0, round(cycles("ctx_switch_process") - 2 * cycles("syscall")))
     f.how["context_switch"] = "ctx_switch_process - 2 x syscall"
     _solve(f, ("fault_trap",), probes.first_touch_fault, cycles("first_touch_fault"), "first_touch_fault")
     f.how["fault_trap"] = "first_touch_fault"
+    target, how = paired("mprotect")
     _solve(f, ("invlpg",), lambda s: (probes.mprotect(s, 8) - probes.mprotect(s, 1)) / 7,
-           slope("mprotect_local_1", "mprotect_local_8", 8), "the mprotect slope (1 to 8 pages)")
-    f.how["invlpg"] = "mprotect_local_8 - mprotect_local_1, per page"
-    _solve(f, ("page_pcpu_free",), lambda s: (probes.madvise(s, 8) - probes.madvise(s, 1)) / 7,
-           slope("madvise_local_1", "madvise_local_8", 8), "the MADV_DONTNEED slope (1 to 8 pages)")
-    f.how["page_pcpu_free"] = "madvise_local_8 - madvise_local_1, per page"
-    why = _remote_ok(measurements, "madvise_remote_1_t1")
-    if why is None:
-        target = cycles("madvise_remote_1_t1") - cycles("madvise_local_1")
-        _solve(f, ("ipi_delivery", "ipi_delivery_remote"),
-               lambda s: probes.madvise(s, 1, 1) - probes.madvise(s, 1, 0), target,
-               "the 1-page remote - local MADV_DONTNEED")
-        f.how["ipi_delivery"] = f.how["ipi_delivery_remote"] = "madvise_remote_1_t1 - madvise_local_1"
-    else:
-        f.skipped["ipi_delivery"] = why
+           target, "the mprotect slope (1 to 8 pages)")
+    f.how["invlpg"] = how
+    target, how = paired("madvise")
+    _solve(f, ("page_pcpu_free", "lru_step"), lambda s: (probes.madvise(s, 8) - probes.madvise(s, 1)) / 7,
+           target, "the MADV_DONTNEED slope (1 to 8 pages)")
+    f.how["page_pcpu_free"] = f.how["lru_step"] = how
+    _fit_ipi_delivery(f, measurements, cycles)
     _fit_ipi_send(f, measurements, cycles)
+    if "fork_exit_slope" in measurements:     # paired: drift and interference cancel
+        fork_slope, fork_how = cycles("fork_exit_slope"), "fork_exit_slope (1 and 64 pages, paired)"
+    else:
+        fork_slope, fork_how = slope("fork_exit_1", "fork_exit_64", 64), "fork_exit_64 - fork_exit_1, per page"
     _solve(f, ("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"),
            lambda s: (probes.fork_exit(s, 64) - probes.fork_exit(s, 1)) / 63,
-           slope("fork_exit_1", "fork_exit_64", 64), "the fork+exit+wait slope (1 to 64 pages)")
+           fork_slope, "the fork+exit+wait slope (1 to 64 pages)")
     for e in ("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"):
-        f.how[e] = "fork_exit_64 - fork_exit_1, per page"
+        f.how[e] = fork_how
     _solve(f, ("fork_fixed", "exit_fixed", "wait_fixed"), lambda s: probes.fork_exit(s, 1),
            cycles("fork_exit_1"), "fork_exit_1")
     for e in ("fork_fixed", "exit_fixed", "wait_fixed"):
         f.how[e] = "fork_exit_1"
     return f
+
+
+def _fit_ipi_delivery(f: Fit, measurements: dict, cycles) -> None:
+    why = _remote_ok(measurements, "madvise_remote_1_t1")
+    if why is not None:
+        f.skipped["ipi_delivery"] = why
+        return
+    target = cycles("madvise_remote_1_t1") - cycles("madvise_local_1")
+    _solve(f, ("ipi_delivery", "ipi_delivery_remote"),
+           lambda s: probes.madvise(s, 1, 1) - probes.madvise(s, 1, 0), target,
+           "the 1-page remote - local MADV_DONTNEED")
+    f.how["ipi_delivery"] = f.how["ipi_delivery_remote"] = "madvise_remote_1_t1 - madvise_local_1"
 
 
 def _fit_ipi_send(f: Fit, measurements: dict, cycles) -> None:

@@ -28,6 +28,13 @@ KIND = "profile"
 BAND = (0.7, 1.3)
 
 
+_NO_CASE = {
+    "mprotect_local": "the model's mprotect leaves out the VMA split and merge of a partial mprotect, so "
+                      "only its slope (mprotect_local_slope_8) is used, for the fit",
+    "ctx_switch_thread": "the model has no switch between two threads of one process",
+}
+
+
 def _probe(name: str) -> tuple[Callable[[Setup], float], str] | None:
     """The model's figure for a measurement, and what it is; None where there is none."""
     if m := re.fullmatch(r"madvise_local_(\d+)", name):
@@ -53,7 +60,7 @@ def held_out(measurements: dict, fitted_from: list) -> tuple[list[str], dict[str
         if name in fitted_from or not isinstance(m, dict) or "median_ns" not in m:
             continue
         if _probe(name) is None:
-            left_out[name] = "no model figure for it (see smpsim.experiments.calibration.heldout)"
+            left_out[name] = _NO_CASE.get(name.rstrip("0123456789_"), "no model figure for it")
             continue
         if m.get("spinner_cpu_share", 1.0) < MIN_SHARE:
             left_out[name] = (f"the thread keeping the mm loaded on the other CPU ran only "
@@ -72,8 +79,8 @@ def profile_cases(profile) -> tuple[list[Case], dict[str, str]]:
     names, left_out = held_out(measurements, list(cal.get("fitted_from", [])))
     where = cal.get("machine", {})
     source = (f"profile {profile.path.name}: measured on {where.get('cpu_model', '?')}, "
-              f"{where.get('ncpus', '?')} CPUs, Linux {where.get('kernel', '?')}"
-              f"{' (virtual machine)' if where.get('virtual') else ''}, {cal.get('date', '?')}")
+              f"{where.get('usable_cpus', '?')} CPUs, Linux {where.get('kernel_release', '?')}"
+              f"{' (virtual machine)' if where.get('virtual_machine') else ''}, {where.get('date', '?')}")
     cases = []
     for name in names:
         model, what = _probe(name)

@@ -8,7 +8,9 @@ it passes when simulated / reference lies in its band. JSON output is
 "pass", "note"}]}`; exit 0 when every case passes, 1 when one leaves its band, 2 on bad input.
 `--set` takes `costs.X=` (or a bare cost), `policy.X=` (a switch of the preset a case
 simulates, so a mechanism can be switched off and its cases seen to fail) and `machine.ghz=`;
-`--costs` a cost profile's costs and clock, under --set's.
+`--costs` a cost profile's costs and clock, under --set's; a profile written by `smpsim calibrate`
+also brings its held-out measurements as cases of kind "profile", which are then what runs
+unless `--case` names others (smpsim.experiments.calibration.heldout).
 
 Modules: `contract` (Setup, Case, Result and the registry), `model` (the measurements),
 `published` (the cases of kind "published"), `allocators` (the page allocators' cases), `overrides` (--set), `output` (table, JSON).
@@ -31,7 +33,7 @@ from smpsim.experiments.validate import unmap  # noqa: F401  (registers its case
 from smpsim.experiments.validate import invlpgb  # noqa: F401  (registers its cases)
 from smpsim.experiments.validate.contract import CASES, Case, Result, Setup, case, register, run, select
 from smpsim.experiments.validate.output import as_json, table
-from smpsim.experiments.validate.overrides import setup_from
+from smpsim.experiments.validate.overrides import case_pool, setup_from
 
 __all__ = ["CASES", "Case", "Result", "Setup", "case", "register", "run", "select", "as_json", "table",
-           "setup_from"]
+           "setup_from", "case_pool"]

@@ -99,16 +99,18 @@ def case(name: str, kind: str, source: str, band: tuple[float, float], unit: str
     return wrap
 
 
-def select(patterns: list[str] | tuple = ()) -> list[Case]:
-    """The registered cases whose names match one of `patterns` (shell-style), all without any;
-    ConfigError naming the cases when a pattern matches none."""
+def select(patterns: list[str] | tuple = (), pool: list[Case] | None = None) -> list[Case]:
+    """The cases of `pool` (the registered ones unless given) whose names match one of
+    `patterns` (shell-style), all without any; ConfigError naming the cases when a pattern
+    matches none."""
+    pool = list(CASES) if pool is None else list(pool)
     if not patterns:
-        return list(CASES)
+        return pool
     for p in patterns:
-        if not any(fnmatch.fnmatchcase(c.name, p) for c in CASES):
-            raise ConfigError(f"--case {clip(p)!r} matches no case; cases: {', '.join(c.name for c in CASES)}")
-    return [c for c in CASES if any(fnmatch.fnmatchcase(c.name, p) for p in patterns)]
+        if not any(fnmatch.fnmatchcase(c.name, p) for c in pool):
+            raise ConfigError(f"--case {clip(p)!r} matches no case; cases: {', '.join(c.name for c in pool)}")
+    return [c for c in pool if any(fnmatch.fnmatchcase(c.name, p) for p in patterns)]
 
 
-def run(setup: Setup, patterns: list[str] | tuple = ()) -> list[Result]:
-    return [c.run(setup) for c in select(patterns)]
+def run(setup: Setup, patterns: list[str] | tuple = (), pool: list[Case] | None = None) -> list[Result]:
+    return [c.run(setup) for c in select(patterns, pool)]

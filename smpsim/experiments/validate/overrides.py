@@ -67,3 +67,19 @@ def setup_from(items: list[str] | tuple = (), costs: str | Path | None = None) -
         lines = [line.strip().replace("policies[0].", "policy.") for line in str(e).splitlines()[1:]]
         raise ConfigError("--set " + "; ".join(lines)) from None
     return Setup(cfg.costs, dict(tables["policy"]), cfg.machine.ghz)
+
+
+def case_pool(costs: str | Path | None, patterns: list[str] | tuple = ()) -> tuple[list, dict[str, str]]:
+    """The cases a validation chooses from, and the profile's measurements left out with the
+    reason. With a profile that holds measurements (`smpsim calibrate` writes them) and no
+    `--case`, its held-out measurements (kind "profile") only: the published cases are figures
+    of other machines, which a profile of this one is not expected to meet. With `--case`, the
+    registered cases and the profile's together. Without measurements, the registered cases."""
+    from smpsim.experiments.calibration.heldout import profile_cases
+    from smpsim.experiments.validate.contract import CASES
+    if costs is None:
+        return list(CASES), {}
+    profile_own, left_out = profile_cases(load_profile(costs, "--costs"))
+    if not profile_own:
+        return list(CASES), left_out
+    return (list(CASES) + profile_own if patterns else profile_own), left_out
