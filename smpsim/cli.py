@@ -263,7 +263,7 @@ def calibrate(out, quick, cpus, force):
 @click.option("--markdown", is_flag=True, help="Print docs/costs.md (the default).")
 def costs(markdown):
     """Print the cost model: every default with its source or the reason it was chosen."""
-    from smpsim.costs import markdown as md
+    from smpsim.experiments.calibration.docs import markdown as md
     click.echo(md(), nl=False)
 
 

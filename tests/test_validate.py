@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from smpsim.cli import main
-from smpsim.costs import CostModel, markdown
+from smpsim.costs import CostModel
+from smpsim.experiments.calibration.docs import markdown
 from smpsim.experiments import validate as v
 from smpsim.experiments.validate.model import break_even_pages, flush_and_refill
 
