@@ -30,7 +30,7 @@ def test_validate_passes_on_the_defaults():
 
 
 def test_validate_fails_when_a_cost_is_far_off():
-    result = CliRunner().invoke(main, ["validate", "--set", "costs.ipi_delivery=20000"])
+    result = CliRunner().invoke(main, ["validate", "--set", "costs.ipi_delivery=20000", "--case", "ipi_*"])
     assert result.exit_code == 1
     assert "FAIL" in result.output and "outside their band" in result.output
     cheap_pv = CliRunner().invoke(main, ["validate", "--set", "pv_hash_step=0", "--set", "page_free=0",
