@@ -8,26 +8,14 @@ Tables: tlb_flush loops and tlb_flush2 iterations per thread per simulated secon
 CPU count; fork_exit's lock waits as a share of kernel cycles; tlb_flush against sockets.
 """
 
-import json
 import sys
-from pathlib import Path
+
+from plot_kernels_study import POLICIES, study_rows      # scripts/ is on sys.path when run as a script
 
 from smpsim.vm.strategies.alloc_base import LRU_LOCK_FAMILY, alloc_lock_wait_cycles
 
-POLICIES = ["netbsd5", "seed", "netbsd10", "freebsd", "linux", "linux_invlpgb"]
 HEAD = " | ".join(POLICIES)
 RULE = "|".join(["---:"] * len(POLICIES))
-
-
-def _rows(run_dir: str) -> dict:
-    summary = json.loads((Path(run_dir) / "summary.json").read_text())
-    rows = {}
-    for e in summary["points"]:
-        p = e["params"]
-        w = p["workload"]
-        kind = w["kind"] if isinstance(w, dict) else w
-        rows[(kind, p["machine.ncpus"], p.get("machine.sockets", 1), e["policy"])] = e
-    return rows
 
 
 def _k(v: float) -> str:
@@ -86,7 +74,7 @@ def by_sockets(rows, kind, cpus, sockets, get, fmt):
 
 
 def main(run_dir: str) -> None:
-    rows = _rows(run_dir)
+    rows = study_rows(run_dir)
     cpus = sorted({k[1] for k in rows})
     sockets = sorted({k[2] for k in rows})
     top = max(cpus)

@@ -18,7 +18,8 @@ from smpsim.analysis.plotstyle import (LINESTYLES, MARKERS, cycles_axis, figure,
 POLICIES = ["netbsd5", "seed", "netbsd10", "freebsd", "linux", "linux_invlpgb"]
 
 
-def _rows(run_dir: str) -> dict:
+def study_rows(run_dir: str) -> dict:
+    """The study's points by (workload kind, CPUs, sockets, policy)."""
     summary = json.loads((Path(run_dir) / "summary.json").read_text())
     rows = {}
     for e in summary["points"]:
@@ -30,7 +31,7 @@ def _rows(run_dir: str) -> dict:
 
 
 def main(run_dir: str, out: str = "docs/kernels_study.png") -> None:
-    rows = _rows(run_dir)
+    rows = study_rows(run_dir)
     cpus = sorted({k[1] for k in rows})
     sockets = sorted({k[2] for k in rows})
     panels = [

@@ -21,14 +21,10 @@ Each probe mirrors one program of smpsim/calibrate/bench/calbench.c:
 
 from __future__ import annotations
 
-from smpsim.experiments import config as cfgmod
 from smpsim.experiments.validate.contract import Setup
-from smpsim.experiments.validate.fork import fork_exit_wait
+from smpsim.experiments.validate.fork import PARENT_VA, fork_exit_wait, parent_with_pages
 from smpsim.experiments.validate.unmap import DATA, run_probe
-from smpsim.experiments.workloads import make_workload
-from smpsim.runtime.transport import InlineTransport
-from smpsim.vm import fork, uvm
-from smpsim.vm.engine.coordinator import VmCoordinator
+from smpsim.vm import fork
 from smpsim.vm.locks import Op
 from smpsim.vm.operations import Madvise, Mmap, Mprotect, Scheduled, Touch
 
@@ -36,55 +32,45 @@ PRESET = "linux"
 MAPPING_PAGES = 256
 
 
-def madvise(s: Setup, pages: int, targets: int = 0) -> int:
-    """Cycles of one DONTNEED of `pages` pages inside a written 1 MB mapping, the mm on
-    1 + `targets` CPUs."""
-    if not 1 <= pages <= MAPPING_PAGES:
-        raise ValueError(f"pages must be 1..{MAPPING_PAGES}, got {pages}")
-
+def _after_mmap(s: Setup, mmap: dict, then, cpus: tuple) -> int:
+    """Cycles of the operation `then(pid)` run on CPU 0 right after an mmap with the arguments
+    `mmap` (untimed) has completed, the process's threads on `cpus`."""
     def script(t, proc):
-        return [Scheduled(t, 0, Mmap(proc.pid, DATA, MAPPING_PAGES, prefault=MAPPING_PAGES, touch=True))]
+        return [Scheduled(t, 0, Mmap(proc.pid, **mmap))]
 
     def follow(w, op, t, proc):
         if isinstance(op, Mmap):
             w.marks["start"] = t
-            return [Scheduled(t, 0, Madvise(proc.pid, DATA, pages))]
+            return [Scheduled(t, 0, then(proc.pid))]
         w.marks["cycles"] = t - w.marks["start"]
         return None
-    return run_probe(s, script, follow, PRESET, cpus=tuple(range(1 + targets))).marks["cycles"]
+    return run_probe(s, script, follow, PRESET, cpus=cpus).marks["cycles"]
+
+
+def _written_mapping(pages: int) -> dict:
+    if not 1 <= pages <= MAPPING_PAGES:
+        raise ValueError(f"pages must be 1..{MAPPING_PAGES}, got {pages}")
+    return {"start": DATA, "npages": MAPPING_PAGES, "prefault": MAPPING_PAGES, "touch": True}
+
+
+def madvise(s: Setup, pages: int, targets: int = 0) -> int:
+    """Cycles of one DONTNEED of `pages` pages inside a written 1 MB mapping, the mm on
+    1 + `targets` CPUs."""
+    return _after_mmap(s, _written_mapping(pages), lambda pid: Madvise(pid, DATA, pages),
+                       tuple(range(1 + targets)))
 
 
 def mprotect(s: Setup, pages: int) -> int:
     """Cycles of one mprotect(PROT_READ) of the first `pages` pages of a written 1 MB mapping,
     the process on one CPU."""
-    if not 1 <= pages <= MAPPING_PAGES:
-        raise ValueError(f"pages must be 1..{MAPPING_PAGES}, got {pages}")
-
-    def script(t, proc):
-        return [Scheduled(t, 0, Mmap(proc.pid, DATA, MAPPING_PAGES, prefault=MAPPING_PAGES, touch=True))]
-
-    def follow(w, op, t, proc):
-        if isinstance(op, Mmap):
-            w.marks["start"] = t
-            return [Scheduled(t, 0, Mprotect(proc.pid, DATA, pages, "r"))]
-        w.marks["cycles"] = t - w.marks["start"]
-        return None
-    return run_probe(s, script, follow, PRESET, cpus=(0,)).marks["cycles"]
+    return _after_mmap(s, _written_mapping(pages), lambda pid: Mprotect(pid, DATA, pages, "r"), (0,))
 
 
 def _first_fault(s: Setup, write: bool) -> int:
     """The first access to page 7 of a fresh mapping whose page 0 was written first (untimed), so
     that its page table exists, as for all but the first of calbench's 256 faults."""
-    def script(t, proc):
-        return [Scheduled(t, 0, Mmap(proc.pid, DATA, 64, prefault=1, touch=True))]
-
-    def follow(w, op, t, proc):
-        if isinstance(op, Mmap):
-            w.marks["start"] = t
-            return [Scheduled(t, 0, Touch(proc.pid, DATA + 7, 1, write))]
-        w.marks["cycles"] = t - w.marks["start"]
-        return None
-    return run_probe(s, script, follow, PRESET, cpus=(0,)).marks["cycles"]
+    return _after_mmap(s, {"start": DATA, "npages": 64, "prefault": 1, "touch": True},
+                       lambda pid: Touch(pid, DATA + 7, 1, write), (0,))
 
 
 def first_touch_fault(s: Setup) -> int:
@@ -101,18 +87,10 @@ def read_fault_zero(s: Setup) -> int:
 def cow_fault(s: Setup, pages: int = 64) -> int:
     """Cycles of a forked child's first write to one of its parent's `pages` written pages, the
     parent alive (calbench's parent waits on a pipe), both on CPU 0."""
-    cfg = cfgmod.validate({"name": "calibration", "machine": {"ncpus": 2, "phys_pages": 8192, "ghz": s.ghz},
-                           "costs": s.costs.model_dump(), "policies": [s.policy(PRESET).model_dump()],
-                           "workload": {"kind": "fork_exit", "iterations": 1, "pages": 1, "entries": 1}})
-    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), make_workload(cfg))
-    vm.start()
-    k = vm.k
-    setup = Op("spawn", 0, 0, k.counters)
-    parent = uvm.spawn(k, setup, "parent", [0])
-    uvm.uvm_map(k, setup, parent, DATA, pages, prefault=pages, touch=True)
+    k, parent, setup = parent_with_pages(s.costs, s.policy(PRESET), pages, s.ghz)
     child = fork.uvmspace_fork(k, Op("fork", 0, setup.t, k.counters), parent, "child", [0])
     op = Op("fault", 0, setup.t, k.counters)
-    fork.touch(k, op, child, DATA + pages // 2, 1, True)
+    fork.touch(k, op, child, PARENT_VA + pages // 2, 1, True)
     return op.t - op.start
 
 

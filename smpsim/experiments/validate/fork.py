@@ -31,12 +31,14 @@ SOURCE = ("measured on this machine by measure/fork_exit.c (Linux 6.18, KVM gues
 FIXED_NS = 110_827
 SLOPE_NS = 128.1
 BIG = 1024
+PARENT_VA = 1 << 18
 
 
-def fork_exit_wait(costs: CostModel, policy: PolicyConfig, pages: int) -> int:
-    """Cycles of fork + the child's exit + its teardown (with the parent's wait) for a parent with
-    `pages` written private anonymous pages, under `policy` (the model's own code, inline)."""
-    cfg = cfgmod.validate({"name": "validate", "machine": {"ncpus": 2, "phys_pages": 8192},
+def parent_with_pages(costs: CostModel, policy: PolicyConfig, pages: int, ghz: float | None = None):
+    """A fresh two-CPU kernel under `policy` with a process on CPU 0 that has written `pages`
+    private anonymous pages from va 1 << 18: (the kernel, the process, the setup operation)."""
+    machine = {"ncpus": 2, "phys_pages": 8192, **({"ghz": ghz} if ghz else {})}
+    cfg = cfgmod.validate({"name": "validate", "machine": machine,
                            "costs": costs.model_dump(), "policies": [policy.model_dump()],
                            "workload": {"kind": "fork_exit", "iterations": 1, "pages": 1, "entries": 1}})
     vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), make_workload(cfg))
@@ -44,7 +46,14 @@ def fork_exit_wait(costs: CostModel, policy: PolicyConfig, pages: int) -> int:
     k = vm.k
     setup = Op("spawn", 0, 0, k.counters)
     parent = uvm.spawn(k, setup, "parent", [0])
-    uvm.uvm_map(k, setup, parent, 1 << 18, pages, prefault=pages, touch=True)
+    uvm.uvm_map(k, setup, parent, PARENT_VA, pages, prefault=pages, touch=True)
+    return k, parent, setup
+
+
+def fork_exit_wait(costs: CostModel, policy: PolicyConfig, pages: int) -> int:
+    """Cycles of fork + the child's exit + its teardown (with the parent's wait) for a parent with
+    `pages` written private anonymous pages, under `policy` (the model's own code, inline)."""
+    k, parent, setup = parent_with_pages(costs, policy, pages)
     total = 0
     child = None
     for kind, step in (("fork", None), ("exit", fork.exit1), ("teardown", uvm.exit_teardown)):
