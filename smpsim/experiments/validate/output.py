@@ -20,8 +20,14 @@ def table(results: list[Result]) -> str:
     for r in results:
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
         rows.append((r.name, r.kind, f"{_fmt(r, r.reference)} {r.unit}", f"{_fmt(r, r.simulated)} ({ratio})",
-                     f"{r.band[0]:.2f}x-{r.band[1]:.2f}x", "pass" if r.passed else "FAIL", r.note, r.source))
+                     _band(r.band), "pass" if r.passed else "FAIL", r.note, r.source))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _band(band: tuple[float, float]) -> str:
+    """0.70x-1.30x; an open-ended band (an upper bound of a million or more) as >= 2.00x."""
+    low, high = band
+    return f">= {low:.2f}x" if high >= 1e6 else f"{low:.2f}x-{high:.2f}x"
