@@ -212,6 +212,9 @@ def validate(overrides, costs, patterns, fmt):
         sys.exit(1)
 
 
+MAX_CPU_NUMBER = 8191           # Linux's NR_CPUS ceiling (CONFIG_NR_CPUS_RANGE_END, MAXSMP)
+
+
 def _cpu_list(text: str | None) -> list[int] | None:
     """--cpus "0,2-3" as [0, 2, 3]; ConfigError on anything else."""
     if text is None:
@@ -221,7 +224,12 @@ def _cpu_list(text: str | None) -> list[int] | None:
         lo, _, hi = part.strip().partition("-")
         if not lo.isdigit() or (hi and not hi.isdigit()):
             raise ConfigError(f"--cpus {text!r}: expected CPU numbers and ranges such as 0,2-3")
-        cpus += range(int(lo), int(hi or lo) + 1)
+        first, last = int(lo), int(hi or lo)
+        if last < first:
+            raise ConfigError(f"--cpus {text!r}: the range {part.strip()} is reversed (write {last}-{first})")
+        if last > MAX_CPU_NUMBER:
+            raise ConfigError(f"--cpus {text!r}: CPU {last} is beyond any machine (at most {MAX_CPU_NUMBER})")
+        cpus += range(first, last + 1)
     return cpus
 
 
@@ -240,15 +248,20 @@ def calibrate(out, quick, cpus, force):
     from smpsim.experiments import validate as v
     from smpsim.experiments.calibration.profile_build import calibrate as run_calibration
     try:
-        path, results, left_out = run_calibration(out, quick, _cpu_list(cpus), force,
-                                                  lambda line: click.echo(line, err=True))
+        path, results, left_out, skipped = run_calibration(out, quick, _cpu_list(cpus), force,
+                                                           lambda line: click.echo(line, err=True))
     except (CalibrationError, ConfigError) as e:
         _fail(f"calibrate: {e}", 2)
     except KeyboardInterrupt:
         _fail(f"calibrate: interrupted; nothing was written to {out}", 130)
     except OSError as e:
-        _fail(f"calibrate: cannot write {out}: {e.strerror or e}", 2)
+        _fail(f"calibrate: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}; nothing was written "
+              f"to {out}", 2)
     click.echo(f"wrote {path}")
+    from smpsim.costs import CostModel
+    for entries, why in skipped.items():
+        kept = ", ".join(f"{e} = {getattr(CostModel(), e.strip()):,}" for e in entries.split(","))
+        click.echo(f"not fitted, the bare-metal default kept: {kept} cycles ({why})", err=True)
     for name, why in left_out.items():
         click.echo(f"not held against the model: {name}: {why}", err=True)
     if results:

@@ -184,6 +184,12 @@ class CostModel(BaseModel):
                                     "vm_map_entry in the map's tree; Linux a VMA split and maple-tree store), "
                                     "the address-space lock's write-held work outside the pmap; ~120 ns, a few "
                                     "cache misses in the tree")
+    zap_fixed: int = _c(0, "the fixed work of a munmap or madvise on its range beyond the syscall floor and the "
+                           "address-space lock: the VMA walk, mmu_gather setup and finish (Linux tlb_gather_mmu / "
+                           "tlb_finish_mmu), lru_add_drain's per-CPU checks, the flush decision. A choice: 0 in the "
+                           "defaults, because no published figure separates it from the syscall and the per-page "
+                           "work; `smpsim calibrate` fits it from the 1-page MADV_DONTNEED (about 0.8 us on this "
+                           "project's KVM guest, configs/profiles/kvm_epyc_2vcpu.toml)")
     page_deactivate: int = _c(100, "choice: moving one resident page to the inactive queue for madvise "
                                    "(NetBSD uvm_pagedeactivate, FreeBSD vm_page_advise): a list move under "
                                    "the page-queue lock, lines mostly cached")

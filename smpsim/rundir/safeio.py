@@ -23,6 +23,7 @@ import codecs
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 MiB = 1 << 20
@@ -144,9 +145,11 @@ def _fsync_dir(path: Path) -> None:
 def atomic_write(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` durably: temporary file, fsync, rename, fsync of the directory."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    # a name of this writer's own (two writers of one path never share a temporary file)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+        os.fchmod(fd, 0o644)
         try:
             view = memoryview(data)
             while view:

@@ -18,6 +18,7 @@ from smpsim.vm.operations import MADV_DONTNEED
 def uvm_madvise(k, op: Op, proc, start: int, npages: int, advice: str) -> None:
     end = start + npages
     k.map_lock.advise_enter(op, proc)
+    op.spend(k.costs.zap_fixed, "other")
     if advice == MADV_DONTNEED:
         k.madvise.dontneed(op, proc, start, end)
     else:

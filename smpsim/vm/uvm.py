@@ -215,6 +215,7 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
     end = start + npages
     lk = k.map_lock
     lk.unmap_enter(op, proc)
+    op.spend(k.costs.zap_fixed, "other")
     pieces = []
     for entry in [e for e in proc.map.entries if e.start < end and start < e.end]:
         sva, eva = max(start, entry.start), min(end, entry.end)

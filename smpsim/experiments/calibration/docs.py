@@ -17,21 +17,27 @@ BUNDLED = Path(__file__).resolve().parents[3] / "configs" / "profiles" / "kvm_ep
 VIRTUAL = """\
 ### What a virtual machine changes
 
-On a KVM guest an IPI is not a write to the local APIC and a few hundred nanoseconds on the
-wire: the sender's ICR write traps to the hypervisor, which injects the interrupt into the
-target vCPU (or, with KVM's paravirtual remote flush, which Linux guests use when the host
-offers it, records the flush for a preempted vCPU instead of interrupting it). On the machine of
-the bundled profile a one-page `MADV_DONTNEED` costs {local:,.0f} ns with the process on one CPU
-and {remote:,.0f} ns with a thread of it spinning on the other: the fitted `ipi_delivery` is
-{ipi:,} cycles against the bare-metal default's {ipi_default:,} ({ipi_ratio:.0f}x). INVLPG, in
-contrast, is cheap there ({invlpg} cycles fitted against 250 on Intel bare metal: going from 33
-pages flushed one by one to 34 with a full flush saves only {knee:,.0f} ns), and this guest's CPUID does not offer
-INVLPGB (measure/results/cpuid_invlpgb.txt). For users choosing a design for cloud guests this
-moves the balance: every remote shootdown is some 30 times dearer relative to the work around
-it, so designs that send fewer IPIs (deferred teardown, batched reclaim, lazy CPUs left out of
-shootdowns) gain far more on a guest than the bare-metal defaults show, while per-page INVLPG
-savings matter less. Run the same study with `--costs configs/profiles/kvm_epyc_2vcpu.toml`
-(README, "Calibrating to your machine") to see it.
+On a KVM guest an IPI does not go straight from one core's APIC to another's: the hypervisor
+delivers it (a VM exit on the sender's ICR write, or a paravirtual send-IPI hypercall, or AVIC
+where the host enables it; which one this guest uses was not checked), and with KVM's
+paravirtual remote flush, which Linux guests use when the host offers it, a preempted vCPU is
+not interrupted at all but flushed when it next runs. On the machine of the bundled profile a
+one-page `MADV_DONTNEED` costs {local:,.0f} ns with the process on one CPU and {remote:,.0f} ns
+with a thread of it spinning on the other. The fit gives the whole difference to
+`ipi_delivery` ({ipi:,} cycles against the bare-metal default's {ipi_default:,}, {ipi_ratio:.0f}x): on 2
+CPUs the sender's, the wire's and the target's shares cannot be told apart, so `ipi_send` and
+`ipi_handler` keep their bare-metal values and what a target pays per IPI is undercharged;
+`ipi_delivery_remote` is scaled in proportion with no cross-socket measurement behind it.
+INVLPG looks cheap there: `invlpg` = {invlpg} cycles is what remains of the 1-to-8-page
+mprotect slope after `pte_atomic` and `protect_pte` (a perf measurement of this machine, not
+fitted), so an estimate rather than a measurement of INVLPG alone; the curve's own knee agrees
+in size (33 pages flushed one by one cost {knee:,.0f} ns more than 34 with a full flush). This
+guest's CPUID does not offer INVLPGB (measure/results/cpuid_invlpgb.txt). For users choosing a
+design for cloud guests this moves the balance: a remote shootdown is some {ipi_ratio:.0f} times
+dearer relative to the work around it, so designs that send fewer IPIs (deferred teardown,
+batched reclaim, lazy CPUs left out of shootdowns) gain far more on a guest than the
+bare-metal defaults show, while per-page INVLPG savings matter less. Run a study with `--costs
+configs/profiles/kvm_epyc_2vcpu.toml` (README, "Calibrating to your machine") to see it.
 """
 
 

@@ -12,9 +12,9 @@ The steps, in order (the measurement each uses; `STEPS` is the table docs/costs.
 
 1. `machine.ghz` <- `clock` (the TSC frequency), which turns every other figure into cycles.
 2. `syscall` <- `syscall` (the bare system call).
-3. `context_switch` <- `ctx_switch_process` less two `syscall`s (a pipe ping-pong handoff between
-   two processes on one CPU: the write's wakeup, the schedule and the switch of address space;
-   the two pipe calls' entries and exits taken out).
+3. `context_switch` is not fitted: a pipe ping-pong handoff is mostly pipe, wakeup and
+   scheduler work; the difference between the process and the thread handoffs (the address-space
+   switch alone) is recorded in the profile's `skipped` table.
 4. `fault_trap` <- `first_touch_fault` (the fault's fixed part, the page allocation, zeroing and
    LRU entries keeping their values).
 5. `invlpg` <- `mprotect_local_slope_8`, the cost per page of mprotect(PROT_READ) between 1 and 8
@@ -24,6 +24,8 @@ The steps, in order (the measurement each uses; `STEPS` is the table docs/costs.
 6. `page_pcpu_free` and `lru_step` scaled together <- `madvise_local_slope_8`, likewise for
    MADV_DONTNEED (per page beyond the invalidation: the zap, the LRU removal and the free
    into the pcp list; the two entries of the page's way back, in their default proportion).
+6b. `zap_fixed` <- `madvise_local_1` (the fixed part of a DONTNEED beyond the syscall, with the
+   per-page entries of steps 5 and 6 in place; 0 in the defaults).
 7. `ipi_delivery` (and `ipi_delivery_remote` in proportion) <- `madvise_remote_1_t1` (the remote
    round trip; optional: skipped when the spinning thread did not keep its CPU, see `MIN_SHARE`).
 8. `ipi_send` <- the slope of `madvise_remote_1_tK` over K (optional: needs 3 or more CPUs).
@@ -61,6 +63,7 @@ class Fit:
     how: dict = field(default_factory=dict)          # entry -> "measurement: what was solved"
     skipped: dict = field(default_factory=dict)      # step -> why it was not fitted
     used: list = field(default_factory=list)         # the measurements fitted from
+    force: bool = False                              # a step that cannot fit keeps its defaults
 
     def setup(self) -> Setup:
         return Setup(costs=CostModel(**self.costs), ghz=self.ghz)
@@ -76,12 +79,13 @@ class Step:
 STEPS = (
     Step(("machine.ghz",), ("clock",), "the TSC frequency in GHz, as published by the kernel or measured"),
     Step(("syscall",), ("syscall",), "median x ghz"),
-    Step(("context_switch",), ("ctx_switch_process", "syscall"), "(handoff - 2 x syscall) x ghz"),
     Step(("fault_trap",), ("first_touch_fault",), "solved so that the model's first write fault equals it"),
     Step(("invlpg",), ("mprotect_local_slope_8",),
          "solved so that the model's mprotect(PROT_READ) cost per page (8 vs 1) equals the measured one"),
     Step(("page_pcpu_free", "lru_step"), ("madvise_local_slope_8",),
          "solved so that the model's MADV_DONTNEED cost per page (8 vs 1) equals the measured one"),
+    Step(("zap_fixed",), ("madvise_local_1",),
+         "solved so that the model's 1-page MADV_DONTNEED, the process on one CPU, equals it"),
     Step(("ipi_delivery", "ipi_delivery_remote"), ("madvise_remote_1_t1", "madvise_local_1"),
          "scaled together so that the model's 1-page remote - local DONTNEED equals the measured one"),
     Step(("ipi_send",), ("madvise_remote_1_tK",), "solved so that the model's cost per extra target equals it"),
@@ -93,9 +97,10 @@ STEPS = (
 
 
 def _solve(fit: Fit, entries: tuple[str, ...], model: Callable[[Setup], float], target: float,
-           what: str) -> None:
-    """Scale `entries` by one factor so that `model` gives `target` cycles; record the result."""
-    base = {e: fit.costs.get(e, CostModel.model_fields[e].default) for e in entries}
+           what: str, base_when_zero: int = 0) -> None:
+    """Scale `entries` by one factor so that `model` gives `target` cycles; record the result.
+    An entry whose default is 0 is scaled from `base_when_zero` instead (a unit to scale)."""
+    base = {e: fit.costs.get(e, CostModel.model_fields[e].default) or base_when_zero for e in entries}
 
     def at(factor: float) -> float:
         trial = {**fit.costs, **{e: round(v * factor) for e, v in base.items()}}
@@ -103,6 +108,18 @@ def _solve(fit: Fit, entries: tuple[str, ...], model: Callable[[Setup], float], 
     y1, y2 = at(1.0), at(2.0)
     slope = y2 - y1
     names = ", ".join(entries)
+    try:
+        factor = _factor(names, entries, slope, y1, target, what)
+    except FitError as e:
+        if not fit.force:
+            raise
+        fit.skipped[names] = f"forced past: {e}"
+        return
+    for e, v in base.items():
+        fit.costs[e] = max(0, round(v * factor))
+
+
+def _factor(names: str, entries: tuple, slope: float, y1: float, target: float, what: str) -> float:
     if slope <= 0:
         raise FitError(f"cannot fit {names} to {what}: the model's figure does not grow with "
                        f"{'them' if len(entries) > 1 else 'it'} on this path (a model gap, not a "
@@ -111,9 +128,9 @@ def _solve(fit: Fit, entries: tuple[str, ...], model: Callable[[Setup], float], 
     if factor < 0:
         raise FitError(f"cannot fit {names} to {what}: {target:,.0f} cycles measured, but the model "
                        f"charges {y1 - slope:,.0f} with {'them' if len(entries) > 1 else 'it'} at zero; the "
-                       f"model's other costs on this path are too high for this machine")
-    for e, v in base.items():
-        fit.costs[e] = max(0, round(v * factor))
+                       f"model's other costs on this path are too high for this machine (--force keeps "
+                       f"the defaults for this step and writes the profile)")
+    return factor
 
 
 def _m(measurements: dict, name: str, force: bool) -> float:
@@ -145,7 +162,7 @@ def _remote_ok(measurements: dict, name: str) -> str | None:
 def fit(measurements: dict, ghz: float, force: bool = False) -> Fit:
     """Fit the cost entries of `STEPS` to `measurements` (name -> {median_ns, iqr_over_median,
     ...}, as smpsim.calibrate.measure.run_benchmarks returns them) at clock `ghz`."""
-    f = Fit(ghz=ghz, how={"machine.ghz": "clock"})
+    f = Fit(ghz=ghz, how={"machine.ghz": "clock"}, force=force)
     f.used.append("clock")
 
     def ns(name):
@@ -167,8 +184,7 @@ def fit(measurements: dict, ghz: float, force: bool = False) -> Fit:
 
     f.costs["syscall"] = round(cycles("syscall"))
     f.how["syscall"] = "syscall"
-    f.costs["context_switch"] = max(0, round(cycles("ctx_switch_process") - 2 * cycles("syscall")))
-    f.how["context_switch"] = "ctx_switch_process - 2 x syscall"
+    _context_switch_not_fitted(f, measurements)
     _solve(f, ("fault_trap",), probes.first_touch_fault, cycles("first_touch_fault"), "first_touch_fault")
     f.how["fault_trap"] = "first_touch_fault"
     target, how = paired("mprotect")
@@ -179,6 +195,9 @@ def fit(measurements: dict, ghz: float, force: bool = False) -> Fit:
     _solve(f, ("page_pcpu_free", "lru_step"), lambda s: (probes.madvise(s, 8) - probes.madvise(s, 1)) / 7,
            target, "the MADV_DONTNEED slope (1 to 8 pages)")
     f.how["page_pcpu_free"] = f.how["lru_step"] = how
+    _solve(f, ("zap_fixed",), lambda s: probes.madvise(s, 1), cycles("madvise_local_1"),
+           "the 1-page MADV_DONTNEED", base_when_zero=1000)
+    f.how["zap_fixed"] = "madvise_local_1"
     _fit_ipi_delivery(f, measurements, cycles)
     _fit_ipi_send(f, measurements, cycles)
     if "fork_exit_slope" in measurements:     # paired: drift and interference cancel
@@ -195,6 +214,19 @@ def fit(measurements: dict, ghz: float, force: bool = False) -> Fit:
     for e in ("fork_fixed", "exit_fixed", "wait_fixed"):
         f.how[e] = "fork_exit_1"
     return f
+
+
+def _context_switch_not_fitted(f: Fit, measurements: dict) -> None:
+    """`context_switch` is the model's switch of a CPU to another address space; a pipe handoff is
+    mostly the pipe, the wakeup and the scheduler, which that entry does not stand for. What the
+    two ping-pongs tell is the address-space switch alone (process - thread), recorded."""
+    proc, thread = measurements.get("ctx_switch_process"), measurements.get("ctx_switch_thread")
+    extra = ("" if not (proc and thread) else
+             f"; the handoff between processes ({proc['median_ns']:,.0f} ns) and between threads "
+             f"({thread['median_ns']:,.0f} ns) differ by {proc['median_ns'] - thread['median_ns']:,.0f} ns, "
+             f"the address-space switch alone")
+    f.skipped["context_switch"] = ("a pipe ping-pong handoff is mostly pipe, wakeup and scheduler work, "
+                                   "not the model's switch of address space" + extra)
 
 
 def _fit_ipi_delivery(f: Fit, measurements: dict, cycles) -> None:

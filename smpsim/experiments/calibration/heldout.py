@@ -17,9 +17,11 @@ does (about 1.5 us on the machine of the bundled profile), so only mprotect's sl
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Callable
 
+from smpsim.errors import ConfigError
 from smpsim.experiments.calibration import probes
 from smpsim.experiments.calibration.fit import MIN_SHARE
 from smpsim.experiments.validate.contract import Case, Setup
@@ -35,15 +37,21 @@ _NO_CASE = {
 }
 
 
+MAX_TARGETS = 63           # remote threads a held-out case simulates (a 64-CPU model machine)
+MAX_FORK_PAGES = 1 << 16   # pages of a held-out fork+exit (256 MB of written memory)
+
+
 def _probe(name: str) -> tuple[Callable[[Setup], float], str] | None:
-    """The model's figure for a measurement, and what it is; None where there is none."""
-    if m := re.fullmatch(r"madvise_local_(\d+)", name):
+    """The model's figure for a measurement, and what it is; None where there is none (a name
+    the model has no probe for, or sizes outside what the probes simulate)."""
+    if (m := re.fullmatch(r"madvise_local_(\d+)", name)) and 1 <= int(m[1]) <= probes.MAPPING_PAGES:
         n = int(m[1])
         return (lambda s: probes.madvise(s, n, 0)), f"MADV_DONTNEED of {n} page(s), the mm on one CPU"
-    if m := re.fullmatch(r"madvise_remote_(\d+)_t(\d+)", name):
+    m = re.fullmatch(r"madvise_remote_(\d+)_t(\d+)", name)
+    if m and 1 <= int(m[1]) <= probes.MAPPING_PAGES and 1 <= int(m[2]) <= MAX_TARGETS:
         n, k = int(m[1]), int(m[2])
         return (lambda s: probes.madvise(s, n, k)), f"MADV_DONTNEED of {n} page(s), the mm on {k + 1} CPUs"
-    if m := re.fullmatch(r"fork_exit_(\d+)", name):
+    if (m := re.fullmatch(r"fork_exit_(\d+)", name)) and 1 <= int(m[1]) <= MAX_FORK_PAGES:
         p = int(m[1])
         return (lambda s: probes.fork_exit(s, p)), f"fork+exit+wait of a parent with {p} written page(s)"
     if name == "cow_fault":
@@ -70,14 +78,42 @@ def held_out(measurements: dict, fitted_from: list) -> tuple[list[str], dict[str
     return names, left_out
 
 
+def _checked(profile) -> tuple[dict, list, dict]:
+    """The calibration table's measurements, fitted_from and machine, or ConfigError (one
+    paragraph) naming what is malformed: a profile is user input like any config."""
+    cal = profile.calibration
+    where = f"--costs {profile.path}: [calibration]"
+    measurements, fitted, machine = cal.get("measurements", {}), cal.get("fitted_from", []), cal.get("machine", {})
+    if not isinstance(measurements, dict) or not all(isinstance(m, dict) for m in measurements.values()):
+        raise ConfigError(f"{where} measurements must be a table of tables (name -> {{median_ns = ...}}), as "
+                          f"`smpsim calibrate` writes it")
+    for name, m in measurements.items():
+        median = m.get("median_ns")
+        if median is not None and (isinstance(median, bool) or not isinstance(median, (int, float))
+                                   or not math.isfinite(median) or median <= 0):
+            raise ConfigError(f"{where} measurements.{name}.median_ns = {median!r} is not a positive number of "
+                              f"nanoseconds")
+    if not isinstance(fitted, list) or not all(isinstance(n, str) for n in fitted):
+        raise ConfigError(f"{where} fitted_from must be a list of measurement names, got {fitted!r}")
+    if not isinstance(machine, dict):
+        raise ConfigError(f"{where} machine must be a table (cpu_model, usable_cpus, ...), got {machine!r}")
+    if measurements and "fitted_from" in cal and not profile.machine.get("ghz"):
+        raise ConfigError(f"--costs {profile.path}: [machine] ghz is needed to turn its measurements into "
+                          f"cycles")
+    return measurements, fitted, machine
+
+
 def profile_cases(profile) -> tuple[list[Case], dict[str, str]]:
     """Cases of kind "profile" for `profile` (a loaded cost profile: its calibration table and
-    clock), and the measurements left out with the reason."""
+    clock), and the measurements left out with the reason. A profile that does not say which
+    measurements were fitted (no `fitted_from`: not written by `smpsim calibrate`) has none."""
     cal = profile.calibration
-    measurements = cal.get("measurements", {})
+    measurements, fitted, where = _checked(profile)
+    if "fitted_from" not in cal:
+        return [], ({name: "the profile does not say which measurements were fitted (no fitted_from), so "
+                           "none is held out" for name in measurements} if measurements else {})
     ghz = profile.machine.get("ghz")
-    names, left_out = held_out(measurements, list(cal.get("fitted_from", [])))
-    where = cal.get("machine", {})
+    names, left_out = held_out(measurements, fitted)
     source = (f"profile {profile.path.name}: measured on {where.get('cpu_model', '?')}, "
               f"{where.get('usable_cpus', '?')} CPUs, Linux {where.get('kernel_release', '?')}"
               f"{' (virtual machine)' if where.get('virtual_machine') else ''}, {where.get('date', '?')}")

@@ -10,11 +10,13 @@ written until the measuring and the fit have succeeded, and then atomically.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
 from smpsim.calibrate.measure import run_benchmarks
 from smpsim.cost_profile import load_profile, write_profile
+from smpsim.errors import CalibrationError
 from smpsim.experiments.calibration.fit import STEPS, fit
 from smpsim.experiments.calibration.heldout import profile_cases
 from smpsim.experiments.validate.contract import Result, Setup
@@ -44,9 +46,28 @@ def calibration_table(results: dict, fitted, force: bool) -> dict:
     })
 
 
+def check_out(out: str | Path) -> Path:
+    """Where the profile goes, checked before anything is measured: a regular file or nothing,
+    in a writable directory (a symbolic link is written through to its target)."""
+    path = Path(out).expanduser().resolve()
+    why = None
+    if path.exists() and not path.is_file():
+        why = "it exists and is not a regular file (a directory, a device, a pipe)"
+    elif not path.parent.is_dir():
+        why = f"its directory {path.parent} does not exist"
+    elif not os.access(path.parent, os.W_OK):
+        why = f"its directory {path.parent} is not writable"
+    if why:
+        raise CalibrationError(f"cannot write the profile to {out}: {why}. Give --out a file path in a "
+                               f"writable directory; nothing was measured.")
+    return path
+
+
 def calibrate(out: str | Path, quick: bool = False, cpus: list[int] | None = None, force: bool = False,
-              progress: Callable[[str], None] | None = None) -> tuple[Path, list[Result], dict]:
-    """Measure, fit, write `out`; return the path, the held-out results and what was left out."""
+              progress: Callable[[str], None] | None = None) -> tuple[Path, list[Result], dict, dict]:
+    """Measure, fit, write `out`; return the path, the held-out results, the measurements left
+    out of them and the fit steps skipped (each with the reason)."""
+    out = check_out(out)
     results = run_benchmarks(cpus, quick, progress)
     measurements = results["measurements"]
     ghz = measurements["clock"]["ghz"]
@@ -59,4 +80,4 @@ def calibrate(out: str | Path, quick: bool = False, cpus: list[int] | None = Non
     profile = load_profile(path, "calibrate")
     cases, left_out = profile_cases(profile)
     setup = Setup(costs=fitted.setup().costs, ghz=ghz)
-    return path, [c.run(setup) for c in cases], left_out
+    return path, [c.run(setup) for c in cases], left_out, dict(fitted.skipped)
