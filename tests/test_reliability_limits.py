@@ -96,14 +96,14 @@ def test_an_image_that_is_a_device_is_refused_without_reading_it(tiny):
                    "/dev/zero is a device")
 
 
-def test_memory_estimate_refuses_what_cannot_fit(tiny, monkeypatch):
+def test_memory_estimate_refuses_what_cannot_fit(tiny, tmp_path, monkeypatch):
     from smpsim.experiments.scheduling import estimate
     monkeypatch.setattr(estimate, "available_memory", lambda: 4 << 30)
     # 200 CPU actors of ~100 MiB each on Ray: refused before a cluster is started
     r = cli("run", tiny, "--backend", "ray", "--set", "machine.ncpus=200")
     assert_refused(r, "needs ~", "Ray actors", "4.0 GiB available")
     # the same machine inline is a few MiB
-    assert cli("run", tiny, "--backend", "inline", "--set", "machine.ncpus=200", "--quiet",
+    assert cli("run", tiny, "--backend", "inline", "--set", "machine.ncpus=200", "--quiet", "--out", tmp_path / "r",
                "--set", "machine.accesses_per_quantum=0").code == 0
 
 
