@@ -49,8 +49,8 @@ name = "seed"
 
 
 # a Ray agent's way: it ignores SIGTERM and keeps a log open inside the session directory
-AGENT = ("import signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-         "log = open(sys.argv[1], 'a')\nprint('up', flush=True)\ntime.sleep(120)\n")
+AGENT = ("import signal, sys\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+         "log = open(sys.argv[1], 'a')\nprint('up', flush=True)\nwhile True:\n    signal.pause()\n")
 
 
 def _spawn(*args: str) -> subprocess.Popen:

@@ -30,8 +30,9 @@ from tests.reliability_helpers import CONFIGS, ROOT, read_json
 LONG = CONFIGS / "study_p2v_contention.toml"      # 9 point x policy runs: seconds each on Ray
 
 
-# a Ray agent's way: named by its command line (the session directory), deaf to SIGTERM
-AGENT = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(120)\n"
+# a Ray agent's way: named by its command line (the session directory), deaf to SIGTERM; it waits
+# for signals, never for a clock, until the test kills it
+AGENT = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\nwhile True:\n    signal.pause()\n"
 
 
 def _agent(session) -> subprocess.Popen:
