@@ -87,6 +87,10 @@ def load_profile(path: str | Path, named_by: str = "") -> CostProfile:
         raw = read_bytes(absolute, limit=MAX_PROFILE_BYTES, what="cost profile", error=ConfigError)
     except ConfigError as e:
         raise ConfigError(f"{named_by + ': ' if named_by else ''}{e}; {SHAPE}") from None
+    return _profile(absolute, raw, where)
+
+
+def _profile(absolute: Path, raw: bytes, where: str) -> CostProfile:
     tables = parse_profile(raw, where)
     return CostProfile(absolute, hashlib.sha256(raw).hexdigest(), tables["costs"], tables["machine"],
                        tables["calibration"], raw)
@@ -229,9 +233,11 @@ def profile_text(costs: dict, machine: dict | None = None, calibration: dict | N
 
 
 def write_profile(path: str | Path, costs: dict, machine: dict | None = None,
-                  calibration: dict | None = None) -> Path:
+                  calibration: dict | None = None) -> CostProfile:
     """Write a profile to `path` atomically (a temporary file beside it, fsync, rename): an interrupted
-    write leaves the old file or none, never half of one. Returns the path."""
-    text = profile_text(costs, machine, calibration)
-    atomic_write(path, text.encode())
-    return Path(path)
+    write leaves the old file or none, never half of one. Returns the profile written, as
+    `load_profile` would read it back (without reading it: another writer may have replaced it)."""
+    raw = profile_text(costs, machine, calibration).encode()
+    atomic_write(path, raw)
+    absolute = Path(path).expanduser().absolute()
+    return _profile(absolute, raw, f"cost profile {clip(str(absolute), 200)}")

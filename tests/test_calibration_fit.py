@@ -104,3 +104,4 @@ def test_a_measurement_the_model_cannot_reach_is_a_fit_error(machine):
         fit(cheap, GHZ)
     forced = fit(cheap, GHZ, force=True)
     assert "fault_trap" not in forced.costs and "forced past" in forced.skipped["fault_trap"]
+    assert "fault_trap" not in forced.how, "an entry kept at its default is not listed as fitted"

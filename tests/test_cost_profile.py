@@ -69,7 +69,7 @@ def test_the_example_profile_loads_with_path_hash_and_tables():
 def test_written_profiles_read_back_and_the_write_is_atomic(tmp_path, monkeypatch):
     calibration = {"date": "2026-12-05T23:00:00Z", "fitted": {"syscall": "syscall median"},
                    "measurements": {"syscall": {"median_ns": 120.0, "iqr_over_median": 0.02, "reps": 31}}}
-    out = write_profile(tmp_path / "w.toml", {"syscall": 300}, {"ghz": 2.45}, calibration)
+    out = write_profile(tmp_path / "w.toml", {"syscall": 300}, {"ghz": 2.45}, calibration).path
     p = load_profile(out)
     assert (p.costs, p.machine, p.calibration) == ({"syscall": 300}, {"ghz": 2.45}, calibration)
     assert [f.name for f in tmp_path.iterdir()] == ["w.toml"]

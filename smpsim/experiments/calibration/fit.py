@@ -97,9 +97,11 @@ STEPS = (
 
 
 def _solve(fit: Fit, entries: tuple[str, ...], model: Callable[[Setup], float], target: float,
-           what: str, base_when_zero: int = 0) -> None:
-    """Scale `entries` by one factor so that `model` gives `target` cycles; record the result.
-    An entry whose default is 0 is scaled from `base_when_zero` instead (a unit to scale)."""
+           what: str, how: str, base_when_zero: int = 0) -> None:
+    """Scale `entries` by one factor so that `model` gives `target` cycles; record the values and,
+    for each entry, `how` (the measurement it was fitted from). An entry whose default is 0 is
+    scaled from `base_when_zero` instead (a unit to scale). A step that cannot fit raises FitError,
+    or under --force keeps the defaults and is recorded as skipped."""
     base = {e: fit.costs.get(e, CostModel.model_fields[e].default) or base_when_zero for e in entries}
 
     def at(factor: float) -> float:
@@ -117,6 +119,7 @@ def _solve(fit: Fit, entries: tuple[str, ...], model: Callable[[Setup], float], 
         return
     for e, v in base.items():
         fit.costs[e] = max(0, round(v * factor))
+        fit.how[e] = how
 
 
 def _factor(names: str, entries: tuple, slope: float, y1: float, target: float, what: str) -> float:
@@ -185,19 +188,16 @@ def fit(measurements: dict, ghz: float, force: bool = False) -> Fit:
     f.costs["syscall"] = round(cycles("syscall"))
     f.how["syscall"] = "syscall"
     _context_switch_not_fitted(f, measurements)
-    _solve(f, ("fault_trap",), probes.first_touch_fault, cycles("first_touch_fault"), "first_touch_fault")
-    f.how["fault_trap"] = "first_touch_fault"
+    _solve(f, ("fault_trap",), probes.first_touch_fault, cycles("first_touch_fault"), "first_touch_fault",
+           "first_touch_fault")
     target, how = paired("mprotect")
     _solve(f, ("invlpg",), lambda s: (probes.mprotect(s, 8) - probes.mprotect(s, 1)) / 7,
-           target, "the mprotect slope (1 to 8 pages)")
-    f.how["invlpg"] = how
+           target, "the mprotect slope (1 to 8 pages)", how)
     target, how = paired("madvise")
     _solve(f, ("page_pcpu_free", "lru_step"), lambda s: (probes.madvise(s, 8) - probes.madvise(s, 1)) / 7,
-           target, "the MADV_DONTNEED slope (1 to 8 pages)")
-    f.how["page_pcpu_free"] = f.how["lru_step"] = how
+           target, "the MADV_DONTNEED slope (1 to 8 pages)", how)
     _solve(f, ("zap_fixed",), lambda s: probes.madvise(s, 1), cycles("madvise_local_1"),
-           "the 1-page MADV_DONTNEED", base_when_zero=1000)
-    f.how["zap_fixed"] = "madvise_local_1"
+           "the 1-page MADV_DONTNEED", "madvise_local_1", base_when_zero=1000)
     _fit_ipi_delivery(f, measurements, cycles)
     _fit_ipi_send(f, measurements, cycles)
     if "fork_exit_slope" in measurements:     # paired: drift and interference cancel
@@ -206,13 +206,9 @@ def fit(measurements: dict, ghz: float, force: bool = False) -> Fit:
         fork_slope, fork_how = slope("fork_exit_1", "fork_exit_64", 64), "fork_exit_64 - fork_exit_1, per page"
     _solve(f, ("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"),
            lambda s: (probes.fork_exit(s, 64) - probes.fork_exit(s, 1)) / 63,
-           fork_slope, "the fork+exit+wait slope (1 to 64 pages)")
-    for e in ("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"):
-        f.how[e] = fork_how
+           fork_slope, "the fork+exit+wait slope (1 to 64 pages)", fork_how)
     _solve(f, ("fork_fixed", "exit_fixed", "wait_fixed"), lambda s: probes.fork_exit(s, 1),
-           cycles("fork_exit_1"), "fork_exit_1")
-    for e in ("fork_fixed", "exit_fixed", "wait_fixed"):
-        f.how[e] = "fork_exit_1"
+           cycles("fork_exit_1"), "fork_exit_1", "fork_exit_1")
     return f
 
 
@@ -237,8 +233,7 @@ def _fit_ipi_delivery(f: Fit, measurements: dict, cycles) -> None:
     target = cycles("madvise_remote_1_t1") - cycles("madvise_local_1")
     _solve(f, ("ipi_delivery", "ipi_delivery_remote"),
            lambda s: probes.madvise(s, 1, 1) - probes.madvise(s, 1, 0), target,
-           "the 1-page remote - local MADV_DONTNEED")
-    f.how["ipi_delivery"] = f.how["ipi_delivery_remote"] = "madvise_remote_1_t1 - madvise_local_1"
+           "the 1-page remote - local MADV_DONTNEED", "madvise_remote_1_t1 - madvise_local_1")
 
 
 def _fit_ipi_send(f: Fit, measurements: dict, cycles) -> None:
@@ -255,5 +250,5 @@ def _fit_ipi_send(f: Fit, measurements: dict, cycles) -> None:
     lo, hi = ks[0], ks[-1]
     target = (cycles(f"madvise_remote_1_t{hi}") - cycles(f"madvise_remote_1_t{lo}")) / (hi - lo)
     _solve(f, ("ipi_send",), lambda s: (probes.madvise(s, 1, hi) - probes.madvise(s, 1, lo)) / (hi - lo),
-           target, f"the cost per extra target (madvise_remote_1_t{lo} to _t{hi})")
-    f.how["ipi_send"] = f"madvise_remote_1_t{hi} - madvise_remote_1_t{lo}, per target"
+           target, f"the cost per extra target (madvise_remote_1_t{lo} to _t{hi})",
+           f"madvise_remote_1_t{hi} - madvise_remote_1_t{lo}, per target")

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Callable
 
 from smpsim.calibrate.measure import run_benchmarks
-from smpsim.cost_profile import load_profile, write_profile
+from smpsim.cost_profile import write_profile
 from smpsim.errors import CalibrationError
 from smpsim.experiments.calibration.fit import STEPS, fit
 from smpsim.experiments.calibration.heldout import profile_cases
-from smpsim.experiments.validate.contract import Result, Setup
+from smpsim.experiments.validate.contract import Result
 
 
 def _plain(value):
@@ -74,10 +74,9 @@ def calibrate(out: str | Path, quick: bool = False, cpus: list[int] | None = Non
     if progress:
         progress("fitting the cost entries")
     fitted = fit(measurements, ghz, force)
-    path = write_profile(out, fitted.costs, {"ghz": round(ghz, 6)}, calibration_table(results, fitted, force))
+    profile = write_profile(out, fitted.costs, {"ghz": round(ghz, 6)}, calibration_table(results, fitted, force))
     if progress:
         progress("predicting the held-out measurements")
-    profile = load_profile(path, "calibrate")
     cases, left_out = profile_cases(profile)
-    setup = Setup(costs=fitted.setup().costs, ghz=ghz)
-    return path, [c.run(setup) for c in cases], left_out, dict(fitted.skipped)
+    setup = fitted.setup()
+    return profile.path, [c.run(setup) for c in cases], left_out, dict(fitted.skipped)
