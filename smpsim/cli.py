@@ -198,8 +198,9 @@ def validate(overrides, costs, patterns, fmt):
     """Hold the model against reference figures; exit 1 if a case leaves its band, 2 on bad input."""
     from smpsim.experiments import validate as v
     try:
-        pool, left_out = v.case_pool(costs, list(patterns))
-        results = v.run(v.setup_from(list(overrides), costs), list(patterns), pool)
+        profile = v.profile_at(costs)
+        pool, left_out = v.case_pool(profile, list(patterns))
+        results = v.run(v.setup_from(list(overrides), profile), list(patterns), pool)
     except ConfigError as e:
         _fail(str(e), 2)
     if fmt == "table":

@@ -33,7 +33,7 @@ from smpsim.experiments.validate import unmap  # noqa: F401  (registers its case
 from smpsim.experiments.validate import invlpgb  # noqa: F401  (registers its cases)
 from smpsim.experiments.validate.contract import CASES, Case, Result, Setup, case, register, run, select
 from smpsim.experiments.validate.output import as_json, table
-from smpsim.experiments.validate.overrides import case_pool, setup_from
+from smpsim.experiments.validate.overrides import case_pool, profile_at, setup_from
 
 __all__ = ["CASES", "Case", "Result", "Setup", "case", "register", "run", "select", "as_json", "table",
-           "setup_from", "case_pool"]
+           "setup_from", "case_pool", "profile_at"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smpsim.cost_profile import apply_profile, load_profile
+from smpsim.cost_profile import CostProfile, apply_profile, load_profile
 from smpsim.costs import CostModel
 from smpsim.errors import ConfigError
 from smpsim.experiments import config as cfgmod
@@ -50,14 +50,22 @@ def _split(item: str) -> tuple[str, str, object]:
     return section, name, cfgmod.parse_value(text.strip())
 
 
-def setup_from(items: list[str] | tuple = (), costs: str | Path | None = None) -> Setup:
+def profile_at(costs: str | Path | CostProfile | None) -> CostProfile | None:
+    """The --costs profile: read and checked from a path, passed through when already loaded (so a
+    validation that needs it twice reads the file once)."""
+    if costs is None or isinstance(costs, CostProfile):
+        return costs
+    return load_profile(costs, "--costs")
+
+
+def setup_from(items: list[str] | tuple = (), costs: str | Path | CostProfile | None = None) -> Setup:
     """The Setup of `--set` items over the cost profile `costs` (--costs: its costs and machine.ghz,
     which --set overrides); ConfigError (one line) on an unknown key, a bad value or a bad profile."""
     tables: dict[str, dict] = {"costs": {}, "policy": {}, "machine": {}}
     for item in items:
         section, name, value = _split(item)
         tables[section][name] = value
-    profile = load_profile(costs, "--costs") if costs is not None else None
+    profile = profile_at(costs)
     data = apply_profile({"name": "validate", "machine": tables["machine"], "costs": tables["costs"],
                           "policies": [{"name": DEFAULT_PRESET, "preset": DEFAULT_PRESET, **tables["policy"]}],
                           "workload": {"kind": "exit_storm"}}, profile)
@@ -69,7 +77,7 @@ def setup_from(items: list[str] | tuple = (), costs: str | Path | None = None) -
     return Setup(cfg.costs, dict(tables["policy"]), cfg.machine.ghz)
 
 
-def case_pool(costs: str | Path | None, patterns: list[str] | tuple = ()) -> tuple[list, dict[str, str]]:
+def case_pool(costs: str | Path | CostProfile | None, patterns: list[str] | tuple = ()) -> tuple[list, dict[str, str]]:
     """The cases a validation chooses from, and the profile's measurements left out with the
     reason. With a profile that holds measurements (`smpsim calibrate` writes them) and no
     `--case`, its held-out measurements (kind "profile") only: the published cases are figures
@@ -79,7 +87,7 @@ def case_pool(costs: str | Path | None, patterns: list[str] | tuple = ()) -> tup
     from smpsim.experiments.validate.contract import CASES
     if costs is None:
         return list(CASES), {}
-    profile_own, left_out = profile_cases(load_profile(costs, "--costs"))
+    profile_own, left_out = profile_cases(profile_at(costs))
     if not profile_own:
         return list(CASES), left_out
     return (list(CASES) + profile_own if patterns else profile_own), left_out
