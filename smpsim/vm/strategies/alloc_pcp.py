@@ -18,9 +18,12 @@ The LRU stage (mm/swap.c), when `lru_batch` > 0: a newly faulted anonymous folio
 (FOLIO_BATCH_SIZE, 31) folios, `folio_batch_move_lru` adds them to the LRU under
 `lruvec->lru_lock` (one lruvec per node without memcg: one lock per socket here). Freeing user
 pages (`tlb_finish_mmu` -> `free_pages_and_swap_cache` -> `folios_put_refs`, `release_pages`)
-first drains this CPU's batch (`lru_add_drain`, called by `unmap_region` and `exit_mmap`), then
 takes each `lru_batch` folios off the LRU in one `lru_lock` hold (`__page_cache_release`) before
-`free_unref_folios` frees them to the pcp list. Page-table pages skip the LRU; so do pages the
+`free_unref_folios` frees them to the pcp list. The model first drains this CPU's batch
+(`lru_add_drain`, which older kernels' `unmap_region` and `exit_mmap` call): a simplification,
+measured on Linux 6.18 to differ (measure/results/dontneed_split.txt: no MADV_DONTNEED, munmap or
+exit drains; a folio still in the batch is freed by the fault that next fills it), so the model
+charges that drain to the unmapping call rather than to a later fault. Page-table pages skip the LRU; so do pages the
 pagedaemon reclaims (simplified: `isolate_lru_folios` takes them off the LRU under lru_lock in
 batches of SWAP_CLUSTER_MAX, not modelled). `lru_batch = 0`
 leaves the LRU stage out (what removing the lru_lock bottleneck would give: Rik van Riel's
