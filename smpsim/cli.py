@@ -281,5 +281,12 @@ def costs(markdown):
     click.echo(md(), nl=False)
 
 
+def _add_trace_commands() -> None:
+    from smpsim.cli_trace import trace
+    main.add_command(trace)
+
+
+_add_trace_commands()
+
 if __name__ == "__main__":
     main()

@@ -76,3 +76,7 @@ class Interrupted(KeyboardInterrupt):
         self.signum = int(signum)
         self.signame = signal.Signals(self.signum).name
         super().__init__(f"interrupted by {self.signame}")
+
+
+class TraceError(SmpsimError):
+    """A recorded program's trace cannot be recorded, imported or read (exit 2)."""

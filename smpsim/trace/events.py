@@ -1,0 +1,149 @@
+"""The events a trace holds, decoded from the tracepoints' text.
+
+Each event is a tuple `(kind, time_ns, cpu, tid, *args)`; `KINDS` names the kinds in the order
+of their codes (the trace header repeats it, docs/trace.md documents the arguments):
+
+- FAULT `addr, error_code` (exceptions:page_fault_user; bits 0x1 present, 0x2 write, 0x10 fetch)
+- FLUSH `pages, reason` (tlb:tlb_flush; pages -1 = the whole TLB, 0 = nothing flushed)
+- CSD `target_cpu, tlb` (csd:csd_queue_cpu; tlb 1 when func is flush_tlb_func)
+- IPI `target_cpu` (ipi:ipi_send_cpu; -1 for ipi:ipi_send_cpumask, whose mask perf cannot print)
+- SWITCH `prev_tid, next_tid` (sched:sched_switch on `cpu`)
+- FORK `child_tid, shares_mm` (sched:sched_process_fork by the parent; shares_mm 1 when the
+  parent's last clone/vfork asked for CLONE_VM, 0 when it did not, -1 when unknown: clone3)
+- EXEC (sched:sched_process_exec), EXIT `group_dead` (sched:sched_process_exit; -1 unknown)
+- SYS_ENTER `syscall, args...`, SYS_EXIT `syscall, ret` (syscalls:sys_enter_* / sys_exit_*)
+"""
+
+from __future__ import annotations
+
+import re
+
+KINDS = ("fault", "flush", "csd", "ipi", "switch", "fork", "exec", "exit", "sys_enter", "sys_exit")
+FAULT, FLUSH, CSD, IPI, SWITCH, FORK, EXEC, EXIT, SYS_ENTER, SYS_EXIT = range(len(KINDS))
+
+SYSCALLS = ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap", "clone", "clone3", "vfork",
+            "execve", "exit_group")
+SYSCALL_CODE = {name: i for i, name in enumerate(SYSCALLS)}
+TRACED_EXITS = ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap")
+TRACED_ENTRIES = SYSCALLS
+
+TRACEPOINTS = (
+    "sched:sched_switch", "sched:sched_process_fork", "sched:sched_process_exec",
+    "sched:sched_process_exit", "exceptions:page_fault_user", "tlb:tlb_flush", "csd:csd_queue_cpu",
+    "ipi:ipi_send_cpu", "ipi:ipi_send_cpumask",
+    *(f"syscalls:sys_enter_{s}" for s in TRACED_ENTRIES),
+    *(f"syscalls:sys_exit_{s}" for s in TRACED_EXITS),
+)
+# without these a trace has no ground truth / no faults to replay (both x86-only)
+GROUND_TRUTH = "tlb:tlb_flush"
+FAULTS = "exceptions:page_fault_user"
+
+# tlb:tlb_flush reasons (include/linux/mm_types.h, enum tlb_flush_reason)
+FLUSH_REASONS = {0: "flush on task switch", 1: "remote shootdown", 2: "local shootdown",
+                 3: "local MM shootdown", 4: "remote IPI send", 5: "remote wrong CPU"}
+CLONE_VM, CLONE_THREAD = 0x100, 0x10000
+_MASK64 = (1 << 64) - 1
+
+_KV = re.compile(r"([A-Za-z_]\w*)[:=]\s*(-?0x[0-9a-fA-F]+|-?\d+)")
+_REASON = re.compile(r"pages:(-?\d+)\s+reason:.*\((\d+)\)\s*$")
+
+
+class Malformed(ValueError):
+    """A tracepoint's text that does not carry the fields its event needs."""
+
+
+def _fields(text: str) -> dict:
+    return {k: int(v, 0) for k, v in _KV.findall(text)}
+
+
+def _need(fields: dict, *names: str) -> list[int]:
+    missing = [n for n in names if n not in fields]
+    if missing:
+        raise Malformed(f"missing {', '.join(missing)}")
+    return [fields[n] for n in names]
+
+
+def signed64(value: int) -> int:
+    value &= _MASK64
+    return value - (1 << 64) if value >> 63 else value
+
+
+def _switch(text: str) -> tuple:
+    prev = re.search(r"prev_pid=(-?\d+)", text)
+    nxt = re.findall(r"next_pid=(-?\d+)", text)
+    if prev is None or not nxt:
+        raise Malformed("missing prev_pid or next_pid")
+    return int(prev.group(1)), int(nxt[-1])
+
+
+def _flush(text: str) -> tuple:
+    m = _REASON.search(text)
+    if m is None:
+        raise Malformed("missing pages or reason")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _csd(text: str) -> tuple:
+    cpu, = _need(_fields(text), "cpu")
+    func = re.search(r"func=(\S+)", text)
+    return cpu, int(bool(func) and func.group(1).startswith("flush_tlb_func"))
+
+
+def _exit(text: str) -> tuple:
+    m = re.search(r"group_dead=(\w+)", text)
+    return (-1 if m is None else int(m.group(1) == "true"),)
+
+
+def _sys_enter(name: str, text: str) -> tuple:
+    values = [int(v, 0) for _, v in _KV.findall(text)]
+    return (SYSCALL_CODE[name], *values)
+
+
+def _sys_exit(name: str, text: str) -> tuple:
+    m = re.match(r"\s*(-?0x[0-9a-fA-F]+|-?\d+)", text)
+    if m is None:
+        raise Malformed("no return value")
+    return SYSCALL_CODE[name], signed64(int(m.group(1), 0))
+
+
+def decode(event: str, text: str) -> tuple | None:
+    """(kind, *args) for a tracepoint's text, None for an event smpsim does not read; Malformed
+    when the event is one it reads but the text lacks its fields."""
+    subsystem, _, name = event.partition(":")
+    if event == "exceptions:page_fault_user":
+        return (FAULT, *_need(_fields(text), "address", "error_code"))
+    if event == "tlb:tlb_flush":
+        return (FLUSH, *_flush(text))
+    if event == "csd:csd_queue_cpu":
+        return (CSD, *_csd(text))
+    if event == "ipi:ipi_send_cpu":
+        return (IPI, *_need(_fields(text), "cpu"))
+    if event == "ipi:ipi_send_cpumask":
+        return (IPI, -1)
+    if event == "sched:sched_switch":
+        return (SWITCH, *_switch(text))
+    if event == "sched:sched_process_fork":
+        return (FORK, *_need(_fields(text), "child_pid"))
+    if event == "sched:sched_process_exec":
+        return (EXEC,)
+    if event == "sched:sched_process_exit":
+        return (EXIT, *_exit(text))
+    if subsystem == "syscalls":
+        if name.startswith("sys_enter_") and name[10:] in SYSCALL_CODE:
+            return (SYS_ENTER, *_sys_enter(name[10:], text))
+        if name.startswith("sys_exit_") and name[9:] in SYSCALL_CODE:
+            return (SYS_EXIT, *_sys_exit(name[9:], text))
+    return None
+
+
+def clone_shares_mm(syscall: str, args: tuple) -> int:
+    """What a clone-family call says about the child's address space: 1 shares the parent's mm
+    without being a thread of it (vfork; clone with CLONE_VM and not CLONE_THREAD), 0 does not
+    share it or is a thread (told apart by thread-group id), -1 unknown (clone3's flags are in
+    user memory the tracepoint does not print)."""
+    if syscall == "vfork":
+        return 1
+    if syscall == "clone" and args:
+        flags = args[0]
+        return int(bool(flags & CLONE_VM) and not flags & CLONE_THREAD)
+    return -1

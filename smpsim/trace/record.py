@@ -1,0 +1,92 @@
+"""`smpsim trace record`: run a command under `perf record -a` with the tracepoints smpsim
+reads, then import what was recorded.
+
+System-wide recording (`-a`) sees every CPU's switches and every flush, which needs root or
+`kernel.perf_event_paranoid` <= -1 and a readable tracefs. Tracepoints this kernel lacks
+(tlb:tlb_flush and exceptions:page_fault_user are x86-only) are left out and named in the
+trace's header (`missing_tracepoints`): its ground truth or its faults then say "no data".
+The command's exit status is kept in the header; a command that fails still leaves its trace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from smpsim.calibrate.machine import describe, usable_cpus
+from smpsim.errors import TraceError
+from smpsim.trace.events import TRACEPOINTS
+from smpsim.trace.importer import import_any
+
+TRACEFS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
+PARANOID = Path("/proc/sys/kernel/perf_event_paranoid")
+
+
+def machine() -> dict:
+    """The recording machine, with the TLB features a replay may care about."""
+    m = {k: v for k, v in describe(usable_cpus(), "").items() if k not in ("compiler", "cpus_used")}
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo")
+                      if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    m.update(pcid="pcid" in flags, invlpgb="invlpgb" in flags)
+    return m
+
+
+def _tracefs() -> Path | None:
+    return next((p for p in TRACEFS if (p / "events").is_dir()), None)
+
+
+def _check_permitted() -> None:
+    try:
+        paranoid = int(PARANOID.read_text())
+    except (OSError, ValueError):
+        paranoid = None
+    if os.geteuid() != 0 and (paranoid is None or paranoid > -1):
+        raise TraceError(
+            f"recording every CPU's scheduling and TLB tracepoints is not permitted for this user "
+            f"(kernel.perf_event_paranoid = {paranoid}). Run as root, or `sysctl "
+            f"kernel.perf_event_paranoid=-1` and make tracefs readable (mount -o remount,mode=755 "
+            f"/sys/kernel/tracing).")
+    if _tracefs() is None:
+        raise TraceError("tracefs is not mounted or not readable, so perf cannot find the tracepoints: "
+                         "`mount -t tracefs nodev /sys/kernel/tracing` as root.")
+
+
+def available(tracepoints=TRACEPOINTS) -> tuple[list[str], list[str]]:
+    """(present, missing) among `tracepoints` on this kernel."""
+    root = _tracefs()
+    present, missing = [], []
+    for tp in tracepoints:
+        subsystem, name = tp.split(":")
+        (present if root and (root / "events" / subsystem / name).is_dir() else missing).append(tp)
+    return present, missing
+
+
+def record(command: list[str], out: Path) -> dict:
+    """Record `command` system-wide and import it into `out`; returns the trace header. The
+    command's process tree is the task perf starts (smpsim.trace.importer)."""
+    if not command:
+        raise TraceError("no command to record: `smpsim trace record --out t.smpt -- CMD [ARGS...]`.")
+    perf = shutil.which("perf")
+    if perf is None:
+        raise TraceError("`perf` is not installed, and recording a program needs it: install linux-tools "
+                         "(Debian/Ubuntu: linux-perf or linux-tools-$(uname -r); Fedora: perf).")
+    if shutil.which(command[0]) is None:
+        raise TraceError(f"command not found: {command[0]!r}. Give a program on PATH or its path.")
+    _check_permitted()
+    present, missing = available()
+    if not present:
+        raise TraceError("none of the tracepoints smpsim records exists on this kernel.")
+    with tempfile.TemporaryDirectory(prefix="smpsim-record-") as tmp:
+        data = Path(tmp) / "perf.data"
+        events = [a for tp in present for a in ("-e", tp)]
+        done = subprocess.run([perf, "record", "-a", "-q", "-o", str(data), *events, "--", *command])
+        if not data.exists() or data.stat().st_size == 0:
+            raise TraceError(f"perf record wrote nothing (exit {done.returncode}); see its messages above.")
+        extra = {"command": list(command), "exit_status": done.returncode, "missing_tracepoints": missing}
+        return import_any(data, out, extra=extra, machine=machine())

@@ -1,0 +1,179 @@
+"""smpsim trace import / info: perf script text into a trace, and counts a kernel developer can
+check with grep. The input is tests/data/perf_script_xz.txt.gz: `perf record -a` of
+`xz -T2 -6 -k` on a 2-vCPU Linux 6.18 guest, through `perf script -F comm,pid,tid,cpu,time,event,trace`."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from smpsim.cli import main
+from smpsim.errors import TraceError
+from smpsim.trace import events as ev
+from smpsim.trace.format import TraceReader
+from smpsim.trace.importer import import_any
+from smpsim.trace.info import trace_info
+
+DATA = Path(__file__).parent / "data" / "perf_script_xz.txt.gz"
+ROOT_PID = 8272          # the process perf record started (named perf-exec until it execs)
+
+
+def _lines() -> list[str]:
+    return gzip.open(DATA, "rt").read().splitlines()
+
+
+def _pid(line: str) -> int:
+    return int(re.search(r"\s(\d+)/\d+\s+\[", line).group(1))
+
+
+@pytest.fixture(scope="module")
+def xz(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("trace") / "xz.smpt"
+    import_any(DATA, out)
+    return out
+
+
+def test_trace_info_counts_equal_what_grep_counts_in_the_perf_script_text(xz):
+    lines = _lines()
+    flushes = [l for l in lines if "tlb:tlb_flush:" in l and "pages:0 " not in l]
+    ours = [l for l in flushes if _pid(l) == ROOT_PID]
+    info = trace_info(xz)
+    real = info["real"]
+    assert real["initiated"] == sum("reason:local MM shootdown" in l for l in ours) > 0
+    assert real["remote_requested"] == sum("reason:remote IPI send" in l for l in ours) > 0
+    assert real["received"] == sum("reason:remote shootdown" in l for l in flushes) > 0
+    assert real["task_switch"] == sum("reason:flush on task switch" in l for l in flushes)
+    assert real["remote_queued"] == sum("csd:csd_queue_cpu:" in l and "func=flush_tlb_func" in l
+                                        and _pid(l) == ROOT_PID for l in lines) > 0
+    faults = [l for l in lines if "exceptions:page_fault_user:" in l and _pid(l) == ROOT_PID]
+    assert info["events_by_kind"]["fault"] == len(faults)
+    writes_on_present = [l for l in faults if int(re.search(r"error_code=(0x[0-9a-f]+)", l).group(1), 16) & 0x13 == 0x3]
+    assert info["faults_by_type"]["write on present"] == len(writes_on_present) > 1000
+    assert info["syscalls"]["munmap"] == sum("sys_enter_munmap:" in l and _pid(l) == ROOT_PID for l in lines)
+    assert [p["pid"] for p in info["processes"]] == [ROOT_PID]
+
+
+def test_import_keeps_the_tree_and_only_machine_wide_events_of_other_tasks(xz):
+    with TraceReader(xz) as r:
+        tree = {tid for tid, _, _, in_tree in r.header["tasks"] if in_tree}
+        times, other_kinds = [], set()
+        for kind, t, cpu, tid, *args in r.events():
+            times.append(t)
+            if tid not in tree:
+                other_kinds.add(ev.KINDS[kind])
+        assert r.summary["warnings"] == {}
+    assert times == sorted(times)
+    assert other_kinds <= {"switch", "flush", "csd", "ipi"} and "switch" in other_kinds
+    assert {tid for tid in tree} >= {ROOT_PID}
+
+
+def test_compressed_and_plain_text_give_the_same_trace(tmp_path):
+    zstandard = pytest.importorskip("zstandard")
+    plain = tmp_path / "t.txt"
+    plain.write_bytes(gzip.open(DATA).read())
+    zst = tmp_path / "t.txt.zst"
+    zst.write_bytes(zstandard.ZstdCompressor().compress(plain.read_bytes()))
+    outs = []
+    for i, src in enumerate((plain, DATA, zst)):
+        out = tmp_path / f"{i}.smpt"
+        import_any(src, out)
+        with TraceReader(out) as r:
+            outs.append(list(r.events()))
+    assert outs[0] == outs[1] == outs[2] and len(outs[0]) > 20_000
+
+
+def test_text_without_pid_and_tid_is_refused_with_the_perf_script_command(tmp_path):
+    text = tmp_path / "noids.txt"
+    text.write_text("              xz  8272 [001] 67608.390738:       syscalls:sys_enter_brk: brk: 0x00000000\n")
+    result = CliRunner().invoke(main, ["trace", "import", str(text), "--out", str(tmp_path / "o.smpt")])
+    assert result.exit_code == 2
+    assert "perf script -F comm,pid,tid,cpu,time,event,trace" in result.output
+    assert not (tmp_path / "o.smpt").exists()
+
+
+def test_garbage_unknown_and_malformed_lines_are_counted_not_fatal(tmp_path):
+    lines = _lines()[:2000]
+    bad = ["garbage that is no event", "\x00\x01binary",
+           "  xz  8272/8272  [001] 67608.400000:  kmem:kmalloc: call_site=foo",
+           "  xz  8272/8272  [001] 67608.400001:  tlb:tlb_flush: pages:abc",
+           "  xz  8272/8272  [001] 67608.000001:  exceptions:page_fault_user: address=0x7f00 ip=0x1 error_code=0x6",
+           "  xz  8272/8272  [001] 67608.400002:  exceptions:page_fault_user: address=0x1000000000000 ip=0x1 error_code=0x6"]
+    text = tmp_path / "t.txt"
+    text.write_text("\n".join(lines[:1000] + bad + lines[1000:]) + "\n")
+    out = tmp_path / "t.smpt"
+    header = import_any(text, out)
+    w = header["warnings"]
+    assert w["lines that are not events"] == 2
+    assert w["unknown event kmem:kmalloc"] == 1
+    assert w["malformed tlb:tlb_flush"] == 1
+    assert w["out-of-order time (kept at the previous event's)"] >= 1
+    assert w["fault beyond the 48-bit user address space"] == 1
+    assert trace_info(out)["warnings"] == w
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "not_a_trace", "empty"])
+def test_a_damaged_trace_file_is_a_clear_error(xz, tmp_path, damage):
+    data = xz.read_bytes()
+    bad = tmp_path / "bad.smpt"
+    if damage == "truncate":
+        bad.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        bad.write_bytes(data[:200] + bytes(b ^ 0x5A for b in data[200:400]) + data[400:])
+    elif damage == "not_a_trace":
+        bad.write_bytes(gzip.compress(b"hello"))
+    else:
+        bad.write_bytes(b"")
+    with pytest.raises(TraceError, match="not a usable smpsim trace"):
+        trace_info(bad)
+    result = CliRunner().invoke(main, ["trace", "info", str(bad)])
+    assert result.exit_code == 2 and result.output.startswith("smpsim: error: trace info:")
+
+
+def test_an_interrupted_import_leaves_nothing(tmp_path, monkeypatch):
+    from smpsim.trace import importer
+    calls = {"n": 0}
+    real = importer._Pass.line
+
+    def interrupt(self, p):
+        calls["n"] += 1
+        if calls["n"] == 5000:
+            raise KeyboardInterrupt
+        return real(self, p)
+    monkeypatch.setattr(importer._Pass, "line", interrupt)
+    out = tmp_path / "x.smpt"
+    result = CliRunner().invoke(main, ["trace", "import", str(DATA), "--out", str(out)])
+    assert result.exit_code == 2 and "interrupted" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_root_pid_that_is_not_in_the_text_is_refused(tmp_path):
+    with pytest.raises(TraceError, match="pid 4242 does not appear"):
+        import_any(DATA, tmp_path / "x.smpt", root=4242)
+
+
+@pytest.mark.slow
+def test_trace_record_where_perf_and_the_tracepoints_are_usable(tmp_path):
+    from smpsim.trace.record import _check_permitted, available
+    if shutil.which("perf") is None:
+        pytest.skip("perf is not installed here")
+    try:
+        _check_permitted()
+    except TraceError as e:
+        pytest.skip(f"recording is not permitted here: {e}")
+    present, missing = available()
+    if ev.GROUND_TRUTH in missing:
+        pytest.skip(f"this kernel has no {ev.GROUND_TRUTH}")
+    out = tmp_path / "sh.smpt"
+    result = CliRunner().invoke(main, ["trace", "record", "--out", str(out), "--", "sh", "-c",
+                                       "for i in 1 2 3; do ls / > /dev/null; done; exit 3"])
+    assert result.exit_code == 0, result.output
+    info = trace_info(out)
+    assert info["exit_status"] == 3
+    assert len(info["processes"]) >= 4             # sh and three ls
+    assert info["events_by_kind"]["exec"] >= 4 and info["events_by_kind"]["fault"] > 100
+    assert info["machine"]["kernel_release"]
