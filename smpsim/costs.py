@@ -42,15 +42,17 @@ class CostModel(BaseModel):
     # --- PTE updates -----------------------------------------------------------
     pte_atomic: int = _c(20, "locked cmpxchg on a hot line ~20 (common figure; Baumann et al. SOSP 2009)")
     pte_plain: int = _c(2, "choice: plain store to a PTE already in cache (an L1 store)")
-    protect_pte: int = _c(150, "mprotect's work per PTE it lowers, beyond the atomic update (pte_atomic): "
-                               "Linux change_pte_range -> ptep_modify_prot_start/commit, pte_modify and "
-                               "vm_normal_page; measured on this project's machine (Linux 6.18, KVM guest, "
-                               "AMD EPYC, 2026-12-05) with perf record of an mprotect(PROT_READ)/"
-                               "(PROT_READ|PROT_WRITE) loop over 64 pages: those functions are ~60% of its "
-                               "12.6 us per iteration, ~59 ns per PTE changed, 150 cycles at 2.5 GHz. Charged "
-                               "to every kernel's mprotect (not to fork's write-protect, Linux's "
-                               "ptep_set_wrprotect): a simplification for NetBSD and FreeBSD, whose per-PTE "
-                               "loop (an atomic update and a modified-bit test) is likely shorter")
+    protect_pte: int = _c(120, "mprotect's work per PTE it lowers, beyond the atomic update (pte_atomic) and the "
+                               "PTE read (pte_scan): Linux change_pte_range -> ptep_modify_prot_start/commit, "
+                               "pte_modify and vm_normal_page. Measured on this project's machine (Linux 6.18, "
+                               "KVM guest, AMD EPYC): mprotect(PROT_READ) of 64 -> 256 written pages, above "
+                               "the 33-page ceiling so without per-page INVLPG, costs 49-57 ns per extra page "
+                               "(measure/dontneed_split.c, 2026-12-06), ~142 cycles at 2.5 GHz of which "
+                               "pte_atomic + pte_scan are 23; perf record of a 64-page loop put those "
+                               "functions at ~59 ns per PTE (2026-12-05). Charged to every kernel's mprotect "
+                               "(not to fork's write-protect, Linux's ptep_set_wrprotect): a simplification "
+                               "for NetBSD and FreeBSD, whose per-PTE loop (an atomic update and a "
+                               "modified-bit test) is likely shorter")
     pte_scan: int = _c(3, "choice: reading one PTE slot while scanning a PTP (8 slots per 64-byte line, "
                           "sequential, prefetched)")
 
@@ -145,12 +147,33 @@ class CostModel(BaseModel):
                                 "mapcount and refcount raised (two atomics on a struct page line not "
                                 "recently touched); choice, tuned with fork_pte_copy to the 70 ns per page "
                                 "measured by measure/fork_exit.c (2026-12-05)")
-    zap_rmap_drop: int = _c(110, "Linux exit zapping an anonymous PTE whose page an ancestor still maps (one "
-                                 "fork copied or a read fault shared): folio_remove_rmap_ptes drops the "
-                                 "mapcount, and tlb_finish_mmu's free_pages_and_swap_cache drops the "
-                                 "reference without freeing the page; choice, tuned so that Linux's simulated "
-                                 "exit costs the ~54 ns per copied page measured by measure/fork_exit.c "
-                                 "(2026-12-05) beyond what the mmu_gather teardown charges; not its own evidence")
+    zap_rmap_drop: int = _c(110, "Linux unmapping a present PTE (zap_present_ptes in munmap, MADV_DONTNEED and "
+                                 "exit; try_to_unmap_one), beyond the PTE clear and the mapcount atomic: "
+                                 "folio_remove_rmap_ptes' statistics, the RSS counter, __tlb_remove_page into "
+                                 "the mmu_gather and free_pages_and_swap_cache dropping the reference (the page's "
+                                 "free, when it is the last, is the allocator's). Measured on this project's "
+                                 "machine (Linux 6.18, KVM guest, AMD EPYC, 2026-12-06) by measure/"
+                                 "dontneed_split.c: a MADV_DONTNEED of 34-256 pages still mapped by a live "
+                                 "forked child costs ~54 ns per page, no page freed, as mprotect's per-page "
+                                 "work does (~135 cycles at 2.5 GHz, of which the model's pte_atomic x2 + "
+                                 "pte_scan are 43); also ~54 ns per copied page of a child's exit in "
+                                 "measure/fork_exit.c")
+    rmap_last_unmap: int = _c(80, "Linux unmapping the last mapping of a page, beyond zap_rmap_drop: "
+                                  "folio_remove_rmap_ptes' accounting of a folio no longer mapped "
+                                  "(NR_ANON_MAPPED / NR_FILE_MAPPED through __lruvec_stat_mod_folio). "
+                                  "Measured on this project's machine (Linux 6.18, KVM guest, 2026-12-06) "
+                                  "by measure/dontneed_split.c: below the 6/7-page step, a MADV_DONTNEED "
+                                  "of pages only this process maps costs ~32 ns per page more than of "
+                                  "pages a live child also maps, neither freeing a page (plain 1->8 pages "
+                                  "189 ns/page, shared 157); 80 cycles at 2.5 GHz")
+    gather_batch_page: int = _c(1000, "Linux's mmu_gather taking a batch page once its on-stack bundle is full "
+                                      "(tlb_next_batch's __get_free_page(GFP_NOWAIT) when a zap gathers a "
+                                      "7th page, again every MAX_GATHER_BATCH = 509 pages) and freeing it in "
+                                      "tlb_finish_mmu: measured on this project's machine (Linux 6.18, KVM "
+                                      "guest, 2026-12-06) as the step between a 6- and a 7-page MADV_DONTNEED "
+                                      "less one page's ~95 ns: ~410 ns with the pages still mapped by a live "
+                                      "child (none freed), 330-460 ns in the other loops of measure/"
+                                      "dontneed_split.c, where mprotect has no step; 1,000 cycles at 2.5 GHz")
 
     # --- IPIs and shootdowns -----------------------------------------------------------
     ipi_send: int = _c(170, "initiator's cost per IPI target (ICR write, or queueing Linux's call-function "

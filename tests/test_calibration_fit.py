@@ -17,7 +17,7 @@ from smpsim.experiments.calibration.heldout import held_out, profile_cases
 from smpsim.experiments.validate.contract import Setup
 
 GHZ = 2.0
-TRUE = {"machine.ghz": GHZ, "syscall": 400, "context_switch": 5000, "fault_trap": 900, "invlpg": 120, "page_pcpu_free": 150, "lru_step": 300, "zap_fixed": 1200,
+TRUE = {"machine.ghz": GHZ, "syscall": 400, "context_switch": 5000, "fault_trap": 900, "invlpg": 120, "rmap_last_unmap": 100, "zap_fixed": 1200,
         "ipi_delivery": 4000, "ipi_delivery_remote": 10000, "ipi_send": 250, "fork_pte_copy": 30, "fork_rmap_dup": 30,
         "zap_rmap_drop": 80, "fork_fixed": 150_000, "exit_fixed": 160_000, "wait_fixed": 12_000}
 
@@ -33,6 +33,9 @@ def _measure(setup: Setup) -> dict:
            "cow_fault": m(probes.cow_fault(setup))}
     for n in (1, 8):
         out[f"mprotect_local_{n}"] = m(probes.mprotect(setup, n))
+    out["mprotect_local_slope_8"] = m((probes.mprotect(setup, 8) - probes.mprotect(setup, 1)) / 7)
+    out["madvise_local_slope_8"] = m(probes.madvise_slope(setup))
+    out["fork_exit_slope"] = m((probes.fork_exit(setup, 64) - probes.fork_exit(setup, 1)) / 63)
     for n in (1, 8, 33, 34, 64):
         out[f"madvise_local_{n}"] = m(probes.madvise(setup, n, 0))
         out[f"madvise_remote_{n}_t1"] = m(probes.madvise(setup, n, 1), spinner_cpu_share=1.0)
@@ -61,7 +64,8 @@ def test_the_fit_finds_the_costs_the_measurements_were_made_with(machine):
         if step.entries[0] in f.costs:
             found = sum(f.costs[e] for e in step.entries)
             assert found == pytest.approx(sum(TRUE[e] for e in step.entries), rel=0.03, abs=2), step.entries
-    assert {"invlpg", "page_pcpu_free", "ipi_delivery", "ipi_send", "fault_trap", "fork_fixed"} <= set(f.costs)
+    assert {"invlpg", "rmap_last_unmap", "zap_rmap_drop", "ipi_delivery", "ipi_send", "fault_trap",
+            "fork_fixed"} <= set(f.costs)
     two_cpus = {n: m for n, m in machine.items() if not n.startswith("madvise_remote_1_t") or n.endswith("_t1")}
     assert "three or more CPUs" in fit(two_cpus, GHZ).skipped["ipi_send"]
 
@@ -76,16 +80,18 @@ def test_held_out_cases_pass_with_the_fitted_costs_and_fail_with_a_fitted_entry_
     assert not names & {f"profile:{n}" for n in f.used}
     fitted = Setup(costs=CostModel(**f.costs), ghz=GHZ)
     assert all(c.run(fitted).passed for c in cases)
-    doubled = Setup(costs=CostModel(**{**f.costs, "lru_step": 2 * f.costs["lru_step"]}), ghz=GHZ)
-    failed = [c.name for c in cases if not c.run(doubled).passed]
-    assert "profile:madvise_local_64" in failed
+    for entry, fails in (("fault_trap", "profile:cow_fault"), ("ipi_delivery", "profile:madvise_remote_8_t1"),
+                         ("fork_fixed", "profile:fork_exit_64")):
+        doubled = Setup(costs=CostModel(**{**f.costs, entry: 2 * f.costs[entry]}), ghz=GHZ)
+        assert fails in [c.name for c in cases if not c.run(doubled).passed], entry
 
 
 def test_a_noisy_fitted_figure_refuses_the_fit_unless_forced(machine):
-    noisy = {**machine, "madvise_local_8": {**machine["madvise_local_8"], "iqr_over_median": MAX_SPREAD + 0.1}}
-    with pytest.raises(CalibrationError, match="madvise_local_8 is too noisy"):
+    name = "madvise_local_slope_8"
+    noisy = {**machine, name: {**machine[name], "iqr_over_median": MAX_SPREAD + 0.1}}
+    with pytest.raises(CalibrationError, match=f"{name} is too noisy"):
         fit(noisy, GHZ)
-    assert fit(noisy, GHZ, force=True).costs["page_pcpu_free"] > 0
+    assert fit(noisy, GHZ, force=True).costs["rmap_last_unmap"] > 0
 
 
 def test_a_remote_figure_whose_spinner_lost_its_cpu_is_neither_fitted_nor_held_out(machine):

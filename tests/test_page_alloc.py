@@ -137,12 +137,28 @@ def test_pcp_lru_stage_batches_faults_and_frees_under_lru_lock():
     _allocs(a, k, 62, data=True)                     # two full lru_add batches
     assert k.counters["lru_lock_acquires"] == 2
     _allocs(a, k, 5, data=True)
-    a.free_pages(_op(k), 40, "page_free")            # lru_add_drain, then 31 + 9 off the LRU
-    assert k.counters["lru_lock_acquires"] == 5
+    free_before = a.pcp.count[0]
+    a.free_pages(_op(k), 40, "page_free")            # 5 still in the batch; 31 + 4 off the LRU
+    assert k.counters["lru_lock_acquires"] == 4
+    assert k.counters["lru_batch_deferred_frees"] == 5 and a.pcp.count[0] == free_before + 35
+    # the allocation that fills the batch moves it and frees the 5 dropped folios: two holds
+    _allocs(a, k, 26, data=True)
+    assert k.counters["lru_lock_acquires"] == 6 and a.lru_pending[0] == a.lru_dead[0] == 0
     # page-table pages and reclaimed pages skip the LRU
     _allocs(a, k, 40, data=False)
     a.free_pages(_op(k), 40, "page_free", isolated=True)
-    assert k.counters["lru_lock_acquires"] == 5
+    assert k.counters["lru_lock_acquires"] == 6
+
+
+def test_pcp_lru_drain_on_unmap_moves_the_batch_before_freeing():
+    """lru_drain = "unmap" (kernels before 6.15): the free drains this CPU's batch first, so
+    nothing is deferred and every freed page comes off the LRU now."""
+    k = _kernel()
+    a = PcpPageAlloc(k, lru_batch=31, lru_drain="unmap")
+    _allocs(a, k, 62 + 5, data=True)
+    a.free_pages(_op(k), 40, "page_free")            # lru_add_drain (5), then 31 + 9 off the LRU
+    assert k.counters["lru_lock_acquires"] == 2 + 3
+    assert k.counters["lru_batch_deferred_frees"] == 0 and a.lru_pending[0] == 0
 
 
 def test_pcp_lru_switch_off_takes_no_lru_lock():

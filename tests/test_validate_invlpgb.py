@@ -11,7 +11,7 @@ from smpsim.experiments import validate as v
 
 OFF = {
     "invlpgb_lru_bound": "policy.lru_batch=0",                  # the LRU lock no longer binds
-    "invlpgb_gain_without_lru": "policy.shootdown=call_function",  # IPIs instead of INVLPGB
+    "invlpgb_gain_without_lru_drain": "policy.shootdown=call_function",  # IPIs instead of INVLPGB
 }
 
 

@@ -76,6 +76,8 @@ DESIGN_COUNTERS = (
     "mmap_lock_acquires", "mmap_lock_contended", "mmap_lock_wait_cycles",     # Linux mmap_lock
     "mmap_lock_downgrades",      # munmaps that downgraded mmap_lock to read for the zap
     "syscalls",                  # system calls charged costs.syscall
+    "lru_batch_deferred_frees",  # Linux: freed pages still in their CPU's lru_add batch, freed when it moves
+    "mmu_gather_batch_pages",    # Linux: batch pages an mmu_gather allocated (tlb_next_batch)
     "ops",                       # tlb_flush2 workload: write-madvise-read iterations completed
     "per_thread_ops",            # tlb_flush2 workload: ops per thread per simulated second (will-it-scale's figure)
     "loops",                     # tlb_flush workload: map-touch-unmap loops completed

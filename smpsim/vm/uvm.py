@@ -190,8 +190,10 @@ def zap_range(k, op: Op, proc: Process, start: int, end: int, reason: str) -> in
     entries (Linux `zap_page_range_single` for MADV_DONTNEED): pmap_remove of each entry's
     overlap, one pmap_update, then the pages are freed. Returns the pages freed."""
     detached = []
+    resident = proc.pmap.resident
     for entry in [e for e in proc.map.entries if e.start < end and start < e.end]:
         detached += _unmap_entry_range(k, op, proc, entry, max(start, entry.start), min(end, entry.end), reason)
+    k.flush_rule.zapped(op, resident - proc.pmap.resident)
     k.pmap_mod.pmap_update(proc.pmap, op, reason)
     _free_detached(k, op, detached)
     return len(detached)
@@ -235,9 +237,11 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
             _hold(entry)
     lk.unmap_zap(op, proc)
     detached = []
+    resident = proc.pmap.resident
     for entry, sva, eva in pieces:
         detached += _unmap_entry_range(k, op, proc, entry, sva, eva, reason)
         detached += _release_entry(k, entry)
+    k.flush_rule.zapped(op, resident - proc.pmap.resident)
     k.pmap_mod.pmap_update(proc.pmap, op, reason)
     lk.unmap_done(op, proc)
     _free_detached(k, op, detached)
@@ -269,7 +273,6 @@ def exit_teardown(k, op: Op, proc: Process) -> None:
     """uvmspace_free: pmap_remove_all, unmap everything, pmap_update, pmap_destroy."""
     pmap = proc.pmap
     pm = k.pmap_mod
-    k.fork.exit_zap(proc, op)
     emptied = pm.pmap_remove_all(pmap)
     k.dying[pmap.id] = pmap
     detached = []

@@ -22,8 +22,7 @@
  *                              inherits the affinity.  ns per fork+exit+wait.
  *   slope      -m OP -n N      OP (madvise: MADV_DONTNEED; mprotect: PROT_READ) on 1 page and
  *                              on N pages of the written 1 MB mapping alternately, one CPU; ns
- *                              per extra page, (T(N) - T(1)) / (N - 1) of the mean pair
- *                              (madvise) or the median pair (mprotect):
+ *                              per extra page, (T(N) - T(1)) / (N - 1) of the median pair:
  *                              name OP_local_slope_N.
  *   fork_pair  -p P            fork+exit+wait alternately with 1 and P present pages of one
  *                              P-page mapping (the others dropped by MADV_DONTNEED, untimed);
@@ -280,25 +279,18 @@ static const char *slope_name = "madvise";
 static double median_pair(double *diff, long ops);
 
 /* the op on 1 page and on npages alternately, so that drift and other tasks hit both sizes
- * alike. For MADV_DONTNEED a sample is the mean pair's difference per extra page: what happens
- * once every so many freed pages (a pcp list drained to the zone, an LRU batch moved) is part of
- * its per-page cost, as it is of the other figures' per-sample means. mprotect frees nothing, so
- * nothing periodic belongs in its slope: its sample is the median pair's, which leaves out the
- * calls another task delayed. */
+ * alike. A sample is the median pair's difference per extra page, which leaves out the calls
+ * another task (or the hypervisor) delayed; for MADV_DONTNEED it is also the pair whose pages
+ * the call did not free (they are still in the CPU's LRU-add batch, which the fault that fills
+ * it moves and frees): the model's probe takes the median pair of the same loop. */
 static double run_slope(long ops)
 {
     double *diff = malloc((size_t)ops * sizeof *diff);
-    double sum = 0;
     if (!diff)
         die("malloc");
     for (long i = 0; i < ops; i++) {
         double one = (double)slope_op(1);
         diff[i] = (double)slope_op(npages) - one;
-        sum += diff[i];
-    }
-    if (slope_op == timed_madvise) {
-        free(diff);
-        return sum / (double)(npages - 1);
     }
     return median_pair(diff, ops) * (double)ops / (double)(npages - 1);
 }
@@ -579,8 +571,7 @@ static void bench_slope(const char *op)
     measure(name, run_slope, 1,
             "cost per extra page: the call on 1 page and on N pages of a written 256-page mapping "
             "alternately (madvise(MADV_DONTNEED), or mprotect(PROT_READ) with write access restored "
-            "untimed), the process on one CPU; a sample is (T(N) - T(1)) / (N - 1) of the mean pair "
-            "(madvise: its periodic pcp drains and LRU moves belong to it) or the median pair (mprotect)",
+            "untimed), the process on one CPU; a sample is (T(N) - T(1)) / (N - 1) of the median pair",
             extra);
 }
 

@@ -21,18 +21,23 @@ The steps, in order (the measurement each uses; `STEPS` is the table docs/costs.
    pages measured in alternating pairs (the PTE change, `pte_atomic` + `protect_pte` at their
    values, and its invalidation; no page freed; the slope of the `mprotect_local_1` and `_8`
    medians where it is missing).
-6. `page_pcpu_free` and `lru_step` scaled together <- `madvise_local_slope_8`, likewise for
-   MADV_DONTNEED (per page beyond the invalidation: the zap, the LRU removal and the free
-   into the pcp list; the two entries of the page's way back, in their default proportion).
+6. `fork_pte_copy`, `fork_rmap_dup`, `zap_rmap_drop` scaled together <- `fork_exit_slope` (the
+   same two sizes measured alternately, so drift cancels; the slope of the `fork_exit_1` and
+   `fork_exit_64` medians where it is missing): the child's copy of each PTE and its exit's zap
+   of it, the parent still mapping the page.
+6a. `rmap_last_unmap` <- `madvise_local_slope_8`, the median pair of MADV_DONTNEED of 1 and 8
+   pages: per page beyond the PTE clear, its invalidation and the zap of step 6, what unmapping a
+   page's last mapping adds. In calbench's steady state the pages of such a DONTNEED are still in
+   the CPU's LRU-add batch, so the median call frees none (measure/results/dontneed_split.txt);
+   the 7th page's mmu_gather batch page (`gather_batch_page`, at its value) is in the slope. The
+   free (`lru_step`, `page_pcpu_free`) keeps its measured defaults: it is held out, in the large
+   DONTNEEDs.
 6b. `zap_fixed` <- `madvise_local_1` (the fixed part of a DONTNEED beyond the syscall, with the
    per-page entries of steps 5 and 6 in place; 0 in the defaults).
 7. `ipi_delivery` (and `ipi_delivery_remote` in proportion) <- `madvise_remote_1_t1` (the remote
    round trip; optional: skipped when the spinning thread did not keep its CPU, see `MIN_SHARE`).
 8. `ipi_send` <- the slope of `madvise_remote_1_tK` over K (optional: needs 3 or more CPUs).
-9. `fork_pte_copy`, `fork_rmap_dup`, `zap_rmap_drop` scaled together <- `fork_exit_slope` (the
-   same two sizes measured alternately, so drift cancels; the slope of the `fork_exit_1` and
-   `fork_exit_64` medians where it is missing).
-10. `fork_fixed`, `exit_fixed`, `wait_fixed` scaled together <- `fork_exit_1`.
+9. `fork_fixed`, `exit_fixed`, `wait_fixed` scaled together <- `fork_exit_1`.
 
 Everything else a profile holds is held out (smpsim.experiments.calibration.heldout).
 """
@@ -82,15 +87,15 @@ STEPS = (
     Step(("fault_trap",), ("first_touch_fault",), "solved so that the model's first write fault equals it"),
     Step(("invlpg",), ("mprotect_local_slope_8",),
          "solved so that the model's mprotect(PROT_READ) cost per page (8 vs 1) equals the measured one"),
-    Step(("page_pcpu_free", "lru_step"), ("madvise_local_slope_8",),
-         "solved so that the model's MADV_DONTNEED cost per page (8 vs 1) equals the measured one"),
+    Step(("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"), ("fork_exit_slope",),
+         "scaled together so that the model's fork+exit+wait cost per page (64 vs 1) equals it"),
+    Step(("rmap_last_unmap",), ("madvise_local_slope_8",),
+         "solved so that the model's MADV_DONTNEED cost per page (8 vs 1, median pair) equals the measured one"),
     Step(("zap_fixed",), ("madvise_local_1",),
          "solved so that the model's 1-page MADV_DONTNEED, the process on one CPU, equals it"),
     Step(("ipi_delivery", "ipi_delivery_remote"), ("madvise_remote_1_t1", "madvise_local_1"),
          "scaled together so that the model's 1-page remote - local DONTNEED equals the measured one"),
     Step(("ipi_send",), ("madvise_remote_1_tK",), "solved so that the model's cost per extra target equals it"),
-    Step(("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"), ("fork_exit_slope",),
-         "scaled together so that the model's fork+exit+wait cost per page (64 vs 1) equals it"),
     Step(("fork_fixed", "exit_fixed", "wait_fixed"), ("fork_exit_1",),
          "scaled together so that the model's fork+exit+wait of a 1-page parent equals it"),
 )
@@ -193,13 +198,6 @@ def fit(measurements: dict, ghz: float, force: bool = False) -> Fit:
     target, how = paired("mprotect")
     _solve(f, ("invlpg",), lambda s: (probes.mprotect(s, 8) - probes.mprotect(s, 1)) / 7,
            target, "the mprotect slope (1 to 8 pages)", how)
-    target, how = paired("madvise")
-    _solve(f, ("page_pcpu_free", "lru_step"), lambda s: (probes.madvise(s, 8) - probes.madvise(s, 1)) / 7,
-           target, "the MADV_DONTNEED slope (1 to 8 pages)", how)
-    _solve(f, ("zap_fixed",), lambda s: probes.madvise(s, 1), cycles("madvise_local_1"),
-           "the 1-page MADV_DONTNEED", "madvise_local_1", base_when_zero=1000)
-    _fit_ipi_delivery(f, measurements, cycles)
-    _fit_ipi_send(f, measurements, cycles)
     if "fork_exit_slope" in measurements:     # paired: drift and interference cancel
         fork_slope, fork_how = cycles("fork_exit_slope"), "fork_exit_slope (1 and 64 pages, paired)"
     else:
@@ -207,6 +205,14 @@ def fit(measurements: dict, ghz: float, force: bool = False) -> Fit:
     _solve(f, ("fork_pte_copy", "fork_rmap_dup", "zap_rmap_drop"),
            lambda s: (probes.fork_exit(s, 64) - probes.fork_exit(s, 1)) / 63,
            fork_slope, "the fork+exit+wait slope (1 to 64 pages)", fork_how)
+    target, how = paired("madvise")
+    dontneed = (probes.madvise_slope if "madvise_local_slope_8" in measurements
+                else lambda s: (probes.madvise(s, 8) - probes.madvise(s, 1)) / 7)
+    _solve(f, ("rmap_last_unmap",), dontneed, target, "the MADV_DONTNEED slope (1 to 8 pages)", how)
+    _solve(f, ("zap_fixed",), lambda s: probes.madvise(s, 1), cycles("madvise_local_1"),
+           "the 1-page MADV_DONTNEED", "madvise_local_1", base_when_zero=1000)
+    _fit_ipi_delivery(f, measurements, cycles)
+    _fit_ipi_send(f, measurements, cycles)
     _solve(f, ("fork_fixed", "exit_fixed", "wait_fixed"), lambda s: probes.fork_exit(s, 1),
            cycles("fork_exit_1"), "fork_exit_1", "fork_exit_1")
     return f

@@ -4,10 +4,11 @@ the `linux` preset, timed by the model's own code (inline), in cycles of the sim
 Each probe mirrors one program of smpsim/calibrate/bench/calbench.c:
 
 - `madvise(setup, pages, targets)`: `madvise(MADV_DONTNEED)` of the first `pages` pages of a
-  256-page (1 MB) private anonymous mapping whose pages were all written, after one untimed
-  round of the same DONTNEED and a rewrite of those pages (calbench's steady state), by a thread on CPU 0,
-  with `targets` more threads of the process on CPUs 1..targets (the mm loaded there, so the
-  flush is remote); the initiator's cycles from the call to its return.
+  256-page (1 MB) private anonymous mapping whose pages were all written, each call after a
+  rewrite of those pages (calbench's loop), by a thread on CPU 0, with `targets` more threads of
+  the process on CPUs 1..targets (the mm loaded there, so the flush is remote); the initiator's
+  cycles from the call to its return, the mean of ROUNDS calls after one untimed round.
+- `madvise_slope(setup, pages)`: calbench's paired slope, 1 and `pages` pages alternately.
 - `fork_exit(setup, pages)`: fork + the child's exit + the parent's wait of a parent with `pages`
   written pages (smpsim.experiments.validate.fork.fork_exit_wait).
 - `mprotect(setup, pages)`: `mprotect(PROT_READ)` of the first `pages` written pages of the same
@@ -22,6 +23,8 @@ Each probe mirrors one program of smpsim/calibrate/bench/calbench.c:
 
 from __future__ import annotations
 
+import statistics
+
 from smpsim.experiments.validate.contract import Setup
 from smpsim.experiments.validate.fork import PARENT_VA, fork_exit_wait, parent_with_pages
 from smpsim.experiments.validate.unmap import DATA, run_probe
@@ -31,28 +34,30 @@ from smpsim.vm.operations import Madvise, Mmap, Mprotect, Scheduled, Touch
 
 PRESET = "linux"
 MAPPING_PAGES = 256
+ROUNDS = 31             # FOLIO_BATCH_SIZE rounds: whole cycles of a CPU's LRU-add batch
 
 
-def _after_mmap(s: Setup, mmap: dict, then, cpus: tuple, warm: tuple = ()) -> int:
-    """Cycles of the operation `then(pid)` run on CPU 0 after an mmap with the arguments `mmap`
-    and the operations `warm` (each a function of the pid), all untimed, the process's threads on
-    `cpus`. `warm` brings the kernel to the steady state of calbench's loop, which repeats the
-    operation (the LRU batch a DONTNEED drains holds what the last round faulted, not what the
-    mmap's prefault left)."""
-    steps = [*warm, then]
-
+def _timed_after_mmap(s: Setup, mmap: dict, steps: list, cpus: tuple) -> list[int]:
+    """Run `steps` (each `(op of the pid, timed)`) in order on CPU 0 after an mmap with the
+    arguments `mmap`, the process's threads on `cpus`; the cycles of each timed step."""
     def script(t, proc):
         return [Scheduled(t, 0, Mmap(proc.pid, **mmap))]
 
     def follow(w, op, t, proc):
         i = w.marks.get("step", 0)
+        if i and steps[i - 1][1]:
+            w.marks.setdefault("cycles", []).append(t - w.marks["start"])
         if i == len(steps):
-            w.marks["cycles"] = t - w.marks["start"]
             return None
         w.marks["step"] = i + 1
         w.marks["start"] = t
-        return [Scheduled(t, 0, steps[i](proc.pid))]
+        return [Scheduled(t, 0, steps[i][0](proc.pid))]
     return run_probe(s, script, follow, PRESET, cpus=cpus).marks["cycles"]
+
+
+def _after_mmap(s: Setup, mmap: dict, then, cpus: tuple) -> int:
+    """Cycles of the operation `then(pid)` run on CPU 0 after an mmap with the arguments `mmap`."""
+    return _timed_after_mmap(s, mmap, [(then, True)], cpus)[0]
 
 
 def _written_mapping(pages: int) -> dict:
@@ -61,12 +66,29 @@ def _written_mapping(pages: int) -> dict:
     return {"start": DATA, "npages": MAPPING_PAGES, "prefault": MAPPING_PAGES, "touch": True}
 
 
-def madvise(s: Setup, pages: int, targets: int = 0) -> int:
+def _dontneed_round(pages: int, timed: bool = True) -> list:
+    """calbench's round: write the first `pages` pages (untimed), MADV_DONTNEED them."""
+    return [(lambda pid: Touch(pid, DATA, pages, True), False),
+            (lambda pid: Madvise(pid, DATA, pages), timed)]
+
+
+def madvise(s: Setup, pages: int, targets: int = 0) -> float:
     """Cycles of one DONTNEED of `pages` pages inside a written 1 MB mapping, the mm on
-    1 + `targets` CPUs."""
-    return _after_mmap(s, _written_mapping(pages), lambda pid: Madvise(pid, DATA, pages),
-                       tuple(range(1 + targets)),
-                       warm=(lambda pid: Madvise(pid, DATA, pages), lambda pid: Touch(pid, DATA, pages, True)))
+    1 + `targets` CPUs: the mean of ROUNDS rounds after one untimed round, as calbench's
+    per-sample means (an LRU-add batch filled now and then is part of the figure)."""
+    steps = _dontneed_round(pages, timed=False) + _dontneed_round(pages) * ROUNDS
+    cycles = _timed_after_mmap(s, _written_mapping(pages), steps, tuple(range(1 + targets)))
+    return sum(cycles) / len(cycles)
+
+
+def madvise_slope(s: Setup, pages: int = 8) -> float:
+    """calbench's `slope -m madvise`: DONTNEED of 1 page and of `pages` pages alternately (each
+    written first, untimed), the median pair's difference per extra page, over ROUNDS pairs after
+    one untimed pair."""
+    pair = _dontneed_round(1) + _dontneed_round(pages)
+    steps = [(op, False) for op, _ in pair] + pair * ROUNDS
+    cycles = _timed_after_mmap(s, _written_mapping(pages), steps, (0,))
+    return statistics.median(b - a for a, b in zip(cycles[::2], cycles[1::2])) / (pages - 1)
 
 
 def mprotect(s: Setup, pages: int) -> int:

@@ -50,16 +50,24 @@ class PageAllocStrategy(abc.ABC):
                   "Linux (pcp): folios a CPU's LRU-add batch and release_pages' batch hold before "
                   "they take lruvec->lru_lock (FOLIO_BATCH_SIZE); 0 leaves the LRU stage out",
                   ge=0, le=512),
+        Parameter("lru_drain", KIND.name, str, "fault",
+                  "Linux (pcp): when a CPU's LRU-add batch is moved: 'fault', only by the allocation "
+                  "that fills it (Linux 6.15+, after van Riel's removal of lru_add_drain from the "
+                  "unmap paths; measured on 6.18), or 'unmap', also first thing in every munmap, "
+                  "MADV_DONTNEED and exit that frees data pages (lru_add_drain, kernels before 6.15)",
+                  values=("fault", "unmap")),
         Parameter("page_cache_start", KIND.name, str, "warm",
                   "What each CPU's page cache holds when a run starts: 'warm', what a running system's "
                   "frees leave in it (the cache's drain threshold less one drain), or 'cold', empty as "
                   "at boot (global: no cache either way)", values=("warm", "cold")),
     )
 
-    def __init__(self, k, lru_batch: int = FOLIO_BATCH_SIZE, page_cache_start: str = "warm"):
+    def __init__(self, k, lru_batch: int = FOLIO_BATCH_SIZE, page_cache_start: str = "warm",
+                 lru_drain: str = "fault"):
         self.k = k
         self.c = k.costs
         self.lru_batch = lru_batch
+        self.drain_on_unmap = lru_drain == "unmap"
         self.warm = page_cache_start == "warm"
 
     @abc.abstractmethod

@@ -11,12 +11,12 @@ of a splice.
 from __future__ import annotations
 
 from smpsim.vm.locks import Op, SimLock
-from smpsim.vm.strategies.alloc_base import FOLIO_BATCH_SIZE, PageAllocStrategy
+from smpsim.vm.strategies.alloc_base import PageAllocStrategy
 
 
 class GlobalPageAlloc(PageAllocStrategy):
-    def __init__(self, k, lru_batch: int = FOLIO_BATCH_SIZE, page_cache_start: str = "warm"):
-        super().__init__(k, lru_batch, page_cache_start)
+    def __init__(self, k, **switches):
+        super().__init__(k, **switches)
         # uvm_fpageqlock: the 2011 global free-page queue lock
         self.fpageq = SimLock("uvm_fpageqlock", "fpageq")
 

@@ -19,11 +19,15 @@ The LRU stage (mm/swap.c), when `lru_batch` > 0: a newly faulted anonymous folio
 `lruvec->lru_lock` (one lruvec per node without memcg: one lock per socket here). Freeing user
 pages (`tlb_finish_mmu` -> `free_pages_and_swap_cache` -> `folios_put_refs`, `release_pages`)
 takes each `lru_batch` folios off the LRU in one `lru_lock` hold (`__page_cache_release`) before
-`free_unref_folios` frees them to the pcp list. The model first drains this CPU's batch
-(`lru_add_drain`, which older kernels' `unmap_region` and `exit_mmap` call): a simplification,
-measured on Linux 6.18 to differ (measure/results/dontneed_split.txt: no MADV_DONTNEED, munmap or
-exit drains; a folio still in the batch is freed by the fault that next fills it), so the model
-charges that drain to the unmapping call rather than to a later fault. Page-table pages skip the LRU; so do pages the
+`free_unref_folios` frees them to the pcp list. A folio still in this CPU's lru_add batch is not
+on the LRU: dropping it only drops a reference, and the batch's move (`folio_batch_move_lru`,
+when an allocation fills it) adds it, then `folios_put` takes it off and frees it. No unmapping
+call drains the batch first: measured on Linux 6.18 with the pagemap:mm_lru_insertion and
+kmem:mm_page_free_batched tracepoints (measure/results/dontneed_split.txt); before 6.15 (Rik van
+Riel's "mm: remove unnecessary calls to lru_add_drain") munmap, MADV_DONTNEED and exit drained
+it first (`lru_drain = "unmap"`). The model takes the pages a CPU frees to be its most recent
+allocations: up to the live folios of its batch.
+Page-table pages skip the LRU; so do pages the
 pagedaemon reclaims (simplified: `isolate_lru_folios` takes them off the LRU under lru_lock in
 batches of SWAP_CLUSTER_MAX, not modelled). `lru_batch = 0`
 leaves the LRU stage out (what removing the lru_lock bottleneck would give: Rik van Riel's
@@ -35,7 +39,7 @@ zone->lock, `lru_add` per folio batched, `lru_step` per folio moved under lru_lo
 from __future__ import annotations
 
 from smpsim.vm.locks import Op, SimLock
-from smpsim.vm.strategies.alloc_base import FOLIO_BATCH_SIZE, PageAllocStrategy, PerCpuCounts
+from smpsim.vm.strategies.alloc_base import PageAllocStrategy, PerCpuCounts
 
 PCP_BATCH = 63               # zone_batchsize() for a zone over 256 MiB
 PCP_HIGH = PCP_BATCH << 2    # zone_highsize(): at least batch << 2
@@ -43,14 +47,15 @@ PCP_BATCH_SCALE_MAX = 5      # CONFIG_PCP_BATCH_SCALE_MAX default (mm/Kconfig)
 
 
 class PcpPageAlloc(PageAllocStrategy):
-    def __init__(self, k, lru_batch: int = FOLIO_BATCH_SIZE, page_cache_start: str = "warm"):
-        super().__init__(k, lru_batch, page_cache_start)
+    def __init__(self, k, **switches):
+        super().__init__(k, **switches)
         topo = k.topology
         # warm: what free_pcppages_bulk leaves when the list reaches high
         self.pcp = PerCpuCounts(k, "zone_lock", "zone", topo.sockets, PCP_HIGH - PCP_BATCH if self.warm else 0)
         self.alloc_factor = [0] * topo.ncpus
         self.lru_locks = [SimLock(f"lru_lock[{s}]", "lru") for s in range(topo.sockets)]
         self.lru_pending = [0] * topo.ncpus          # folios in this CPU's lru_add batch
+        self.lru_dead = [0] * topo.ncpus             # of those, folios already unmapped and dropped
         self.socket = topo.socket
 
     def _nr_pcp_alloc(self, cpu: int) -> int:
@@ -73,8 +78,18 @@ class PcpPageAlloc(PageAllocStrategy):
             op.spend(self.c.lru_add, part)
             self.lru_pending[cpu] += 1
             if self.lru_pending[cpu] >= self.lru_batch:
-                self._lru_move(op, self.lru_pending[cpu], part)
-                self.lru_pending[cpu] = 0
+                self._move_batch(op, part)
+
+    def _move_batch(self, op: Op, part: str) -> None:
+        """folio_batch_move_lru: the batch onto the LRU in one hold, then folios_put frees the
+        folios already dropped (off the LRU in one more hold, into the pcp list)."""
+        cpu = op.cpu
+        self._lru_move(op, self.lru_pending[cpu], part)
+        dead = self.lru_dead[cpu]
+        self.lru_pending[cpu] = self.lru_dead[cpu] = 0
+        if dead:
+            self._lru_move(op, dead, part)
+            self._free_unref(op, dead, part)
 
     def _lru_move(self, op: Op, folios: int, part: str) -> None:
         """One lru_lock hold moving `folios` onto or off the LRU."""
@@ -87,12 +102,19 @@ class PcpPageAlloc(PageAllocStrategy):
     def free_pages(self, op: Op, n: int, part: str, data: bool = True, isolated: bool = False) -> None:
         cpu = op.cpu
         if data and not isolated and self.lru_batch and n:
-            if self.lru_pending[cpu]:                # lru_add_drain
-                self._lru_move(op, self.lru_pending[cpu], part)
-                self.lru_pending[cpu] = 0
+            if self.drain_on_unmap and self.lru_pending[cpu]:
+                self._move_batch(op, part)           # lru_add_drain (lru_drain = "unmap")
+            in_batch = min(n, self.lru_pending[cpu] - self.lru_dead[cpu])
+            self.lru_dead[cpu] += in_batch           # freed when the batch moves
+            op.counters["lru_batch_deferred_frees"] += in_batch
+            n -= in_batch
             for done in range(0, n, self.lru_batch):      # folios_put_refs, one batch a hold
                 self._lru_move(op, min(self.lru_batch, n - done), part)
-        pcp = self.pcp
+        self._free_unref(op, n, part)
+
+    def _free_unref(self, op: Op, n: int, part: str) -> None:
+        """free_unref_folios: `n` pages into this CPU's pcp list, draining it when it is full."""
+        cpu, pcp = op.cpu, self.pcp
         for _ in range(n):                           # free_unref_page_commit
             op.spend(self.c.page_pcpu_free, part)
             self.alloc_factor[cpu] >>= 1

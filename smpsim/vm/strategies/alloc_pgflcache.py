@@ -23,7 +23,7 @@ Costs: `page_pcpu_alloc` / `page_pcpu_free` on the CPU, `page_batch_step` per pa
 from __future__ import annotations
 
 from smpsim.vm.locks import Op
-from smpsim.vm.strategies.alloc_base import FOLIO_BATCH_SIZE, PageAllocStrategy, PerCpuCounts
+from smpsim.vm.strategies.alloc_base import PageAllocStrategy, PerCpuCounts
 
 MAXPGS = 7               # uvm_pgflcache.c: maximum pages per colour, per bucket
 FILLPGS = 6              # uvm_pgflcache.c: pages filled at once, per colour, per bucket
@@ -33,8 +33,8 @@ CACHE_MAX = MAXPGS * NCOLORS       # a CPU's cache, every colour full
 
 
 class PgflCachePageAlloc(PageAllocStrategy):
-    def __init__(self, k, lru_batch: int = FOLIO_BATCH_SIZE, page_cache_start: str = "warm"):
-        super().__init__(k, lru_batch, page_cache_start)
+    def __init__(self, k, **switches):
+        super().__init__(k, **switches)
         # warm: every colour full but the one the last spill emptied
         self.cache = PerCpuCounts(k, "uvm_freelist_locks", "freelist", PGFL_MAX_BUCKETS,
                                   CACHE_MAX - MAXPGS if self.warm else 0)

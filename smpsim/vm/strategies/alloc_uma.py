@@ -27,14 +27,14 @@ the free lock, `lock_acquire` + `lock_release` (+ a line transfer) per zone-doma
 from __future__ import annotations
 
 from smpsim.vm.locks import Op, SimLock
-from smpsim.vm.strategies.alloc_base import FOLIO_BATCH_SIZE, PageAllocStrategy, PerCpuCounts
+from smpsim.vm.strategies.alloc_base import PageAllocStrategy, PerCpuCounts
 
 UMA_BUCKET = 126         # BUCKET_SIZE(128), uma_core.c: (128 pointers - the 16-byte header)
 
 
 class UmaPageAlloc(PageAllocStrategy):
-    def __init__(self, k, lru_batch: int = FOLIO_BATCH_SIZE, page_cache_start: str = "warm"):
-        super().__init__(k, lru_batch, page_cache_start)
+    def __init__(self, k, **switches):
+        super().__init__(k, **switches)
         # alloc buckets; vm_domain_free_lock per domain
         # warm: a full alloc bucket, the free bucket empty (as a swap leaves them)
         self.alloc_bucket = PerCpuCounts(k, "vm_domain_free_lock", "domain_free", k.topology.sockets,

@@ -13,7 +13,8 @@ everything, Linux flushes the start..end range its mmu_gather saw. The values ar
 The pmap module calls `begin_range` / `end_range` around `pmap_remove` and `pmap_protect` of a
 live pmap, `pte_cleared` for each PTE removed or downgraded (inside or outside such a range:
 `pmap_enter` replacing a mapping, `pmap_page_remove`), and `ptp_freed` for each page-table page
-`pmap_free_ptp` unhooks. A dying pmap's invalidations still go to its teardown strategy
+`pmap_free_ptp` unhooks, and `zapped` once an munmap or MADV_DONTNEED has cleared its range
+(Linux: what the mmu_gather's batch pages cost). A dying pmap's invalidations still go to its teardown strategy
 (`pmap_tlb_shootdown`).
 """
 
@@ -51,6 +52,9 @@ class FlushRuleStrategy(abc.ABC):
         if self.span is not None and self.span[0] is pmap:
             return self.span[1:]
         return None
+
+    def zapped(self, op, pages: int) -> None:
+        """An munmap or MADV_DONTNEED cleared `pages` PTEs into one gather (nothing by default)."""
 
     @abc.abstractmethod
     def pte_cleared(self, pm, pmap, va: int, pte) -> None:

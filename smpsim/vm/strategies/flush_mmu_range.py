@@ -11,6 +11,12 @@ flushes each page of the range with INVLPG while `(end - start) >> PAGE_SHIFT` i
 ASID. So a range with holes costs its full length, and 34 pages cost a full flush.
 `pmap_page_remove` (try_to_unmap) and a replaced PTE are a one-page range (`flush_tlb_page`).
 
+Gathering the pages costs a batch page once the mmu_gather's on-stack bundle is full
+(mm/mmu_gather.c `__tlb_remove_folio_pages_size` -> `tlb_next_batch`, at the 7th page of
+MMU_GATHER_BUNDLE's 8 slots, then every MAX_GATHER_BATCH pages, at most MAX_GATHER_BATCH_COUNT
+of them), freed by `tlb_finish_mmu`: `gather_batch_page` each (`zapped`; the exit teardown,
+`teardown_mmu_gather`, charges its own).
+
 Simplified: Linux also flushes at each VMA's end (`tlb_end_vma`) so the range does not span the
 gap between VMAs; the model's range lasts until the caller's `pmap_update`, so an munmap over
 several map entries is one range over all of them.
@@ -20,8 +26,30 @@ from __future__ import annotations
 
 from smpsim.vm.strategies.flush_base import FlushRuleStrategy
 
+GATHER_LOCAL_PAGES = 7          # MMU_GATHER_BUNDLE (8) slots, a batch taken when nr reaches max - 1
+MAX_GATHER_BATCH = 509          # (PAGE_SIZE - sizeof(struct mmu_gather_batch)) / sizeof(void *)
+MAX_GATHER_BATCH_COUNT = 19     # 10,000 / MAX_GATHER_BATCH: then the gather flushes and reuses them
+
+
+def gather_batch_pages(pages: int) -> int:
+    """The batch pages an mmu_gather allocates to gather `pages` pages."""
+    if pages < GATHER_LOCAL_PAGES:
+        return 0
+    return min(1 + (pages - GATHER_LOCAL_PAGES) // MAX_GATHER_BATCH, MAX_GATHER_BATCH_COUNT)
+
+
+def charge_gather(k, op, pages: int) -> None:
+    """What gathering `pages` zapped pages costs in batch pages (taken and freed)."""
+    n = gather_batch_pages(pages)
+    if n:
+        op.counters["mmu_gather_batch_pages"] += n
+        op.spend(n * k.costs.gather_batch_page, "page_free")
+
 
 class MmuRangeFlush(FlushRuleStrategy):
+    def zapped(self, op, pages: int) -> None:
+        charge_gather(self.k, op, pages)
+
     def pte_cleared(self, pm, pmap, va, pte) -> None:
         pm.pmap_tlb_shootrange(pmap, va, va + 1)
 

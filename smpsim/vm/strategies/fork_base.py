@@ -25,8 +25,7 @@ from smpsim.vm.declare import Kind
 class ForkStrategy:
     """Kernel hooks of fork. `copy_entry` runs for each entry the child inherits (`pentry` the
     parent's, `centry` the child's new one); `finish` ends the fork (by default NetBSD's
-    `pmap_update` of the parent, which sends the queued write-protect invalidations);
-    `exit_zap` runs at a forked process's teardown."""
+    `pmap_update` of the parent, which sends the queued write-protect invalidations)."""
 
     KIND = Kind("fork", "uvm", "What fork does to the page tables: write-protect the parent only (NetBSD "
                                "UVM), or also copy its PTEs into the child (FreeBSD pmap_copy, Linux "
@@ -41,11 +40,6 @@ class ForkStrategy:
 
     def finish(self, pm, parent, op) -> None:
         pm.pmap_update(parent.pmap, op, "fork")
-
-    def exit_zap(self, proc, op) -> None:
-        """Before an exiting process's teardown: work per mapping of a page an ancestor still
-        owns beyond what the teardown charges. None by default (a BSD mapping holds no page
-        reference of its own)."""
 
     # --- shared steps -----------------------------------------------------------------------
     def protect_parent(self, pm, parent, pentry, op) -> None:
@@ -70,18 +64,3 @@ class ForkStrategy:
             op.spend(per_page, "pte")
         k.counters["fork_ptes_copied"] += len(found)
         return len(found)
-
-    @staticmethod
-    def borrowed_mappings(proc) -> int:
-        """The process's valid PTEs that map a page of one of its copy-on-write sources (an
-        ancestor's page), not of its own amap."""
-        n = 0
-        for entry in proc.map.entries:
-            if entry.backing is None:
-                continue
-            own = set(entry.obj.pages.values())
-            for va in range(entry.start, entry.end):
-                pte = proc.pmap.pte(va)
-                if pte is not None and pte.frame not in own:
-                    n += 1
-        return n

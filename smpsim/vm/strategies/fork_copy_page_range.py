@@ -13,9 +13,9 @@ raised: one rmap reference per page), `ptep_set_wrprotect` of the parent's PTE i
 itself: `dup_mmap` ends with `flush_tlb_mm(oldmm)`, one flush of the parent's whole mm on
 every CPU in its mm_cpumask (here the parent's packet made full before its pmap_update).
 The child's exit zaps every copied PTE (exit_mmap -> unmap_vmas, the preset's mmu_gather
-teardown), and for each page an ancestor still maps, `zap_present_ptes` ->
-`folio_remove_rmap_ptes` drops the mapcount and the gather's `free_pages_and_swap_cache`
-the reference (`exit_zap`: `zap_rmap_drop` per such PTE); this is why Linux's fork+exit
+teardown): `zap_present_ptes` -> `folio_remove_rmap_ptes` drops the mapcount and the gather's
+`free_pages_and_swap_cache` the reference, without freeing a page its parent still maps (the
+rmap tracker's removal, `pv_rmap`: `zap_rmap_drop` per PTE); this is why Linux's fork+exit
 grows faster per page than NetBSD's.
 """
 
@@ -31,9 +31,6 @@ class CopyPageRangeFork(ForkStrategy):
         c = self.k.costs
         self.protect_parent(pm, parent, pentry, op)
         self.copy_ptes(pm, parent, pentry, child, centry, op, c.fork_pte_copy + c.fork_rmap_dup)
-
-    def exit_zap(self, proc, op) -> None:
-        op.spend(self.borrowed_mappings(proc) * self.k.costs.zap_rmap_drop, "pv")
 
     def finish(self, pm, parent, op) -> None:
         parent.pmap.packet.make_full()         # dup_mmap: flush_tlb_mm(oldmm)

@@ -3,6 +3,10 @@
 Models mm/rmap.c: Linux keeps no per-mapping PV entry. Mapping a page only bumps its mapcount
 (`folio_add_anon_rmap_pte` / `folio_add_file_rmap_pte`, an atomic increment), unmapping drops it
 (`folio_remove_rmap_pte`) — counted as `rmap_updates`, while `pv_inserts` / `pv_removes` stay 0.
+Unmapping a PTE also costs `zap_rmap_drop`: the rest of `zap_present_ptes` / `try_to_unmap_one`
+per page (the rmap statistics, the RSS counter, the mmu_gather entry and the reference dropped;
+the page's free, when it is the last reference, is the allocator's), and the last mapping of a
+page `rmap_last_unmap` more (the folio's mapped-page statistics).
 To find a page's mappings, `try_to_unmap` -> `rmap_walk` takes the object's lock (`anon_vma`
 lock for anonymous memory, `i_mmap_rwsem` for a file) and visits every VMA that maps the object
 at that offset (`rmap_walk_anon` over the anon_vma interval tree, `rmap_walk_file` over
@@ -30,9 +34,11 @@ class RmapWalk(PvTrackingStrategy):
         op.counters["rmap_updates"] += 1
         lst = self.pages[frame]
         del lst[(pmap.id, va)]
+        cost = self.c.pte_atomic + self.c.zap_rmap_drop
         if not lst:
             del self.pages[frame]
-        op.spend(self.c.pte_atomic, "pv")
+            cost += self.c.rmap_last_unmap
+        op.spend(cost, "pv")
 
     def _vmas(self, obj, offset: int) -> int:
         """VMAs of every process that map `obj` over `offset` (what the interval tree yields)."""
