@@ -53,19 +53,28 @@ def main():
               help="Cost profile (from `smpsim calibrate`) replacing the config's costs_profile; the config's "
                    "own [costs] and --set still win over it.")
 @click.option("--check", is_flag=True, help="Run the invariant checker after every step.")
-@click.option("--trace", is_flag=True, help="Write every exchange to messages.msgpack.")
+@click.option("--messages", is_flag=True, help="Write every exchange to messages.msgpack.")
+@click.option("--trace", "trace_alias", is_flag=True, hidden=True,
+              help="Old name of --messages ('trace' now means a recorded program: smpsim trace).")
 @click.option("--address", help="Attach to this Ray cluster (default: $RAY_ADDRESS, else start a local one).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--yes", is_flag=True, help="Run even when the estimate says the run will take long.")
 @click.option("--parallel", type=click.IntRange(1, 4096), default=None,
               help="Simulations at once (default: run.parallel, else what the cluster's CPUs and memory allow; "
                    "with --backend inline and no --address: 1, in this process).")
-def run(config, backend, out, resume, overrides, costs, check, trace, address, quiet, yes, parallel):
+def run(config, backend, out, resume, overrides, costs, check, messages, trace_alias, address, quiet, yes, parallel):
     """Run CONFIG (a TOML experiment, with or without a [sweep]) and write a run directory."""
-    _run(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel, costs)
+    _run(config, backend, out, resume, overrides, check, messages, address, quiet, yes, parallel, costs,
+         trace_alias)
 
 
-def _run(config, backend, out, resume, overrides, check, trace, address, quiet, yes, parallel=None, costs=None):
+def _run(config, backend, out, resume, overrides, check, messages, address, quiet, yes, parallel=None,
+         costs=None, trace_alias=False):
+    if trace_alias:
+        click.echo("smpsim: warning: --trace is now --messages (it writes messages.msgpack); 'trace' "
+                   "means a recorded program (smpsim trace). --trace will be removed.", err=True)
+        messages = True
+    trace = messages
     from smpsim.experiments import signals
     with signals.handled():           # SIGINT and SIGTERM end the run "interrupted", naming the signal
         summary, run_dir = _run_handled(config, backend, out, resume, overrides, check, trace, address, quiet,

@@ -70,7 +70,7 @@ def case_config(rng, sandbox: Path, ops: list) -> str | None:
     if rng.random() < 0.1:
         args.append("--check")
     if rng.random() < 0.1:
-        args.append("--trace")
+        args.append("--messages")
     ops.append(" ".join(str(a) for a in args[:1] + args[4:])[:300])
     result = _invoke(args)
     if result[0] == -1:

@@ -177,3 +177,14 @@ def test_trace_record_where_perf_and_the_tracepoints_are_usable(tmp_path):
     assert len(info["processes"]) >= 4             # sh and three ls
     assert info["events_by_kind"]["exec"] >= 4 and info["events_by_kind"]["fault"] > 100
     assert info["machine"]["kernel_release"]
+
+
+@pytest.mark.parametrize("flag,warns", [("--messages", False), ("--trace", True)])
+def test_run_messages_writes_the_exchanges_and_the_old_trace_flag_warns(tmp_path, flag, warns):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", "configs/munmap_fanout_quick.toml", "--backend", "inline", "--quiet",
+                                       "--out", str(out), "--set", "policies=[{name='netbsd5', preset='netbsd5'}]",
+                                       flag])
+    assert result.exit_code == 0, result.output
+    assert (out / "base" / "messages.msgpack").stat().st_size > 0
+    assert ("--trace is now --messages" in result.output) == warns
