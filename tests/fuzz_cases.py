@@ -18,7 +18,7 @@ from pathlib import Path
 import tomli_w
 
 from tests.fuzz_check import complete_run, short_paragraph, stray_files, check_run
-from tests.fuzz_generate import QUICK, mutate_config, mutate_maps, mutate_run_dir, mutate_text, shrunk
+from tests.fuzz_generate import QUICK, mutate_config, mutate_maps, mutate_run_dir, mutate_text, mutate_trace_text, shrunk
 
 SEED = int(os.environ.get("SMPSIM_FUZZ_SEED", "20261127"))
 CASE_TIMEOUT_S = float(os.environ.get("SMPSIM_FUZZ_CASE_TIMEOUT_S", "30"))
@@ -164,6 +164,56 @@ def case_maps(rng, sandbox: Path, ops: list) -> str | None:
     return None
 
 
+def _trace_lines(rng) -> list[str]:
+    import gzip
+    text = gzip.open(Path(__file__).parent / "data" / "perf_script_xz.txt.gz", "rt").read().splitlines()
+    start = rng.randrange(len(text))
+    return text[start:start + rng.choice([0, 1, 50, 2000])]
+
+
+def case_trace(rng, sandbox: Path, ops: list) -> str | None:
+    """perf script text, damaged, through `trace import`; its trace, sometimes damaged, through
+    `trace info`. Exit 0 with a readable trace, or exit 2 in one paragraph with nothing written."""
+    import gzip
+    lines = mutate_trace_text(rng, _trace_lines(rng), ops)
+    raw = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+    f = sandbox / "inputs" / "t.txt"
+    how = rng.randrange(4)
+    if how == 1:
+        raw = gzip.compress(raw)
+        ops.append("gzip")
+    elif how == 2:
+        import zstandard
+        raw = zstandard.ZstdCompressor().compress(raw)
+        ops.append("zstd")
+    if how and rng.random() < 0.3:
+        raw = raw[: rng.randrange(len(raw) + 1)]
+        ops.append("compressed stream cut")
+    f.write_bytes(raw)
+    out = sandbox / "out" / "t.smpt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    code, stderr = _invoke(["trace", "import", f, "--out", out] + (["--pid", "8272"] if rng.random() < 0.2 else []))
+    if code == -1:
+        return stderr
+    stray = stray_files(sandbox.parents[3], sandbox, [out])
+    if stray:
+        return f"files outside the output: {stray[:3]}"
+    if code == 2:
+        return "exit 2 but the trace was written" if out.exists() else short_paragraph(stderr)
+    if code != 0:
+        return f"exit {code}: {stderr[:300]!r}"
+    if rng.random() < 0.4:
+        data = bytearray(out.read_bytes())
+        i = rng.randrange(len(data))
+        data[i] ^= 1 << rng.randrange(8)
+        out.write_bytes(bytes(data[: rng.choice([len(data), i + 1])]))
+        ops.append(f"trace damaged at byte {i}")
+    code, stderr = _invoke(["trace", "info", out])
+    if code == -1:
+        return stderr
+    return short_paragraph(stderr) if code == 2 else (None if code == 0 else f"info exit {code}: {stderr[:300]!r}")
+
+
 def _snapshot(d: Path) -> dict:
     return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
@@ -189,7 +239,7 @@ def run_case(i: int, root: Path, pristine: Path) -> dict:
     sandbox = case_root / "a" / "b" / "c" / "sandbox"          # deep, so an escape lands inside case_root
     (sandbox / "inputs").mkdir(parents=True)
     ops: list[str] = []
-    kind = rng.choices(["config", "run_dir", "maps"], weights=[6, 3, 1])[0]
+    kind = rng.choices(["config", "run_dir", "maps", "trace"], weights=[6, 3, 1, 1])[0]
     cwd = os.getcwd()
     os.chdir(sandbox)
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -199,8 +249,10 @@ def run_case(i: int, root: Path, pristine: Path) -> dict:
             why = case_config(rng, sandbox, ops)
         elif kind == "run_dir":
             why = case_run_dir(rng, sandbox, ops, pristine)
-        else:
+        elif kind == "maps":
             why = case_maps(rng, sandbox, ops)
+        else:
+            why = case_trace(rng, sandbox, ops)
     except CaseTimeout as e:
         why = f"hang: {e}"
     except MemoryError:

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import random
+import re
 import tomllib
 from pathlib import Path
 
@@ -287,3 +288,45 @@ def mutate_maps(rng: random.Random, text: str, ops: list) -> bytes:
             lines = [ln + " " * rng.randrange(3) for ln in lines]
             ops.append("trailing spaces")
     return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+
+
+TRACE_TOKENS = ["", "-1", "0x", "0xffffffffffffffffffff", "1" * 30, "abc", "pages:", "reason:(9)", "\x00", "caf\u00e9",
+                "address=0xffffffffffffffff", "error_code=0x", "next_pid=", "child_pid=-5", "[999999]", "1/2/3"]
+
+
+def mutate_trace_text(rng: random.Random, lines: list[str], ops: list) -> list[str]:
+    """perf script lines, damaged the ways a copied or edited trace is."""
+    lines = list(lines)
+    for _ in range(rng.randint(1, 4)):
+        what = rng.randrange(8)
+        i = rng.randrange(len(lines)) if lines else 0
+        if what == 0 and lines:
+            del lines[i]
+            ops.append(f"delete line {i}")
+        elif what == 1 and len(lines) > 2:
+            j = rng.randrange(len(lines))
+            lines[i], lines[j] = lines[j], lines[i]
+            ops.append(f"swap lines {i} {j} (time order)")
+        elif what == 2 and lines:
+            fields = lines[i].split(" ")
+            j = rng.randrange(len(fields))
+            token = rng.choice(TRACE_TOKENS)
+            fields[j] = token
+            lines[i] = " ".join(fields)
+            ops.append(f"line {i} field {j} = {token!r}")
+        elif what == 3 and lines:
+            lines[i] = re.sub(r"\s(\d+)/(\d+)\s", r" \1 ", lines[i])
+            ops.append(f"line {i} without its tid")
+        elif what == 4:
+            lines.insert(i, rng.choice(["garbage", "# comment", "\ufeff", "x" * 5000, "   "]))
+            ops.append(f"insert junk at {i}")
+        elif what == 5 and lines:
+            lines = lines[: rng.randrange(len(lines) + 1)]
+            ops.append(f"keep {len(lines)} lines")
+        elif what == 6 and lines:
+            lines[i] = lines[i][: rng.randrange(len(lines[i]) + 1)]
+            ops.append(f"cut line {i}")
+        elif what == 7 and lines:
+            lines[i] = lines[i].replace("tlb:tlb_flush", rng.choice(["tlb:nope", "x:y", "tlb:tlb_flush:"]))
+            ops.append(f"rename an event on line {i}")
+    return lines
