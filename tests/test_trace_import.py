@@ -188,3 +188,20 @@ def test_run_messages_writes_the_exchanges_and_the_old_trace_flag_warns(tmp_path
     assert result.exit_code == 0, result.output
     assert (out / "base" / "messages.msgpack").stat().st_size > 0
     assert ("--trace is now --messages" in result.output) == warns
+
+
+BUNDLED = sorted((Path(__file__).parent.parent / "configs" / "traces").glob("*.smpt"))
+
+
+def test_the_bundled_traces_are_small_well_formed_and_three_have_ground_truth_enough():
+    assert {p.stem for p in BUNDLED} >= {"make_j2", "xz_t2", "py_pool", "pipeline", "sqlite"}
+    enough = 0
+    for path in BUNDLED:
+        assert path.stat().st_size < 1 << 20, path
+        info = trace_info(path)
+        assert info["exit_status"] == 0 and info["command"] and info["warnings"] == {}, path
+        assert info["machine"]["kernel_release"] and info["machine"]["online_cpus"] >= 2
+        assert info["events_by_kind"]["fault"] > 1000 and info["processes"], path
+        real = info["real"]
+        enough += real["initiated"] >= 200 and (real["remote_requested"] >= 100 or real["remote_queued"] >= 100)
+    assert enough >= 2

@@ -162,14 +162,17 @@ def import_text(text: Path, out: Path, root: int | None = None, machine: dict | 
 
 
 def import_any(path: Path, out: Path, root: int | None = None, extra: dict | None = None,
-               machine: dict | None = None) -> dict:
+               machine: dict | None = None, source: dict | None = None) -> dict:
     """Import a perf.data file (through `perf script`) or perf script text; `machine` adds to what
-    the perf.data header says of the recording machine."""
+    the perf.data header says of the recording machine, `source` replaces the header's record of
+    the input (by default its path and kind)."""
     path = Path(path)
-    if kind_of(path) != "perf.data":
-        return import_text(path, out, root, machine, {"input": str(path), "kind": kind_of(path)}, extra)
+    kind = kind_of(path)
+    source = source or {"input": str(path), "kind": kind}
+    if kind != "perf.data":
+        return import_text(path, out, root, machine, source, extra)
     machine = {**perf_header(path), **(machine or {})}
     with tempfile.TemporaryDirectory(prefix="smpsim-import-") as tmp:
         text = Path(tmp) / "perf-script.txt"
         perf_script(path, text)
-        return import_text(text, out, root, machine, {"input": str(path), "kind": "perf.data"}, extra)
+        return import_text(text, out, root, machine, source, extra)

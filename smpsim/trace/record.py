@@ -89,4 +89,5 @@ def record(command: list[str], out: Path) -> dict:
         if not data.exists() or data.stat().st_size == 0:
             raise TraceError(f"perf record wrote nothing (exit {done.returncode}); see its messages above.")
         extra = {"command": list(command), "exit_status": done.returncode, "missing_tracepoints": missing}
-        return import_any(data, out, extra=extra, machine=machine())
+        return import_any(data, out, extra=extra, machine=machine(),
+                          source={"input": "smpsim trace record (perf record -a)", "kind": "perf.data"})
