@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from smpsim.errors import TraceError
+from smpsim.experiments.signals import handled
 
 
 def _refuse(what: str, e: BaseException) -> None:
@@ -19,9 +20,13 @@ def _refuse(what: str, e: BaseException) -> None:
 
 def _summary(header: dict, out: Path) -> str:
     counts = header.get("counts", {})
-    warned = sum(header.get("warnings", {}).values())
+    warnings = header.get("warnings", {})
+    skipped = sum(v for k, v in warnings.items() if k.startswith("skipped"))
+    kept = sum(warnings.values()) - skipped
+    notes = [f"{skipped:,} line(s) skipped"] if skipped else []
+    notes += [f"{kept:,} event(s) kept with a warning"] if kept else []
     return (f"wrote {out}: {header.get('events', 0):,} events ({', '.join(f'{k} {v:,}' for k, v in counts.items())})"
-            + (f"; {warned:,} line(s) skipped, see `smpsim trace info {out}`" if warned else ""))
+            + (f"; {' and '.join(notes)}, see `smpsim trace info {out}`" if notes else ""))
 
 
 @click.group()
@@ -30,31 +35,33 @@ def trace():
 
 
 @trace.command("record", context_settings={"ignore_unknown_options": True})
-@click.option("--out", default="trace.smpt", show_default=True, type=click.Path(dir_okay=False),
+@click.option("--out", default="trace.smpt", show_default=True, type=click.Path(),
               help="The trace file to write (replaced atomically).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def record_cmd(out, command):
     """Run COMMAND under `perf record -a` with the tracepoints smpsim reads, and import it."""
     from smpsim.trace.record import record
     try:
-        header = record(list(command), Path(out))
+        with handled():
+            header = record(list(command), Path(out))
     except TraceError as e:
         _refuse("record", e)
     except KeyboardInterrupt:
-        _refuse("record", f"interrupted; nothing was written to {out}")
+        _refuse("record", f"interrupted (SIGINT or SIGTERM); nothing was written to {out}")
     except OSError as e:
         _refuse("record", f"{e.strerror or e}{f' ({e.filename})' if e.filename else ''}; nothing was written")
     click.echo(_summary(header, Path(out)))
     status = header.get("exit_status")
     if status:
-        click.echo(f"note: the command exited with status {status}; its trace was kept", err=True)
+        from smpsim.trace.record import describe_status
+        click.echo(f"note: the command {describe_status(status)}; its trace was kept", err=True)
     for tp in header.get("missing_tracepoints", []):
         click.echo(f"note: this kernel has no {tp}: the trace has no data for it", err=True)
 
 
 @trace.command("import")
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False), help="The trace file to write (default: INPUT.smpt).")
+@click.argument("input_path", metavar="INPUT", type=click.Path())
+@click.option("--out", type=click.Path(), help="The trace file to write (default: INPUT.smpt).")
 @click.option("--pid", type=int, help="The root of the command's process tree (default: the task perf record "
                                       "started, else every task but the idle task and perf).")
 def import_cmd(input_path, out, pid):
@@ -63,18 +70,19 @@ def import_cmd(input_path, out, pid):
     from smpsim.trace.importer import import_any
     out = Path(out) if out else Path(input_path).with_suffix(".smpt")
     try:
-        header = import_any(Path(input_path), out, root=pid)
+        with handled():
+            header = import_any(Path(input_path), out, root=pid)
     except TraceError as e:
         _refuse("import", e)
     except KeyboardInterrupt:
-        _refuse("import", f"interrupted; nothing was written to {out}")
+        _refuse("import", f"interrupted (SIGINT or SIGTERM); nothing was written to {out}")
     except OSError as e:
         _refuse("import", f"{e.strerror or e}{f' ({e.filename})' if e.filename else ''}; nothing was written")
     click.echo(_summary(header, out))
 
 
 @trace.command("info")
-@click.argument("trace_path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.argument("trace_path", metavar="FILE", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def info_cmd(trace_path, fmt):
     """Processes, threads, CPUs, duration, events by kind, and the real kernel's flushes."""

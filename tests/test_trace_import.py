@@ -92,7 +92,7 @@ def test_text_without_pid_and_tid_is_refused_with_the_perf_script_command(tmp_pa
     text.write_text("              xz  8272 [001] 67608.390738:       syscalls:sys_enter_brk: brk: 0x00000000\n")
     result = CliRunner().invoke(main, ["trace", "import", str(text), "--out", str(tmp_path / "o.smpt")])
     assert result.exit_code == 2
-    assert "perf script -F comm,pid,tid,cpu,time,event,trace" in result.output
+    assert "perf script --ns -F comm,pid,tid,cpu,time,event,trace" in result.output
     assert not (tmp_path / "o.smpt").exists()
 
 
@@ -108,11 +108,11 @@ def test_garbage_unknown_and_malformed_lines_are_counted_not_fatal(tmp_path):
     out = tmp_path / "t.smpt"
     header = import_any(text, out)
     w = header["warnings"]
-    assert w["lines that are not events"] == 2
-    assert w["unknown event kmem:kmalloc"] == 1
-    assert w["malformed tlb:tlb_flush"] == 1
-    assert w["out-of-order time (kept at the previous event's)"] >= 1
-    assert w["fault beyond the 48-bit user address space"] == 1
+    assert w["skipped: lines that are not events"] == 2
+    assert w["skipped: unknown event kmem:kmalloc"] == 1
+    assert w["skipped: malformed tlb:tlb_flush"] == 1
+    assert w["kept: out-of-order time, given the previous event's"] >= 1
+    assert w["skipped: fault beyond the 48-bit user address space"] == 1
     assert trace_info(out)["warnings"] == w
 
 
@@ -205,3 +205,108 @@ def test_the_bundled_traces_are_small_well_formed_and_three_have_ground_truth_en
         real = info["real"]
         enough += real["initiated"] >= 200 and (real["remote_requested"] >= 100 or real["remote_queued"] >= 100)
     assert enough >= 2
+
+
+def _import(tmp_path, lines: list[str], name="t"):
+    text = tmp_path / f"{name}.txt"
+    text.write_text("\n".join(lines) + "\n")
+    return import_any(text, tmp_path / f"{name}.smpt"), tmp_path / f"{name}.smpt"
+
+
+def test_perf_exited_task_lines_are_not_a_thread_and_do_not_join_another_process(tmp_path):
+    lines = _lines()[:3000]
+    exited = ["            :-1   8272/-1    [001] 67608.500000:  tlb:tlb_flush: pages:1 reason:local MM shootdown (3)",
+              "            :-1   999/-1     [001] 67608.500001:  tlb:tlb_flush: pages:1 reason:local MM shootdown (3)",
+              "            :-1    -1/-1     [001] 67608.500002:  tlb:tlb_flush: pages:1 reason:local MM shootdown (3)"]
+    header, out = _import(tmp_path, lines + exited)
+    tids = {tid for tid, *_ in header["tasks"]}
+    assert -1 not in tids
+    before = trace_info(import_any(DATA, tmp_path / "x.smpt") and tmp_path / "x.smpt")
+    info = trace_info(out)
+    base, _ = _import(tmp_path, lines, "base")
+    assert info["real"]["initiated"] == trace_info(tmp_path / "base.smpt")["real"]["initiated"] + 1
+    assert info["warnings"]["skipped: events of an exited task perf could not name (-1/-1)"] == 1
+    assert before["threads"] == 2                    # xz's main thread and its worker
+
+
+def test_a_process_is_named_by_the_program_it_execd(tmp_path):
+    info = trace_info(BUNDLED[[p.stem for p in BUNDLED].index("pipeline")])
+    names = {p["comm"] for p in info["processes"]}
+    assert {"sort", "uniq", "head"} <= names
+
+
+def test_one_line_without_ids_among_good_ones_is_skipped_and_counted(tmp_path):
+    lines = _lines()[:500]
+    odd = "   foo [000] 67608.400000: sched:sched_switch: prev_comm=a prev_pid=1 ==> next_comm=b next_pid=2"
+    header, _ = _import(tmp_path, lines[:250] + [odd] + lines[250:])
+    assert header["warnings"]["skipped: event lines without pid/tid"] == 1
+
+
+@pytest.mark.parametrize("line", [
+    "  xz  8272/8272  [001] 67608.400000:  tlb:tlb_flush: pages:99999999999999999999999 reason:x (3)",
+    "  xz  8272/8272  [001] 67608.400000:  syscalls:sys_enter_munmap: addr: 0xfffffffffffffffffffff, len: 0x1000",
+    "  xz  99999999999/8272  [001] 67608.400000:  tlb:tlb_flush: pages:1 reason:x (3)",
+    "  xz  8272/8272  [999999] 67608.400000:  tlb:tlb_flush: pages:1 reason:x (3)",
+    "  xz  8272/8272  [001] 99999999999999999999999.400000:  tlb:tlb_flush: pages:1 reason:x (3)",
+])
+def test_numbers_beyond_any_machine_are_skipped_and_counted(tmp_path, line):
+    lines = _lines()[:300]
+    header, out = _import(tmp_path, lines + [line])
+    assert sum(v for k, v in header["warnings"].items() if k.startswith("skipped")) == 1
+    assert trace_info(out)["events"] == header["events"]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_out_equal_to_input_a_fifo_and_a_directory_are_refused(tmp_path):
+    import os
+    text = tmp_path / "same.txt"
+    text.write_bytes(gzip.open(DATA).read()[:20000])
+    before = text.read_bytes()
+    for args in (["trace", "import", str(text), "--out", str(text)],
+                 ["trace", "import", str(tmp_path), "--out", str(tmp_path / "d.smpt")],
+                 ["trace", "import", str(text), "--out", str(tmp_path)],
+                 ["trace", "import", str(text), "--out", str(tmp_path / "nope" / "x.smpt")],
+                 ["trace", "info", str(tmp_path)]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and result.output.startswith("smpsim: error: trace"), (args, result.output)
+    assert text.read_bytes() == before
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(main, ["trace", "import", str(fifo), "--out", str(tmp_path / "f.smpt")])
+    assert result.exit_code == 2 and "not a regular file" in result.output
+
+
+def test_a_cut_or_corrupted_zstd_input_is_an_error(tmp_path):
+    zstandard = pytest.importorskip("zstandard")
+    raw = zstandard.ZstdCompressor().compress(gzip.open(DATA).read())
+    for name, data in (("cut", raw[: len(raw) // 2]), ("bad", raw[:3000] + b"\xff" * 64 + raw[3064:])):
+        f = tmp_path / f"{name}.zst"
+        f.write_bytes(data)
+        with pytest.raises(TraceError, match="zstd"):
+            import_any(f, tmp_path / f"{name}.smpt")
+        assert not (tmp_path / f"{name}.smpt").exists()
+
+
+def test_a_hand_made_trace_with_bad_fields_is_refused(tmp_path):
+    import msgpack
+    from smpsim.trace.format import FORMAT, VERSION
+    head = {"format": FORMAT, "version": VERSION, "kinds": list(ev.KINDS), "syscalls": list(ev.SYSCALLS),
+            "tasks": [[1, 1, "a", 1]], "start_ns": 0, "machine": {}}
+    for events in ([[ev.FLUSH, 0, 0, 1]], [[-1, 0, 0, 1, 5, 0]], [[ev.SYS_ENTER, 0, 0, 1, 99]],
+                   [[ev.FAULT, 0, [0], 1, 4096, 6]]):
+        f = tmp_path / "h.smpt"
+        f.write_bytes(gzip.compress(b"".join(msgpack.packb(x) for x in [head, *events, ["end", 1, {}]])))
+        result = CliRunner().invoke(main, ["trace", "info", str(f)])
+        assert result.exit_code == 2 and "malformed" in result.output, (events, result.output)
+    f.write_bytes(gzip.compress(msgpack.packb({**head, "tasks": [[1, 1]]}) + msgpack.packb(["end", 0, {}])))
+    assert CliRunner().invoke(main, ["trace", "info", str(f)]).exit_code == 2
+
+
+def test_a_thread_id_given_as_pid_says_whose_thread_it_is(tmp_path):
+    with pytest.raises(TraceError, match="8274 is a thread of process 8272"):
+        import_any(DATA, tmp_path / "x.smpt", root=8274)
+
+
+def test_a_command_name_holding_prev_pid_does_not_fool_the_switch_parser():
+    assert ev.decode("sched:sched_switch", "prev_comm=prev_pid=7 prev_pid=700 prev_prio=120 prev_state=S "
+                     "==> next_comm=x next_pid=701 next_prio=120") == (ev.SWITCH, 700, 701)

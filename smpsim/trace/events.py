@@ -22,7 +22,7 @@ KINDS = ("fault", "flush", "csd", "ipi", "switch", "fork", "exec", "exit", "sys_
 FAULT, FLUSH, CSD, IPI, SWITCH, FORK, EXEC, EXIT, SYS_ENTER, SYS_EXIT = range(len(KINDS))
 
 SYSCALLS = ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap", "clone", "clone3", "vfork",
-            "execve", "exit_group")
+            "execve", "exit_group", "fork")
 SYSCALL_CODE = {name: i for i, name in enumerate(SYSCALLS)}
 TRACED_EXITS = ("mmap", "munmap", "mprotect", "madvise", "brk", "mremap")
 TRACED_ENTRIES = SYSCALLS
@@ -52,8 +52,20 @@ class Malformed(ValueError):
     """A tracepoint's text that does not carry the fields its event needs."""
 
 
+# args each kind carries (sys_enter: the syscall code and any number of arguments)
+ARITY = {FAULT: 2, FLUSH: 2, CSD: 2, IPI: 1, SWITCH: 2, FORK: 2, EXEC: 0, EXIT: 1, SYS_EXIT: 2}
+MIN_INT, MAX_INT = -(1 << 63), 1 << 64      # what msgpack holds
+
+
+def _int(text: str) -> int:
+    value = int(text, 0)
+    if not MIN_INT <= value < MAX_INT:
+        raise Malformed(f"{text[:24]} is beyond 64 bits")
+    return value
+
+
 def _fields(text: str) -> dict:
-    return {k: int(v, 0) for k, v in _KV.findall(text)}
+    return {k: _int(v) for k, v in _KV.findall(text)}
 
 
 def _need(fields: dict, *names: str) -> list[int]:
@@ -69,18 +81,21 @@ def signed64(value: int) -> int:
 
 
 def _switch(text: str) -> tuple:
-    prev = re.search(r"prev_pid=(-?\d+)", text)
-    nxt = re.findall(r"next_pid=(-?\d+)", text)
-    if prev is None or not nxt:
+    # perf prints `prev_comm=C prev_pid=P ... ==> next_comm=C next_pid=P ...`; a command name may
+    # itself hold "prev_pid=": the last one before the arrow and the last after it are the fields
+    before, arrow, after = text.rpartition(" ==> ")
+    prev = re.findall(r"prev_pid=(-?\d+)", before)
+    nxt = re.findall(r"next_pid=(-?\d+)", after)
+    if not arrow or not prev or not nxt:
         raise Malformed("missing prev_pid or next_pid")
-    return int(prev.group(1)), int(nxt[-1])
+    return _int(prev[-1]), _int(nxt[-1])
 
 
 def _flush(text: str) -> tuple:
     m = _REASON.search(text)
     if m is None:
         raise Malformed("missing pages or reason")
-    return int(m.group(1)), int(m.group(2))
+    return _int(m.group(1)), _int(m.group(2))
 
 
 def _csd(text: str) -> tuple:
@@ -95,7 +110,7 @@ def _exit(text: str) -> tuple:
 
 
 def _sys_enter(name: str, text: str) -> tuple:
-    values = [int(v, 0) for _, v in _KV.findall(text)]
+    values = [_int(v) for _, v in _KV.findall(text)]
     return (SYSCALL_CODE[name], *values)
 
 
@@ -103,7 +118,7 @@ def _sys_exit(name: str, text: str) -> tuple:
     m = re.match(r"\s*(-?0x[0-9a-fA-F]+|-?\d+)", text)
     if m is None:
         raise Malformed("no return value")
-    return SYSCALL_CODE[name], signed64(int(m.group(1), 0))
+    return SYSCALL_CODE[name], signed64(_int(m.group(1)))
 
 
 def decode(event: str, text: str) -> tuple | None:
@@ -143,6 +158,8 @@ def clone_shares_mm(syscall: str, args: tuple) -> int:
     user memory the tracepoint does not print)."""
     if syscall == "vfork":
         return 1
+    if syscall == "fork":
+        return 0
     if syscall == "clone" and args:
         flags = args[0]
         return int(bool(flags & CLONE_VM) and not flags & CLONE_THREAD)

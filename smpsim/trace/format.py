@@ -2,7 +2,7 @@
 
 1. the header, a map: `format` ("smpsim-trace"), `version`, `kinds` and `syscalls` (the code
    tables of smpsim.trace.events), `machine`, `source`, `tasks` (`[tid, tgid, comm, in_tree]`
-   each), `root_tgid`, `start_ns`, `events`, `counts`, `warnings`, `missing_tracepoints`,
+   each), `root_tgid`, `start_ns`, `end_ns`, `tracepoints_seen`, and `missing_tracepoints`,
    `command` and `exit_status` where the trace was recorded here;
 2. the events in time order, each an array `[kind, dt_ns, cpu, tid, *args]`, `dt_ns` the time
    since the previous event (the first: since `start_ns`);
@@ -23,7 +23,7 @@ from typing import Iterator
 import msgpack
 
 from smpsim.errors import TraceError
-from smpsim.trace.events import KINDS, SYSCALLS
+from smpsim.trace.events import ARITY, KINDS, SYS_ENTER, SYS_EXIT, SYSCALLS
 
 FORMAT = "smpsim-trace"
 VERSION = 1
@@ -37,13 +37,20 @@ class TraceWriter:
     def __init__(self, path: Path, header: dict):
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        self._raw = open(self.tmp, "wb")
+        try:
+            self._raw = open(self.tmp, "wb")
+        except OSError as e:
+            raise TraceError(f"cannot write the trace to {self.path}: {e.strerror or e}.") from None
         self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6, mtime=0)
         self._pack = msgpack.Packer(use_bin_type=True).pack
         self.events = 0
         self._last = header["start_ns"]
-        self._gz.write(self._pack({"format": FORMAT, "version": VERSION, "kinds": list(KINDS),
-                                   "syscalls": list(SYSCALLS), **header}))
+        try:
+            self._gz.write(self._pack({"format": FORMAT, "version": VERSION, "kinds": list(KINDS),
+                                       "syscalls": list(SYSCALLS), **header}))
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, event: tuple) -> None:
         kind, t, cpu, tid, *args = event
@@ -64,6 +71,34 @@ class TraceWriter:
             self._raw.close()
         finally:
             self.tmp.unlink(missing_ok=True)
+
+
+def _ints(values) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+def _header_problem(h: dict) -> str | None:
+    tasks = h.get("tasks")
+    if not isinstance(tasks, list) or not all(isinstance(t, list) and len(t) == 4 and _ints(t[:2])
+                                              and isinstance(t[2], str) and t[3] in (0, 1) for t in tasks):
+        return "tasks must be [tid, tgid, comm, in_tree] each"
+    if not _ints([h.get("start_ns")]) or not isinstance(h.get("machine", {}), dict):
+        return "start_ns or machine"
+    return None
+
+
+def _event_ok(item: list) -> bool:
+    """[kind, dt, cpu, tid, *args] with integers throughout, dt >= 0, a known kind and its arity."""
+    if len(item) < 4 or not _ints(item):
+        return False
+    kind, dt, args = item[0], item[1], item[4:]
+    if not 0 <= kind < len(KINDS) or dt < 0:
+        return False
+    if kind == SYS_ENTER:
+        return bool(args) and 0 <= args[0] < len(SYSCALLS)
+    if len(args) != ARITY[kind]:
+        return False
+    return kind != SYS_EXIT or 0 <= args[0] < len(SYSCALLS)
 
 
 def _bad(path: Path, what: str) -> TraceError:
@@ -91,6 +126,9 @@ class TraceReader:
                                   f"version {VERSION}")
         if header.get("kinds") != list(KINDS) or header.get("syscalls") != list(SYSCALLS):
             raise _bad(self.path, "its event code tables differ from this smpsim's")
+        problem = _header_problem(header)
+        if problem:
+            raise _bad(self.path, f"its header is malformed ({problem})")
         self.header = header
         self.summary: dict | None = None           # the end mark's, once events() has run out
 
@@ -114,12 +152,10 @@ class TraceReader:
                     raise _bad(self.path, f"its end mark ({item!r:.80}) does not match the {n} events read")
                 self.summary = item[2]
                 return
-            try:
-                kind, dt, cpu, tid, *args = item
-                t += dt
-                KINDS[kind]
-            except (ValueError, TypeError, IndexError):
-                raise _bad(self.path, f"event {n + 1} is malformed ({item!r:.80})") from None
+            if not _event_ok(item):
+                raise _bad(self.path, f"event {n + 1} is malformed ({item!r:.80})")
+            kind, dt, cpu, tid, *args = item
+            t += dt
             n += 1
             yield (kind, t, cpu, tid, *args)
 

@@ -13,6 +13,7 @@ processes without them).
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,13 +22,14 @@ from pathlib import Path
 from smpsim.errors import TraceError
 from smpsim.trace import events as ev
 from smpsim.trace.format import TraceWriter
-from smpsim.trace.perf_text import PERF_SCRIPT_FIELDS, parse_line, refuse_without_ids
+from smpsim.trace.perf_text import PERF_SCRIPT_FIELDS, classify, refuse_without_ids
 from smpsim.trace.source import kind_of, open_text, perf_header, perf_script
 
 PERF_EXEC = "perf-exec"
 NOT_COMMAND = {"perf"}
 MACHINE_WIDE = (ev.SWITCH, ev.FLUSH, ev.CSD, ev.IPI)
 MAX_VA = 1 << 48
+CLONES = ("clone", "clone3", "vfork", "fork")
 
 
 @dataclass
@@ -36,54 +38,77 @@ class Scan:
     tasks: dict = field(default_factory=dict)      # tid -> [tgid, comm]
     forks: list = field(default_factory=list)      # (parent tid, child tid), in time order
     perf_exec: int | None = None                   # tgid of the task perf record started
+    no_ids: str | None = None                      # an event line without pid/tid, if any
     start_ns: int | None = None
     end_ns: int = 0
     cpus: int = 0
     lines: int = 0
     seen: Counter = field(default_factory=Counter)  # event name -> lines
 
-    def tree(self, root: int | None) -> tuple[set, str]:
-        """The thread-group ids of the command's process tree, and how it was chosen."""
+    def tree(self, root: int | None) -> tuple[set, int | None, str]:
+        """The thread-group ids of the command's process tree, its root, and how it was chosen."""
         if root is None and self.perf_exec is not None:
             root, how = self.perf_exec, f"the task perf record started (pid {self.perf_exec}) and its descendants"
         elif root is not None:
             how = f"pid {root} and its descendants"
         else:
             groups = {tgid for tgid, comm in self.tasks.values() if tgid > 0 and comm not in NOT_COMMAND}
-            return groups, "every task but the idle task and perf (no root named, none started by perf record)"
+            return groups, None, "every task but the idle task and perf (no root named, none started by perf record)"
         groups = {root}
         for parent, child in self.forks:
             if self.tasks.get(parent, [parent])[0] in groups:
                 groups.add(self.tasks.get(child, [child])[0])
-        return groups, how
+        return groups, root, how
+
+
+def task_of(p) -> int | None:
+    """The thread an event belongs to: perf names an exited task `:-1` with tid -1 (and at times
+    tgid -1): such an event is given to its process's main thread, or dropped when perf could
+    not name the process either."""
+    if p.tid >= 0:
+        return p.tid
+    return p.tgid if p.tgid > 0 else None
+
+
+def _lines(path: Path, s: "Scan | None" = None):
+    """The event lines of `path` (PerfLine each), noting in `s` an event line without ids."""
+    with open_text(path) as f:
+        for line in f:
+            kind, p = classify(line)
+            if kind == "event":
+                yield p
+            elif s is not None and kind == "no_ids" and s.no_ids is None:
+                s.no_ids = line
 
 
 def _scan(path: Path) -> Scan:
     s = Scan()
-    with open_text(path) as f:
-        for line in f:
-            p = parse_line(line)
-            if p is None:
-                refuse_without_ids(line, str(path))
-                continue
-            s.lines += 1
-            s.seen[p.event] += 1
-            task = s.tasks.setdefault(p.tid, [p.tgid, p.comm])
-            if task[1] == PERF_EXEC and p.comm != PERF_EXEC:
-                task[1] = p.comm
-            if p.comm == PERF_EXEC and s.perf_exec is None:
-                s.perf_exec = p.tgid
-            if s.start_ns is None:
-                s.start_ns = p.time_ns
-            s.end_ns = max(s.end_ns, p.time_ns)
-            s.cpus = max(s.cpus, p.cpu + 1)
-            if p.event == "sched:sched_process_fork":
+    for p in _lines(path, s):
+        s.lines += 1
+        s.seen[p.event] += 1
+        tid = task_of(p)
+        if tid is None:
+            continue
+        task = s.tasks.setdefault(tid, [p.tgid, p.comm])
+        if p.event == "sched:sched_process_exec" or task[1] == PERF_EXEC:
+            task[1] = p.comm                          # the program's name once it has exec'd
+        if p.comm == PERF_EXEC and s.perf_exec is None:
+            s.perf_exec = p.tgid
+        if s.start_ns is None:
+            s.start_ns = p.time_ns
+        s.end_ns = max(s.end_ns, p.time_ns)
+        s.cpus = max(s.cpus, p.cpu + 1)
+        if p.event == "sched:sched_process_fork":
+            try:
                 child = ev.decode(p.event, p.trace)
-                if child is not None:
-                    s.forks.append((p.tid, child[1]))
+            except ev.Malformed:
+                continue
+            s.forks.append((tid, child[1]))
     if not s.lines:
+        if s.no_ids is not None:
+            raise refuse_without_ids(str(path), s.no_ids)
         raise TraceError(f"{path} holds no perf script event lines. Produce them with "
-                         f"`perf script -F {PERF_SCRIPT_FIELDS} -i perf.data > trace.txt`.")
+                         f"`perf script --ns -F {PERF_SCRIPT_FIELDS} -i perf.data > trace.txt`.")
     return s
 
 
@@ -98,62 +123,94 @@ class _Pass:
         self.last_t = 0
 
     def line(self, p) -> None:
+        tid = task_of(p)
+        if tid is None:
+            self.warnings["skipped: events of an exited task perf could not name (-1/-1)"] += 1
+            return
         try:
             decoded = ev.decode(p.event, p.trace)
         except (ev.Malformed, ValueError):
-            self.warnings[f"malformed {p.event}"] += 1
+            self.warnings[f"skipped: malformed {p.event}"] += 1
             return
         if decoded is None:
-            self.warnings[f"unknown event {p.event}"] += 1
+            self.warnings[f"skipped: unknown event {p.event}"] += 1
             return
         kind, *args = decoded
-        if self.tasks[p.tid][0] not in self.groups and kind not in MACHINE_WIDE:
+        if self.tasks[tid][0] not in self.groups and kind not in MACHINE_WIDE:
             return
-        if kind == ev.SYS_ENTER and ev.SYSCALLS[args[0]] in ("clone", "clone3", "vfork"):
-            self.last_clone[p.tid] = ev.clone_shares_mm(ev.SYSCALLS[args[0]], tuple(args[1:]))
+        if kind == ev.SYS_ENTER and ev.SYSCALLS[args[0]] in CLONES:
+            self.last_clone[tid] = ev.clone_shares_mm(ev.SYSCALLS[args[0]], tuple(args[1:]))
         elif kind == ev.FORK:
-            args = [args[0], self.last_clone.pop(p.tid, -1)]
+            args = [args[0], self.last_clone.pop(tid, -1)]
         elif kind == ev.FAULT and not 0 <= args[0] < MAX_VA:
-            self.warnings["fault beyond the 48-bit user address space"] += 1
+            self.warnings["skipped: fault beyond the 48-bit user address space"] += 1
             return
         t = p.time_ns
         if t < self.last_t:
-            self.warnings["out-of-order time (kept at the previous event's)"] += 1
+            self.warnings["kept: out-of-order time, given the previous event's"] += 1
             t = self.last_t
         self.last_t = t
-        self.w.write((kind, t, p.cpu, p.tid, *args))
+        self.w.write((kind, t, p.cpu, tid, *args))
         self.counts[ev.KINDS[kind]] += 1
 
 
-def _header(scan: Scan, groups: set, how: str, machine: dict, source: dict) -> dict:
+def _header(scan: Scan, groups: set, root: int | None, how: str, machine: dict, source: dict) -> dict:
     tasks = [[tid, tgid, comm, int(tgid in groups)] for tid, (tgid, comm) in sorted(scan.tasks.items())]
     return {"machine": {"cpus_seen": scan.cpus, **machine}, "source": source, "tree": how,
-            "root_tgid": min(groups) if len(groups) == 1 else None, "tasks": tasks,
+            "root_tgid": root, "tasks": tasks,
             "start_ns": scan.start_ns, "end_ns": scan.end_ns,
             "tracepoints_seen": sorted(scan.seen)}
+
+
+def _check_root(scan: Scan, root: int | None, text: Path) -> None:
+    if root is None or any(tgid == root for tgid, _ in scan.tasks.values()):
+        return
+    if root in scan.tasks:
+        raise TraceError(f"{root} is a thread of process {scan.tasks[root][0]} in {text}, not a process: "
+                         f"give --pid {scan.tasks[root][0]}.")
+    raise TraceError(f"pid {root} does not appear in {text}: no event of that process was recorded. "
+                     f"`smpsim trace info` of an import without --pid lists the processes.")
+
+
+def check_out(out: Path, inputs: tuple = ()) -> Path:
+    """Where a trace goes, checked before anything is read or recorded: a regular file or nothing,
+    in a writable directory, and not one of the inputs."""
+    path = Path(out).expanduser().resolve()
+    why = None
+    if path.exists() and not path.is_file():
+        why = "it exists and is not a regular file"
+    elif not path.parent.is_dir():
+        why = f"its directory {path.parent} does not exist"
+    elif not os.access(path.parent, os.W_OK):
+        why = f"its directory {path.parent} is not writable"
+    elif any(Path(i).expanduser().resolve() == path for i in inputs):
+        why = "it is the input: importing would replace it"
+    if why:
+        raise TraceError(f"cannot write the trace to {out}: {why}. Give --out a new file path in a "
+                         f"writable directory; nothing was read or recorded.")
+    return path
 
 
 def import_text(text: Path, out: Path, root: int | None = None, machine: dict | None = None,
                 source: dict | None = None, extra: dict | None = None) -> dict:
     """Import `perf script` text (plain/gzip/zstd) into the trace `out`; returns the header."""
     scan = _scan(text)
-    groups, how = scan.tree(root)
-    if root is not None and not any(tgid == root for tgid, _ in scan.tasks.values()):
-        raise TraceError(f"pid {root} does not appear in {text}: no event of that process was recorded. "
-                         f"`smpsim trace info` of an import without --pid lists the processes.")
-    header = _header(scan, groups, how, machine or {}, source or {"input": str(text)})
+    _check_root(scan, root, text)
+    groups, root, how = scan.tree(root)
+    header = _header(scan, groups, root, how, machine or {}, source or {"input": str(text)})
     header.update(extra or {})
     writer = TraceWriter(out, header)
     try:
         work = _Pass(writer, groups, scan.tasks)
         with open_text(text) as f:
             for line in f:
-                p = parse_line(line)
-                if p is None:
-                    if line.strip() and not line.lstrip().startswith("#"):
-                        work.warnings["lines that are not events"] += 1
-                    continue
-                work.line(p)
+                kind, p = classify(line)
+                if kind == "event":
+                    work.line(p)
+                elif kind != "other":
+                    work.warnings[f"skipped: event lines {'without pid/tid' if kind == 'no_ids' else 'with numbers out of range'}"] += 1
+                elif line.strip() and not line.lstrip().startswith("#"):
+                    work.warnings["skipped: lines that are not events"] += 1
         writer.close({"counts": dict(work.counts), "warnings": dict(work.warnings)})
     except BaseException:
         writer.abort()
@@ -167,6 +224,7 @@ def import_any(path: Path, out: Path, root: int | None = None, extra: dict | Non
     the perf.data header says of the recording machine, `source` replaces the header's record of
     the input (by default its path and kind)."""
     path = Path(path)
+    out = check_out(out, (path,))
     kind = kind_of(path)
     source = source or {"input": str(path), "kind": kind}
     if kind != "perf.data":

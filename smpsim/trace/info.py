@@ -76,7 +76,8 @@ def trace_info(path: Path | str) -> dict:
                 calls[ev.SYSCALLS[args[0]]] += 1
         summary = r.summary or {}
     return {"path": str(path), "machine": h.get("machine", {}), "source": h.get("source", {}),
-            "tree": h.get("tree"), "command": h.get("command"), "exit_status": h.get("exit_status"),
+            "tree": h.get("tree"), "root_tgid": h.get("root_tgid"), "command": h.get("command"),
+            "exit_status": h.get("exit_status"),
             "missing_tracepoints": h.get("missing_tracepoints", []),
             "processes": _processes(h["tasks"]), "threads": len(tree), "cpus": sorted(cpus),
             "duration_s": (last - h["start_ns"]) / 1e9, "events": n,
@@ -113,5 +114,5 @@ def format_info(info: dict) -> str:
     lines += _table("system calls", info["syscalls"])
     lines += _table("the real kernel's flushes (pages != 0), by category", info["real"])
     lines += _table("tlb:tlb_flush events by reason", info["flushes_by_reason"])
-    lines += _table("warnings (skipped, counted)", info["warnings"])
+    lines += _table("warnings (counted; \"skipped\" events are not in the trace)", info["warnings"])
     return "\n".join(lines)

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from smpsim.errors import TraceError
 
 PERF_SCRIPT_FIELDS = "comm,pid,tid,cpu,time,event,trace"
-PERF_SCRIPT_COMMAND = f"perf script -F {PERF_SCRIPT_FIELDS} -i perf.data > trace.txt"
+PERF_SCRIPT_COMMAND = f"perf script --ns -F {PERF_SCRIPT_FIELDS} -i perf.data > trace.txt"
+MAX_ID = 1 << 31               # pids and tids (pid_max is at most 2^22)
+MAX_CPU = 1 << 16
+MAX_SECONDS = 1 << 33          # some 272 years of uptime
 
 _LINE = re.compile(r"^\s*(?P<comm>.*?)\s+(?P<pid>-?\d+)/(?P<tid>-?\d+)\s+\[(?P<cpu>\d+)\]\s+"
                    r"(?P<sec>\d+)\.(?P<frac>\d{1,9}):\s+(?P<event>[\w.-]+:[\w.-]+):\s?(?P<trace>.*)$")
@@ -34,21 +37,29 @@ class PerfLine:
 
 
 def parse_line(line: str) -> PerfLine | None:
-    """The event on `line`, or None when the line is not an event line of the expected fields."""
+    """The event on `line`, or None when the line is not an event line of the expected fields
+    (or its numbers are out of any machine's range: `classify` tells which)."""
+    kind, parsed = classify(line)
+    return parsed
+
+
+def classify(line: str) -> tuple[str, PerfLine | None]:
+    """("event", the event) for an event line; "no_ids" for an event line without pid/tid,
+    "out_of_range" for one whose pid, tid, cpu or time no machine has, "other" for the rest."""
     m = _LINE.match(line)
     if m is None:
-        return None
-    frac = m["frac"]
-    ns = int(m["sec"]) * 1_000_000_000 + int(frac.ljust(9, "0"))
-    return PerfLine(m["comm"], int(m["pid"]), int(m["tid"]), int(m["cpu"]), ns, m["event"],
-                    m["trace"].rstrip("\n"))
+        return ("no_ids" if _NO_IDS.match(line) else "other"), None
+    pid, tid, cpu, sec = int(m["pid"]), int(m["tid"]), int(m["cpu"]), int(m["sec"])
+    if not (-1 <= pid < MAX_ID and -1 <= tid < MAX_ID and cpu < MAX_CPU and sec < MAX_SECONDS):
+        return "out_of_range", None
+    ns = sec * 1_000_000_000 + int(m["frac"].ljust(9, "0"))
+    return "event", PerfLine(m["comm"], pid, tid, cpu, ns, m["event"], m["trace"].rstrip("\r\n"))
 
 
-def refuse_without_ids(line: str, where: str) -> None:
-    """A line that is an event line but lacks the pid/tid fields makes the whole input unusable:
-    threads cannot be told from processes. Raise the error that says how to produce the right text."""
-    if _LINE.match(line) is None and _NO_IDS.match(line):
-        raise TraceError(
-            f"{where}: this perf script text has no pid/tid field (line: {line.strip()[:120]!r}), so "
-            f"threads cannot be told from processes. Produce it with the fields smpsim reads: "
-            f"`{PERF_SCRIPT_COMMAND}`, then `smpsim trace import trace.txt`.")
+def refuse_without_ids(where: str, example: str) -> TraceError:
+    """The error for a text none of whose event lines has the pid/tid fields: threads cannot be
+    told from processes. It says how to produce the right text."""
+    return TraceError(
+        f"{where}: this perf script text has no pid/tid field (line: {example.strip()[:120]!r}), so "
+        f"threads cannot be told from processes. Produce it with the fields smpsim reads: "
+        f"`{PERF_SCRIPT_COMMAND}`, then `smpsim trace import trace.txt`.")

@@ -11,18 +11,23 @@ The command's exit status is kept in the header; a command that fails still leav
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from smpsim.calibrate.machine import describe, usable_cpus
 from smpsim.errors import TraceError
 from smpsim.trace.events import TRACEPOINTS
-from smpsim.trace.importer import import_any
+from smpsim.trace.importer import check_out, import_any
 
 TRACEFS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 PARANOID = Path("/proc/sys/kernel/perf_event_paranoid")
+# what perf 6.x prints on every run of a kernel whose ipi_send_cpumask format it cannot parse
+PERF_NOISE = re.compile(r"libtraceevent: No such file or directory|\[ipi:ipi_send_cpumask\] function __get_cpumask")
 
 
 def machine() -> dict:
@@ -67,6 +72,27 @@ def available(tracepoints=TRACEPOINTS) -> tuple[list[str], list[str]]:
     return present, missing
 
 
+def _perf_record(argv: list[str]) -> int:
+    """Run perf record, passing its (and the command's) stderr through without perf's known
+    noise; the command's exit status as a shell reports it (128 + N when a signal N killed it)."""
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    for raw in proc.stderr:
+        line = raw.decode(errors="replace")
+        if not PERF_NOISE.search(line):
+            sys.stderr.write(line)
+    code = proc.wait()
+    return 128 - code if code < 0 else code
+
+
+def describe_status(status: int) -> str:
+    if status > 128:
+        try:
+            return f"was killed by {signal.Signals(status - 128).name} (status {status})"
+        except ValueError:
+            pass
+    return f"exited with status {status}"
+
+
 def record(command: list[str], out: Path) -> dict:
     """Record `command` system-wide and import it into `out`; returns the trace header. The
     command's process tree is the task perf starts (smpsim.trace.importer)."""
@@ -78,6 +104,7 @@ def record(command: list[str], out: Path) -> dict:
                          "(Debian/Ubuntu: linux-perf or linux-tools-$(uname -r); Fedora: perf).")
     if shutil.which(command[0]) is None:
         raise TraceError(f"command not found: {command[0]!r}. Give a program on PATH or its path.")
+    check_out(out)
     _check_permitted()
     present, missing = available()
     if not present:
@@ -85,9 +112,9 @@ def record(command: list[str], out: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="smpsim-record-") as tmp:
         data = Path(tmp) / "perf.data"
         events = [a for tp in present for a in ("-e", tp)]
-        done = subprocess.run([perf, "record", "-a", "-q", "-o", str(data), *events, "--", *command])
+        status = _perf_record([perf, "record", "-a", "-q", "-o", str(data), *events, "--", *command])
         if not data.exists() or data.stat().st_size == 0:
-            raise TraceError(f"perf record wrote nothing (exit {done.returncode}); see its messages above.")
-        extra = {"command": list(command), "exit_status": done.returncode, "missing_tracepoints": missing}
+            raise TraceError(f"perf record wrote nothing (exit {status}); see its messages above.")
+        extra = {"command": list(command), "exit_status": status, "missing_tracepoints": missing}
         return import_any(data, out, extra=extra, machine=machine(),
                           source={"input": "smpsim trace record (perf record -a)", "kind": "perf.data"})
