@@ -21,6 +21,7 @@ from smpsim.experiments.validate.model import break_even_pages, flush_and_refill
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_validate_passes_on_the_defaults():
     result = CliRunner().invoke(main, ["validate"])
     assert result.exit_code == 0, result.output

@@ -173,6 +173,7 @@ def _events(run_dir):
     return [json.loads(line) for line in (run_dir / "base" / "events.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_an_exit_starved_of_its_cpu_is_flagged_and_the_run_completes(tmp_path):
     r = cli("run", write_config(tmp_path / "mp.toml", _starving_config()), "--backend", "inline",
             "--out", tmp_path / "r")
@@ -192,6 +193,7 @@ def test_an_exit_starved_of_its_cpu_is_flagged_and_the_run_completes(tmp_path):
     assert events[-1]["event"] == "run.end" and events[-1]["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_the_same_config_starves_nothing_with_the_pagedaemon_on_its_own_cpu(tmp_path):
     r = cli("run", write_config(tmp_path / "mp.toml", _starving_config(ncpus=7, pagedaemon_cpu=6)),
             "--backend", "inline", "--out", tmp_path / "r", "--quiet")
