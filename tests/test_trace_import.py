@@ -28,7 +28,7 @@ def _lines() -> list[str]:
 
 
 def _pid(line: str) -> int:
-    return int(re.search(r"\s(\d+)/\d+\s+\[", line).group(1))
+    return int(re.search(r"\s(-?\d+)/-?\d+\s+\[", line).group(1))
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,9 @@ def test_trace_info_counts_equal_what_grep_counts_in_the_perf_script_text(xz):
     assert info["faults_by_type"]["write on present"] == len(writes_on_present) > 1000
     assert info["syscalls"]["munmap"] == sum("sys_enter_munmap:" in l and _pid(l) == ROOT_PID for l in lines)
     assert [p["pid"] for p in info["processes"]] == [ROOT_PID]
+    sent = [re.search(r"callsite=(\w+)", l).group(1) for l in lines if "ipi:ipi_send_cpu:" in l and _pid(l) == ROOT_PID]
+    assert info["ipis_by_callsite"] == {c: sent.count(c) for c in set(sent)}
+    assert info["ipis_by_callsite"]["on_each_cpu_cond_mask"] == real["remote_queued"]   # the flush IPIs
 
 
 def test_import_keeps_the_tree_and_only_machine_wide_events_of_other_tasks(xz):

@@ -6,7 +6,9 @@ of their codes (the trace header repeats it, docs/trace.md documents the argumen
 - FAULT `addr, error_code` (exceptions:page_fault_user; bits 0x1 present, 0x2 write, 0x10 fetch)
 - FLUSH `pages, reason` (tlb:tlb_flush; pages -1 = the whole TLB, 0 = nothing flushed)
 - CSD `target_cpu, tlb` (csd:csd_queue_cpu; tlb 1 when func is flush_tlb_func)
-- IPI `target_cpu` (ipi:ipi_send_cpu; -1 for ipi:ipi_send_cpumask, whose mask perf cannot print)
+- IPI `target_cpu, callsite` (ipi:ipi_send_cpu; target -1 for ipi:ipi_send_cpumask, whose mask
+  perf cannot print; `callsite` the sender's function, an index into the end mark's `callsites`
+  in the file, its name as decoded here)
 - SWITCH `prev_tid, next_tid` (sched:sched_switch on `cpu`)
 - FORK `child_tid, shares_mm` (sched:sched_process_fork by the parent; shares_mm 1 when the
   parent's last clone/vfork asked for CLONE_VM, 0 when it did not, -1 when unknown: clone3)
@@ -53,7 +55,7 @@ class Malformed(ValueError):
 
 
 # args each kind carries (sys_enter: the syscall code and any number of arguments)
-ARITY = {FAULT: 2, FLUSH: 2, CSD: 2, IPI: 1, SWITCH: 2, FORK: 2, EXEC: 0, EXIT: 1, SYS_EXIT: 2}
+ARITY = {FAULT: 2, FLUSH: 2, CSD: 2, IPI: 2, SWITCH: 2, FORK: 2, EXEC: 0, EXIT: 1, SYS_EXIT: 2}
 MIN_INT, MAX_INT = -(1 << 63), 1 << 64      # what msgpack holds
 
 
@@ -104,6 +106,12 @@ def _csd(text: str) -> tuple:
     return cpu, int(bool(func) and func.group(1).startswith("flush_tlb_func"))
 
 
+def _callsite(text: str) -> str:
+    """The function that sent an IPI (`callsite=ttwu_queue_wakelist+0x11d` -> ttwu_queue_wakelist)."""
+    m = re.search(r"callsite=([A-Za-z_][\w.]*)", text)
+    return m.group(1) if m else "?"
+
+
 def _exit(text: str) -> tuple:
     m = re.search(r"group_dead=(\w+)", text)
     return (-1 if m is None else int(m.group(1) == "true"),)
@@ -132,9 +140,9 @@ def decode(event: str, text: str) -> tuple | None:
     if event == "csd:csd_queue_cpu":
         return (CSD, *_csd(text))
     if event == "ipi:ipi_send_cpu":
-        return (IPI, *_need(_fields(text), "cpu"))
+        return (IPI, *_need(_fields(text), "cpu"), _callsite(text))
     if event == "ipi:ipi_send_cpumask":
-        return (IPI, -1)
+        return (IPI, -1, _callsite(text))
     if event == "sched:sched_switch":
         return (SWITCH, *_switch(text))
     if event == "sched:sched_process_fork":

@@ -7,7 +7,8 @@
 2. the events in time order, each an array `[kind, dt_ns, cpu, tid, *args]`, `dt_ns` the time
    since the previous event (the first: since `start_ns`);
 3. the end mark `["end", events, summary]`, `summary` a map with the import's `counts` (events
-   by kind) and `warnings` (what was skipped, by reason): a file without it was cut short.
+   by kind), `warnings` (what was skipped or kept, by reason) and `callsites` (the names of the
+   IPI senders the ipi events number): a file without it was cut short.
 
 docs/trace.md is the user's description of the same.
 """

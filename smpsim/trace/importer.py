@@ -121,6 +121,7 @@ class _Pass:
         self.counts = Counter()
         self.last_clone: dict[int, int] = {}
         self.last_t = 0
+        self.callsites: dict[str, int] = {}           # IPI senders, numbered as first seen
 
     def line(self, p) -> None:
         tid = task_of(p)
@@ -142,6 +143,8 @@ class _Pass:
             self.last_clone[tid] = ev.clone_shares_mm(ev.SYSCALLS[args[0]], tuple(args[1:]))
         elif kind == ev.FORK:
             args = [args[0], self.last_clone.pop(tid, -1)]
+        elif kind == ev.IPI:
+            args = [args[0], self.callsites.setdefault(args[1], len(self.callsites))]
         elif kind == ev.FAULT and not 0 <= args[0] < MAX_VA:
             self.warnings["skipped: fault beyond the 48-bit user address space"] += 1
             return
@@ -211,7 +214,8 @@ def import_text(text: Path, out: Path, root: int | None = None, machine: dict | 
                     work.warnings[f"skipped: event lines {'without pid/tid' if kind == 'no_ids' else 'with numbers out of range'}"] += 1
                 elif line.strip() and not line.lstrip().startswith("#"):
                     work.warnings["skipped: lines that are not events"] += 1
-        writer.close({"counts": dict(work.counts), "warnings": dict(work.warnings)})
+        writer.close({"counts": dict(work.counts), "warnings": dict(work.warnings),
+                      "callsites": list(work.callsites)})
     except BaseException:
         writer.abort()
         raise

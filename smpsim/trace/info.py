@@ -62,7 +62,7 @@ def trace_info(path: Path | str) -> dict:
     with TraceReader(path) as r:
         h = r.header
         tree = {tid for tid, _, _, in_tree in h["tasks"] if in_tree}
-        kinds, other, real, reasons, faults, calls = (Counter() for _ in range(6))
+        kinds, other, real, reasons, faults, calls, ipis = (Counter() for _ in range(7))
         cpus, n, last = set(), 0, h["start_ns"]
         for kind, t, cpu, tid, *args in r.events():
             n, last = n + 1, t
@@ -74,7 +74,12 @@ def trace_info(path: Path | str) -> dict:
                 faults[fault_type(args[1])] += 1
             elif kind == ev.SYS_ENTER and in_tree:
                 calls[ev.SYSCALLS[args[0]]] += 1
+            elif kind == ev.IPI and in_tree:
+                ipis[args[1]] += 1
         summary = r.summary or {}
+    names = summary.get("callsites", [])
+    ipi_callsites = {(names[i] if isinstance(names, list) and 0 <= i < len(names) else f"#{i}"): n
+                     for i, n in ipis.items()}
     return {"path": str(path), "machine": h.get("machine", {}), "source": h.get("source", {}),
             "tree": h.get("tree"), "root_tgid": h.get("root_tgid"), "command": h.get("command"),
             "exit_status": h.get("exit_status"),
@@ -84,6 +89,7 @@ def trace_info(path: Path | str) -> dict:
             "events_by_kind": dict(kinds), "other_tasks_events_by_kind": dict(other),
             "faults_by_type": dict(faults), "syscalls": dict(calls),
             "real": {c: real[c] for c in CATEGORIES}, "flushes_by_reason": dict(reasons),
+            "ipis_by_callsite": ipi_callsites,
             "warnings": summary.get("warnings", {})}
 
 
@@ -114,5 +120,8 @@ def format_info(info: dict) -> str:
     lines += _table("system calls", info["syscalls"])
     lines += _table("the real kernel's flushes (pages != 0), by category", info["real"])
     lines += _table("tlb:tlb_flush events by reason", info["flushes_by_reason"])
+    lines += _table("IPIs the command's tasks sent, by sender (ipi:ipi_send_*; the handler they name is "
+                    "the generic call-function one, so which carried a flush is what csd_queue_cpu says)",
+                    info["ipis_by_callsite"])
     lines += _table("warnings (counted; \"skipped\" events are not in the trace)", info["warnings"])
     return "\n".join(lines)
