@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -16,6 +17,21 @@ from smpsim.experiments.signals import handled
 def _refuse(what: str, e: BaseException) -> None:
     click.echo(f"smpsim: error: trace {what}: {e}", err=True)
     sys.exit(2)
+
+
+@contextmanager
+def _writing(what: str, out):
+    """Run a command that writes the trace `out`: its errors, SIGINT and SIGTERM are one paragraph
+    and exit 2 (the trace is written atomically, so nothing is left of it)."""
+    try:
+        with handled():
+            yield
+    except TraceError as e:
+        _refuse(what, e)
+    except KeyboardInterrupt:
+        _refuse(what, f"interrupted (SIGINT or SIGTERM); nothing was written to {out}")
+    except OSError as e:
+        _refuse(what, f"{e.strerror or e}{f' ({e.filename})' if e.filename else ''}; nothing was written")
 
 
 def _summary(header: dict, out: Path) -> str:
@@ -41,15 +57,8 @@ def trace():
 def record_cmd(out, command):
     """Run COMMAND under `perf record -a` with the tracepoints smpsim reads, and import it."""
     from smpsim.trace.record import record
-    try:
-        with handled():
-            header = record(list(command), Path(out))
-    except TraceError as e:
-        _refuse("record", e)
-    except KeyboardInterrupt:
-        _refuse("record", f"interrupted (SIGINT or SIGTERM); nothing was written to {out}")
-    except OSError as e:
-        _refuse("record", f"{e.strerror or e}{f' ({e.filename})' if e.filename else ''}; nothing was written")
+    with _writing("record", out):
+        header = record(list(command), Path(out))
     click.echo(_summary(header, Path(out)))
     status = header.get("exit_status")
     if status:
@@ -69,15 +78,8 @@ def import_cmd(input_path, out, pid):
     (plain, gzip or zstd) into an smpsim trace."""
     from smpsim.trace.importer import import_any
     out = Path(out) if out else Path(input_path).with_suffix(".smpt")
-    try:
-        with handled():
-            header = import_any(Path(input_path), out, root=pid)
-    except TraceError as e:
-        _refuse("import", e)
-    except KeyboardInterrupt:
-        _refuse("import", f"interrupted (SIGINT or SIGTERM); nothing was written to {out}")
-    except OSError as e:
-        _refuse("import", f"{e.strerror or e}{f' ({e.filename})' if e.filename else ''}; nothing was written")
+    with _writing("import", out):
+        header = import_any(Path(input_path), out, root=pid)
     click.echo(_summary(header, out))
 
 

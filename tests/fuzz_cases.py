@@ -134,18 +134,9 @@ def case_maps(rng, sandbox: Path, ops: list) -> str | None:
     else:
         f.write_bytes(data)
     out = sandbox / "out" / "img.json"
-    code, stderr = _invoke(["maps-import", f, "--out", out])
-    if code == -1:
-        return stderr
-    stray = stray_files(sandbox.parents[3], sandbox, [out])
-    if stray:
-        return f"files outside the output: {stray[:3]}"
-    if code == 2:
-        if out.exists():
-            return "exit 2 but the image file was written"
-        return short_paragraph(stderr)
-    if code != 0:
-        return f"exit {code}: {stderr[:300]!r}"
+    result = _invoke(["maps-import", f, "--out", out])
+    if result[0] != 0 or stray_files(sandbox.parents[3], sandbox, [out]):
+        return _single_output_failure(result, sandbox, out, "the image file")
     try:
         load_images(out)
     except Exception as e:                                      # noqa: BLE001
@@ -162,6 +153,21 @@ def case_maps(rng, sandbox: Path, ops: list) -> str | None:
             return result[1]
         return check_run(result, sandbox, run_out)
     return None
+
+
+def _single_output_failure(result: tuple[int, str], sandbox: Path, out: Path, what: str) -> str | None:
+    """What is wrong with a command that writes one file `out` and did not simply succeed: a
+    traceback, a file outside `out`, exit 2 that wrote `what` anyway or said more than a
+    paragraph, any other exit code; None for a clean exit 2."""
+    code, stderr = result
+    if code == -1:
+        return stderr
+    stray = stray_files(sandbox.parents[3], sandbox, [out])
+    if stray:
+        return f"files outside the output: {stray[:3]}"
+    if code == 2:
+        return f"exit 2 but {what} was written" if out.exists() else short_paragraph(stderr)
+    return f"exit {code}: {stderr[:300]!r}" if code != 0 else None
 
 
 def _trace_lines(rng) -> list[str]:
@@ -192,16 +198,9 @@ def case_trace(rng, sandbox: Path, ops: list) -> str | None:
     f.write_bytes(raw)
     out = sandbox / "out" / "t.smpt"
     out.parent.mkdir(parents=True, exist_ok=True)
-    code, stderr = _invoke(["trace", "import", f, "--out", out] + (["--pid", "8272"] if rng.random() < 0.2 else []))
-    if code == -1:
-        return stderr
-    stray = stray_files(sandbox.parents[3], sandbox, [out])
-    if stray:
-        return f"files outside the output: {stray[:3]}"
-    if code == 2:
-        return "exit 2 but the trace was written" if out.exists() else short_paragraph(stderr)
-    if code != 0:
-        return f"exit {code}: {stderr[:300]!r}"
+    result = _invoke(["trace", "import", f, "--out", out] + (["--pid", "8272"] if rng.random() < 0.2 else []))
+    if result[0] != 0 or stray_files(sandbox.parents[3], sandbox, [out]):
+        return _single_output_failure(result, sandbox, out, "the trace")
     if rng.random() < 0.4:
         data = bytearray(out.read_bytes())
         i = rng.randrange(len(data))

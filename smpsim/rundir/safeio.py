@@ -7,7 +7,8 @@ of bytes, and decodes strict UTF-8 (a UTF-8 byte-order mark is accepted and
 dropped; UTF-16 and other encodings are refused with a message saying so).
 Every refusal raises the caller's error class with a one-line message.
 
-Writing: :func:`atomic_write` writes a temporary file beside the target,
+Writing: :func:`output_problem` says why a path cannot take a new file (checked before any
+work is done); :func:`atomic_write` writes a temporary file beside the target,
 fsyncs it, renames it over the target and fsyncs the directory, so a reader
 (or a resumed run) sees either the old file or the whole new one, never half of
 each; on any error the temporary file is removed before the error propagates.
@@ -140,6 +141,18 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def output_problem(path: Path) -> str | None:
+    """Why a file cannot be written at `path` (resolved), or None: it must be a regular file or
+    nothing, in an existing, writable directory."""
+    if path.exists() and not path.is_file():
+        return "it exists and is not a regular file (a directory, a device, a pipe)"
+    if not path.parent.is_dir():
+        return f"its directory {path.parent} does not exist"
+    if not os.access(path.parent, os.W_OK):
+        return f"its directory {path.parent} is not writable"
+    return None
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:

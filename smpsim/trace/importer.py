@@ -13,13 +13,13 @@ processes without them).
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from smpsim.errors import TraceError
+from smpsim.rundir.safeio import output_problem
 from smpsim.trace import events as ev
 from smpsim.trace.format import TraceWriter
 from smpsim.trace.perf_text import PERF_SCRIPT_FIELDS, classify, refuse_without_ids
@@ -70,20 +70,20 @@ def task_of(p) -> int | None:
     return p.tgid if p.tgid > 0 else None
 
 
-def _lines(path: Path, s: "Scan | None" = None):
-    """The event lines of `path` (PerfLine each), noting in `s` an event line without ids."""
+def _classified(path: Path):
+    """Each line of `path` as (kind, PerfLine or None, line): smpsim.trace.perf_text.classify."""
     with open_text(path) as f:
         for line in f:
-            kind, p = classify(line)
-            if kind == "event":
-                yield p
-            elif s is not None and kind == "no_ids" and s.no_ids is None:
-                s.no_ids = line
+            yield *classify(line), line
 
 
 def _scan(path: Path) -> Scan:
     s = Scan()
-    for p in _lines(path, s):
+    for kind, p, line in _classified(path):
+        if kind == "no_ids" and s.no_ids is None:
+            s.no_ids = line
+        if kind != "event":
+            continue
         s.lines += 1
         s.seen[p.event] += 1
         tid = task_of(p)
@@ -179,14 +179,8 @@ def check_out(out: Path, inputs: tuple = ()) -> Path:
     """Where a trace goes, checked before anything is read or recorded: a regular file or nothing,
     in a writable directory, and not one of the inputs."""
     path = Path(out).expanduser().resolve()
-    why = None
-    if path.exists() and not path.is_file():
-        why = "it exists and is not a regular file"
-    elif not path.parent.is_dir():
-        why = f"its directory {path.parent} does not exist"
-    elif not os.access(path.parent, os.W_OK):
-        why = f"its directory {path.parent} is not writable"
-    elif any(Path(i).expanduser().resolve() == path for i in inputs):
+    why = output_problem(path)
+    if why is None and any(Path(i).expanduser().resolve() == path for i in inputs):
         why = "it is the input: importing would replace it"
     if why:
         raise TraceError(f"cannot write the trace to {out}: {why}. Give --out a new file path in a "
@@ -205,15 +199,13 @@ def import_text(text: Path, out: Path, root: int | None = None, machine: dict | 
     writer = TraceWriter(out, header)
     try:
         work = _Pass(writer, groups, scan.tasks)
-        with open_text(text) as f:
-            for line in f:
-                kind, p = classify(line)
-                if kind == "event":
-                    work.line(p)
-                elif kind != "other":
-                    work.warnings[f"skipped: event lines {'without pid/tid' if kind == 'no_ids' else 'with numbers out of range'}"] += 1
-                elif line.strip() and not line.lstrip().startswith("#"):
-                    work.warnings["skipped: lines that are not events"] += 1
+        for kind, p, line in _classified(text):
+            if kind == "event":
+                work.line(p)
+            elif kind != "other":
+                work.warnings[f"skipped: event lines {'without pid/tid' if kind == 'no_ids' else 'with numbers out of range'}"] += 1
+            elif line.strip() and not line.lstrip().startswith("#"):
+                work.warnings["skipped: lines that are not events"] += 1
         writer.close({"counts": dict(work.counts), "warnings": dict(work.warnings),
                       "callsites": list(work.callsites)})
     except BaseException:

@@ -36,13 +36,6 @@ class PerfLine:
     trace: str          # the tracepoint's own fields, as perf prints them
 
 
-def parse_line(line: str) -> PerfLine | None:
-    """The event on `line`, or None when the line is not an event line of the expected fields
-    (or its numbers are out of any machine's range: `classify` tells which)."""
-    kind, parsed = classify(line)
-    return parsed
-
-
 def classify(line: str) -> tuple[str, PerfLine | None]:
     """("event", the event) for an event line; "no_ids" for an event line without pid/tid,
     "out_of_range" for one whose pid, tid, cpu or time no machine has, "other" for the rest."""

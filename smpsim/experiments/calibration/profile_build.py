@@ -10,13 +10,13 @@ written until the measuring and the fit have succeeded, and then atomically.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
 from smpsim.calibrate.measure import run_benchmarks
 from smpsim.cost_profile import write_profile
 from smpsim.errors import CalibrationError
+from smpsim.rundir.safeio import output_problem
 from smpsim.experiments.calibration.fit import STEPS, fit
 from smpsim.experiments.calibration.heldout import profile_cases
 from smpsim.experiments.validate.contract import Result
@@ -50,13 +50,7 @@ def check_out(out: str | Path) -> Path:
     """Where the profile goes, checked before anything is measured: a regular file or nothing,
     in a writable directory (a symbolic link is written through to its target)."""
     path = Path(out).expanduser().resolve()
-    why = None
-    if path.exists() and not path.is_file():
-        why = "it exists and is not a regular file (a directory, a device, a pipe)"
-    elif not path.parent.is_dir():
-        why = f"its directory {path.parent} does not exist"
-    elif not os.access(path.parent, os.W_OK):
-        why = f"its directory {path.parent} is not writable"
+    why = output_problem(path)
     if why:
         raise CalibrationError(f"cannot write the profile to {out}: {why}. Give --out a file path in a "
                                f"writable directory; nothing was measured.")
