@@ -57,9 +57,14 @@ def _field(text: str, key: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
+def cpu_flags(info: str | None = None) -> list[str]:
+    """The CPU feature flags /proc/cpuinfo lists (x86; empty where it lists none)."""
+    return (_field(_cpuinfo() if info is None else info, "flags") or "").split()
+
+
 def describe(cpus: list[int], compiler: str) -> dict:
     info = _cpuinfo()
-    flags = (_field(info, "flags") or "").split()
+    flags = cpu_flags(info)
     return {
         "cpu_model": _field(info, "model name") or _field(info, "Model") or os.uname().machine,
         "usable_cpus": len(usable_cpus()),

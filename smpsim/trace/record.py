@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from smpsim.calibrate.machine import describe, usable_cpus
+from smpsim.calibrate.machine import cpu_flags, describe, usable_cpus
 from smpsim.errors import TraceError
 from smpsim.trace.events import TRACEPOINTS
 from smpsim.trace.importer import check_out, import_any
@@ -33,11 +33,7 @@ PERF_NOISE = re.compile(r"libtraceevent: No such file or directory|\[ipi:ipi_sen
 def machine() -> dict:
     """The recording machine, with the TLB features a replay may care about."""
     m = {k: v for k, v in describe(usable_cpus(), "").items() if k not in ("compiler", "cpus_used")}
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo")
-                      if line.startswith("flags")), [])
-    except OSError:
-        flags = []
+    flags = cpu_flags()
     m.update(pcid="pcid" in flags, invlpgb="invlpgb" in flags)
     return m
 

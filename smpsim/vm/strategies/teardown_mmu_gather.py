@@ -4,8 +4,8 @@ Models mm/mmap.c `exit_mmap`: `tlb_gather_mmu_fullmm`, `unmap_vmas` (mm/memory.c
 `zap_pte_range`, clearing each PTE with `ptep_get_and_clear_full`, which for a full-mm teardown is
 a plain read-and-clear, arch/x86/include/asm/pgtable.h), `free_pgtables`, `tlb_finish_mmu`.
 Pages are gathered in batches (mm/mmu_gather.c `__tlb_remove_folio_pages`; about 510 per batch
-page, `MAX_GATHER_BATCH_COUNT` batches; each batch page taken costs `gather_batch_page`) and a forced flush comes when the gather is full, near
-10,000 pages (`tlb_flush_mmu`). In fullmm mode no range is tracked: every flush is of the whole
+page, `MAX_GATHER_BATCH_COUNT` batches, each batch page taken costing `gather_batch_page`) and a
+forced flush comes when the gather is full, near 10,000 pages (`tlb_flush_mmu`). In fullmm mode no range is tracked: every flush is of the whole
 mm, and the final one (the caller's `pmap_update`, i.e. `tlb_finish_mmu`) has `freed_tables`
 set, so it also reaches lazy CPUs, which switch to `init_mm` (the lazy strategy's rule).
 
@@ -29,12 +29,11 @@ class MmuGatherTeardown(TeardownStrategy):
         ptps = level1_ptps(pmap)
         if not ptps:
             return
-        gathered = total = 0
+        gathered = 0
+        resident = pmap.resident
         op.acquire(pmap.lock, c.lock_acquire, "other")
         for pt in ptps:
-            n = clear_ptp(k, pm, pmap, pt, op, c.pte_plain)
-            gathered += n
-            total += n
+            gathered += clear_ptp(k, pm, pmap, pt, op, c.pte_plain)
             if gathered >= GATHER_MAX_PAGES:        # the gather is full: tlb_flush_mmu
                 k.counters["mmu_gather_forced_flushes"] += 1
                 op.release(pmap.lock, c.lock_release)
@@ -45,7 +44,7 @@ class MmuGatherTeardown(TeardownStrategy):
         for pt in ptps:                             # free_pgtables
             pm.pmap_free_ptp(pmap, pt, op)
         op.release(pmap.lock, c.lock_release)
-        charge_gather(k, op, total)
+        charge_gather(k, op, resident - pmap.resident)
         pmap.packet.make_full()                     # tlb_finish_mmu: the caller's pmap_update
 
     def invalidate(self, pm, pmap, va) -> None:
