@@ -88,6 +88,23 @@ DESIGN_COUNTERS = (
     "mm_cpumask_trims",          # Linux 6db2526c1d69: flushes with trim_cpumask set (once a second per mm)
     "ipis_freeing_tables",       # per-CPU shootdowns: IPIs of flushes that free page tables (the whole mask)
     "global_asid_considered",    # INVLPGB: consider_global_asid calls (after an IPI flush)
+    # replaying a recorded program (issue 22): smpsim.experiments.workloads.trace
+    "implicit_mappings",         # regions a recorded program used that the trace never saw mapped
+    "implicit_pages",            # their pages (each a 2 MiB window clipped to its neighbours)
+    "mmap_fixed_unmaps",         # mmaps (MAP_FIXED, or a replayed mmap over an implicit region) that unmapped first
+    "trace_events",              # trace events replayed (the command's; others only move CPUs)
+    "trace_faults",              # recorded user page faults replayed as touches
+    "trace_faults_unneeded",     # of them, faults the model did not take (its PTE allowed the access)
+    "trace_switches",            # recorded context switches applied to the CPUs
+    "trace_switches_unseen",     # of them, superseded within one quantum (the CPU never ran that task)
+    "trace_lag_events",          # events started after their recorded time (their address space busy)
+    "trace_lag_cycles_total", "trace_lag_cycles_max",   # how late, summed and worst
+    "trace_calls_unmodelled",    # calls replayed as nothing: madvise advice other than DONTNEED/FREE, ranges beyond 48 bits
+    "trace_mremap_moved",        # mremaps that moved: replayed as unmap + map (the kernel moves the page tables)
+    "trace_calls_failed",        # mmap/munmap/... the real kernel failed (negative return): not replayed
+    "trace_ranges_unmapped",     # munmap/mprotect/madvise ranges (or parts) the model had nothing mapped in
+    "trace_events_orphaned",     # events of a process the replay could not follow (after its exit)
+    "epochs_skipped",            # idle epochs skipped (no event due, no CPU switching)
 )
 
 

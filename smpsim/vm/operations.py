@@ -83,6 +83,7 @@ class Mmap(Operation):
     prefault: int = 0
     ctx: Any = None
     touch: bool = False         # the prefaulted pages are accessed (PG_U set), as a write loop does
+    fixed: bool = False         # MAP_FIXED: what the range overlaps is unmapped first, in the same call
     kind: ClassVar[str] = "mmap"
     category: ClassVar[str] = "mmaps"
     syscall: ClassVar[bool] = True
@@ -170,12 +171,16 @@ class ExecTeardown(Operation):
 @dataclass(frozen=True, eq=False)
 class Touch(Operation):
     """Process `pid` reads (or writes) [start, start+npages): faults where the access traps
-    (copy-on-write faults on a forked child's writes)."""
+    (copy-on-write faults on a forked child's writes). `implicit` (start, npages): where
+    `start` is mapped by nothing, an anonymous entry over that range is mapped first (a region
+    a recorded program used that the recording never saw mapped: set up by execve or before
+    the recording began; the replay counts them)."""
     pid: int
     start: int
     npages: int
     write: bool
     ctx: Any = None
+    implicit: tuple = ()
     kind: ClassVar[str] = "touch"
     category: ClassVar[str] = "faults"
 

@@ -224,17 +224,7 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
         pieces.append((entry, sva, eva))
         proc.map.entries.remove(entry)
         op.spend(k.costs.map_entry_update, "other")
-        # keep the parts outside the range as their own entries (clipping)
-        if entry.start < sva:
-            proc.map.insert(VmMapEntry(entry.start, sva - entry.start, entry.obj, entry.offset, entry.prot,
-                                       entry.wired, {v: f for v, f in entry.pv.items() if v < sva},
-                                       entry.backing, entry.chain))
-            _hold(entry)
-        if eva < entry.end:
-            proc.map.insert(VmMapEntry(eva, entry.end - eva, entry.obj, entry.offset + (eva - entry.start),
-                                       entry.prot, entry.wired, {v: f for v, f in entry.pv.items() if v >= eva},
-                                       entry.backing, entry.chain))
-            _hold(entry)
+        _keep_outside(proc, entry, sva, eva)
     lk.unmap_zap(op, proc)
     detached = []
     resident = proc.pmap.resident
@@ -248,6 +238,40 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
     lk.unmap_exit(op, proc)
 
 
+def _piece(entry: VmMapEntry, sva: int, eva: int) -> VmMapEntry:
+    """The part [sva, eva) of `entry` as an entry of its own, naming the same object and sources."""
+    _hold(entry)
+    return VmMapEntry(sva, eva - sva, entry.obj, entry.offset + (sva - entry.start), entry.prot, entry.wired,
+                      {v: f for v, f in entry.pv.items() if sva <= v < eva}, entry.backing, entry.chain)
+
+
+def _keep_outside(proc: Process, entry: VmMapEntry, sva: int, eva: int) -> None:
+    """Keep the parts of a removed `entry` outside [sva, eva) as entries of their own (clipping)."""
+    if entry.start < sva:
+        proc.map.insert(_piece(entry, entry.start, sva))
+    if eva < entry.end:
+        proc.map.insert(_piece(entry, eva, entry.end))
+
+
+def uvm_map_clip(k, op: Op, proc: Process, start: int, end: int) -> list:
+    """Split the entries [start, end) cuts through so that the range is made of whole entries
+    (NetBSD UVM_MAP_CLIP_START/END, FreeBSD vm_map_clip_*, Linux split_vma), each split a map
+    entry update; the entries inside the range, in order. The caller holds the map lock."""
+    inside = []
+    for entry in [e for e in proc.map.entries if e.start < end and start < e.end]:
+        sva, eva = max(start, entry.start), min(end, entry.end)
+        if (sva, eva) != (entry.start, entry.end):
+            proc.map.entries.remove(entry)
+            _keep_outside(proc, entry, sva, eva)
+            middle = _piece(entry, sva, eva)
+            proc.map.insert(middle)
+            _release_entry(k, entry)          # its pieces hold the references now (no page is freed)
+            op.spend(k.costs.map_entry_update, "other")
+            entry = middle
+        inside.append(entry)
+    return inside
+
+
 def _hold(entry: VmMapEntry) -> None:
     """One more entry names `entry`'s object and sources (a clipped piece, a forked child's)."""
     entry.obj.refs += 1
@@ -257,14 +281,15 @@ def _hold(entry: VmMapEntry) -> None:
 
 
 def uvm_map_protect(k, op: Op, proc: Process, start: int, npages: int, prot: str) -> None:
-    """mprotect: lower the protection of whole entries in the range, then shoot down."""
-    end = start + npages
+    """mprotect: the entries of the range (clipped to it) take protection `prot`; where that
+    takes a right away, their PTEs are lowered (pmap_protect never raises one: a raise is
+    left to the next fault, as NetBSD and Linux leave it, with no flush), then shot down."""
     k.map_lock.map_enter(op, proc)
-    for entry in proc.map.entries:
-        if entry.start < end and start < entry.end:
-            entry.prot = "".join(ch for ch in entry.prot if ch in prot)
-            k.pmap_mod.pmap_protect(proc.pmap, max(start, entry.start), min(end, entry.end), prot, entry, op,
-                                    k.costs.protect_pte)
+    for entry in uvm_map_clip(k, op, proc, start, start + npages):
+        lowered = any(ch not in prot for ch in entry.prot)
+        entry.prot = prot
+        if lowered:
+            k.pmap_mod.pmap_protect(proc.pmap, entry.start, entry.end, prot, entry, op, k.costs.protect_pte)
     k.pmap_mod.pmap_update(proc.pmap, op, "protect")
     k.map_lock.map_exit(op, proc)
 

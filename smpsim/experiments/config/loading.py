@@ -227,11 +227,40 @@ def load_profiled(path: str | Path, overrides: list[str] = (), costs: str | Path
                 data["workload"]["image"] = str(beside)      # an image named relative to its config
         except (OSError, ValueError):
             pass                                             # validation or resolve_images says what is wrong
+    _traces_beside(path, data)
     cfg = validate(data, str(path))
     check_images(cfg, data)
+    check_traces(cfg, data)
     for params, point_data in sweep_points(data):
         validate(point_data, f"{path} at sweep point {point_name(params)}")
     return cfg, data, profile
+
+
+def _traces_beside(config_path, data: dict) -> None:
+    """A trace named relative to its config file (workload.trace, or a sweep over it) made absolute."""
+    def beside(value):
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            try:
+                return str(Path(config_path).resolve().parent / value)
+            except (OSError, ValueError, RuntimeError):
+                return value
+        return value
+    workload = data.get("workload")
+    if isinstance(workload, dict) and workload.get("kind") == "trace" and "trace" in workload:
+        workload["trace"] = beside(workload["trace"])
+    sweep = data.get("sweep")
+    if isinstance(sweep, dict) and isinstance(sweep.get("workload.trace"), list):
+        sweep["workload.trace"] = [beside(v) for v in sweep["workload.trace"]]
+
+
+def check_traces(cfg: ExperimentConfig, data: dict) -> None:
+    """Refuse a trace that cannot be replayed (missing, not a trace, recorded on more CPUs than
+    machine.ncpus, longer than run.max_epochs) before anything starts."""
+    from smpsim.experiments.trace_check import check_trace
+    paths = [cfg.workload.trace] if cfg.workload.kind == "trace" else []
+    paths += [v for v in (data.get("sweep") or {}).get("workload.trace", []) if isinstance(v, str)]
+    for trace in dict.fromkeys(paths):
+        check_trace(trace, cfg.machine, cfg.run)
 
 
 def check_images(cfg: ExperimentConfig, data: dict) -> None:

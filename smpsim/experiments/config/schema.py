@@ -277,8 +277,17 @@ class CtxSwitchConfig(_Strict):
     interval_epochs: int = Field(2, **_EPOCHS, description="epochs between remaps")
 
 
+class TraceConfig(_Strict):
+    """Replay a recorded program (`smpsim trace record` / `import`; docs/trace.md): its processes,
+    threads, schedule, faults and memory-map calls, under each design."""
+    kind: Literal["trace"]
+    trace: str = Field(min_length=1, max_length=4096,
+                       description="the trace file (.smpt); a relative path is relative to the config file")
+
+
 WorkloadConfig = Annotated[Union[ExitStormConfig, ForkExitConfig, MunmapFanoutConfig, MemoryPressureConfig,
-                                 SharedEvictionConfig, TlbFlushConfig, TlbFlush2Config, CtxSwitchConfig],
+                                 SharedEvictionConfig, TlbFlushConfig, TlbFlush2Config, CtxSwitchConfig,
+                                 TraceConfig],
                            Field(discriminator="kind")]
 
 

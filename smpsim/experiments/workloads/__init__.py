@@ -8,8 +8,8 @@ machine lives in its own objects (the `ctx` of its operations), never in the
 kernel. Workloads: exit_storm, fork_exit / fork_exec_exit / shell, munmap_fanout (with
 an mprotect option that exercises pmap_protect), memory_pressure, shared_eviction, tlb_flush
 (threads of one process mapping, writing and unmapping their own region in a loop), tlb_flush2
-(will-it-scale's tlb_flush2: write, madvise DONTNEED, read back, page by page) and ctx_switch (a
-context-switch storm).
+(will-it-scale's tlb_flush2: write, madvise DONTNEED, read back, page by page), ctx_switch (a
+context-switch storm) and trace (a recorded program replayed: workloads.trace).
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from smpsim.experiments.workloads.munmap_fanout import MunmapFanout
 from smpsim.experiments.workloads.shared_eviction import SharedEviction
 from smpsim.experiments.workloads.tlb_flush import TlbFlush
 from smpsim.experiments.workloads.tlb_flush2 import TlbFlush2
+from smpsim.experiments.workloads.trace import TraceReplay
 
 WORKLOADS = {"exit_storm": ExitStorm, "fork_exit": ForkExit, "fork_exec_exit": ForkExit, "shell": ForkExit,
              "munmap_fanout": MunmapFanout, "memory_pressure": MemoryPressure,
              "shared_eviction": SharedEviction, "tlb_flush": TlbFlush, "tlb_flush2": TlbFlush2,
-             "ctx_switch": CtxSwitch}
+             "ctx_switch": CtxSwitch, "trace": TraceReplay}
 
 __all__ = ["Workload", "WORKLOADS", "make_workload"]
 

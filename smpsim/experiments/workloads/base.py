@@ -50,6 +50,30 @@ class Workload:
         """What the process's threads touch: every mapped range."""
         return proc.map.ranges()
 
+    # --- for a workload that follows a recorded timeline (smpsim.experiments.workloads.trace) --
+    # picks_threads: `pick` says which thread each CPU runs, instead of the scheduler's round robin;
+    # user_accesses False: running threads make no synthetic accesses (the recorded faults are the
+    # workload's accesses).
+    picks_threads = False
+    user_accesses = True
+
+    def pick(self, view, t: int):
+        """The thread CPU `view` runs in the quantum from `t` (None: idle or a kernel thread)."""
+        raise NotImplementedError
+
+    def due(self, end: int) -> list[Scheduled]:
+        """Operations falling due before `end`, for a workload read as time goes (called at the
+        start of every epoch, before its quanta)."""
+        return []
+
+    def has_more(self) -> bool:
+        """Whether operations are still to come from `due` (the run is not finished meanwhile)."""
+        return False
+
+    def next_time(self) -> int | None:
+        """The earliest time the workload next does anything (None: unknown, no epoch is skipped)."""
+        return None
+
     # --- helpers -----------------------------------------------------------------------------
     @staticmethod
     def spawn(time: int, cpu: int, name: str, cpus, entries, ctx=None) -> Scheduled:

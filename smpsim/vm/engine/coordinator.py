@@ -100,6 +100,7 @@ class VmCoordinator:
         start, end = self.epoch * q, (self.epoch + 1) * q
         for lock in k.locks():
             lock.prune(start)
+        self.dispatcher.schedule(self.workload.due(end))
         self.quanta.run(self.epoch, start)
         self.dispatcher.run_due(end)
         wake_pagedaemon(k, end)
@@ -110,10 +111,30 @@ class VmCoordinator:
             checker.check_all(k)
         self.epoch += 1
         self._check_end()
+        if not self.done:
+            self._skip_idle()
+
+    def _skip_idle(self) -> None:
+        """Skip the epochs before the workload's next event or the next queued operation when
+        nothing happens in them (a recorded program's idle or compute-bound stretches: no
+        operation, no switch, no synthetic access; `epochs_skipped` counts them)."""
+        nxt = self.workload.next_time()
+        if nxt is None:
+            return
+        head = self.queue.next_time()
+        if head is not None:
+            nxt = min(nxt, head)
+        q = self.config.machine.quantum_cycles
+        skip = min(nxt // q, self.config.run.max_epochs) - self.epoch
+        if skip > 0:
+            for view in self.k.views:
+                view.stolen = max(0, view.stolen - skip * q)
+            self.k.counters["epochs_skipped"] += skip
+            self.epoch += skip
 
     def _check_end(self) -> None:
         run = self.config.run
-        queued = self.queue.has_foreground()
+        queued = self.queue.has_foreground() or self.workload.has_more()
         self.watch.end_of_epoch(self.workload, queued)
         if not queued:                  # and so finished: the watchdog has failed a stranded workload
             self.quiet_epochs += 1

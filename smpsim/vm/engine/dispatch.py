@@ -125,9 +125,14 @@ class Dispatcher:
         return ()
 
     def _touch(self, op: Op, rec: Touch):
-        proc = self.k.procs[rec.pid]
+        k = self.k
+        proc = k.procs[rec.pid]
         if proc.state == "running":
-            fork.touch(self.k, op, proc, rec.start, rec.npages, rec.write)
+            if rec.implicit and proc.map.lookup(rec.start) is None:
+                uvm.uvm_map(k, op, proc, *rec.implicit)
+                k.counters["implicit_mappings"] += 1
+                k.counters["implicit_pages"] += rec.implicit[1]
+            fork.touch(k, op, proc, rec.start, rec.npages, rec.write)
         return self.workload.after(rec, op.t, proc)
 
     def _exit(self, op: Op, rec: Exit):
@@ -176,6 +181,9 @@ class Dispatcher:
 
     def _mmap(self, op: Op, rec: Mmap):
         proc = self.k.procs[rec.pid]
+        if rec.fixed and any(e.start < rec.start + rec.npages and rec.start < e.end for e in proc.map.entries):
+            uvm.uvm_unmap(self.k, op, proc, rec.start, rec.npages, "munmap")
+            self.k.counters["mmap_fixed_unmaps"] += 1
         obj = self.shared_object(rec.obj) if rec.obj else None
         uvm.uvm_map(self.k, op, proc, rec.start, rec.npages, obj, rec.offset, rec.prot, rec.prefault, rec.touch)
         return self.workload.after(rec, op.t, proc)

@@ -45,6 +45,10 @@ class EventQueue:
             return heapq.heappop(self._heap)
         return None
 
+    def next_time(self) -> int | None:
+        """When the first queued operation starts (None: nothing is queued)."""
+        return self._heap[0].time if self._heap else None
+
     def has_foreground(self) -> bool:
         """Whether any queued operation keeps the run alive (not a pagedaemon run or a miss)."""
         return any(not e.op.background for e in self._heap)

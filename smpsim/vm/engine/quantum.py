@@ -37,8 +37,9 @@ class QuantumDriver:
     def run(self, epoch: int, start: int) -> None:
         k = self.k
         threads, reqs = [], []
+        w = self.workload
         for view in k.views:
-            thread = scheduler.pick(view)
+            thread = w.pick(view, start) if w.picks_threads else scheduler.pick(view)
             threads.append(thread)
             reqs.append(self._request(epoch, view, thread, start))
         ex = self.exchange([v.id for v in k.views], reqs)
@@ -54,8 +55,9 @@ class QuantumDriver:
             pmap = thread.proc.pmap
             if view.fills_pmap is pmap:
                 fills = tuple((va, pte.frame) for va in view.fill_vas if (pte := pmap.pte(va)) is not None)
-            ranges = self.workload.ranges(thread.proc)
-            accesses = self.accesses
+            if self.workload.user_accesses:
+                ranges = self.workload.ranges(thread.proc)
+                accesses = self.accesses
         budget = max(0, self.quantum - view.stolen)
         # kernel work beyond a whole quantum delays a running thread's next one too
         view.stolen = max(0, view.stolen - self.quantum) if thread is not None else 0

@@ -1,0 +1,73 @@
+"""A recorded program's tasks and address spaces, as the replay follows them.
+
+A *task* is a thread of the trace (a tid); a *space* is one address space (an mm): the
+processes of the command's tree each have one, their threads share it, and a `CLONE_VM` child
+outside its parent's thread group (vfork, glibc's posix_spawn) borrows its parent's until it
+execs. Each space replays its events as one chain, in recorded order: an event's operations
+are made when the one before has finished, against the map as it then is (so a fault finds
+the mmap recorded before it, whatever CPU either ran on), and start at their recorded time or,
+if the space is still busy, as soon as it is free (the lag is counted). Spaces run
+concurrently with one another: nothing but fork relates two maps, and a child's space starts
+once its fork has run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+# Tasks outside the command's tree that are kernel threads: a CPU running one keeps the user mm
+# it had (lazy TLB), where a CPU running another user task has switched mm. A trace does not say
+# which tasks are kernel threads; these are the names Linux gives its own (kernel/kthread.c
+# callers), and a task named otherwise is taken for a user task.
+KERNEL_THREAD = re.compile(r"^(swapper|kthreadd|kworker/|ksoftirqd/|rcu_|rcub/|migration/|cpuhp/|idle_inject/|"
+                           r"kcompactd|kswapd|khugepaged|kdamond|oom_reaper|kauditd|kblockd|watchdog|irq/|"
+                           r"jbd2/|writeback|kintegrityd|kthrotld|ksmd|scsi_|card\d|napi/|hwrng|kdevtmpfs)")
+
+
+def is_kernel_thread(tid: int, comm: str) -> bool:
+    return tid == 0 or bool(KERNEL_THREAD.match(comm))
+
+
+@dataclass(eq=False)
+class Space:
+    """One address space of the trace and its chain of recorded actions."""
+    name: str
+    proc: object = None                # the model's process, once its spawn or fork has run
+    pending: deque = field(default_factory=deque)     # (time, cpu, action) not yet started
+    ops: deque = field(default_factory=deque)         # the current action's operations not yet issued
+    busy: bool = False                 # an operation of this space is in flight
+    free_at: int = 0                   # when its last operation finished
+    live: int = 0                      # tasks of the tree using it
+    brk: int | None = None             # the program break (bytes), once a brk call has said it
+    dead: bool = False                 # exited: later events of it are orphans
+
+    def ready(self) -> bool:
+        return self.proc is not None and not self.busy
+
+
+@dataclass(eq=False)
+class Task:
+    """One thread of the command's tree."""
+    tid: int
+    tgid: int
+    comm: str
+    space: Space | None = None
+    borrowed: bool = False             # a vfork/posix_spawn child on its parent's space, until exec
+    thread: object = None              # the model's thread that stands for it
+    enter: tuple = ()                  # the arguments of its system call in progress
+    alive: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """What an operation of the replay belongs to (its `ctx`): its space, and for a fork or a
+    spawn, the space it creates."""
+    space: Space
+    creates: Space | None = None
+
+
+def prot_of(bits: int) -> str:
+    """PROT_READ 1, PROT_WRITE 2, PROT_EXEC 4 as the model's protection string."""
+    return "".join(ch for bit, ch in ((1, "r"), (2, "w"), (4, "x")) if bits & bit)
