@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 # benchmarks, not tests: run by hand (their wall time is in BENCHMARKS.md), never frozen here
-BENCHMARK_CONFIGS = {"study_kernels"}
+BENCHMARK_CONFIGS = {"study_kernels", "study_real_traces"}
 CONFIGS = sorted(p.stem for p in (ROOT / "configs").glob("*.toml") if p.stem not in BENCHMARK_CONFIGS)
 
 

@@ -60,7 +60,7 @@ def test_invlpg_of_64_pages_costs_more_than_a_full_flush_for_a_small_working_set
     assert break_even_pages(c, 1536) > break_even_pages(c, 256) > break_even_pages(c, 64)
 
 
-FIELDS = ["name", "kind", "source", "reference", "simulated", "ratio", "band", "unit", "pass", "note"]
+FIELDS = ["name", "kind", "source", "reference", "simulated", "ratio", "band", "unit", "pass", "status", "note"]
 
 
 def _json(*args) -> tuple[int, dict | None, str]:

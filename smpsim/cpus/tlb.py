@@ -80,6 +80,8 @@ class Tlb:
 
     def flush_tag(self, tag: int) -> int:
         n = 0
+        if not any(self.sets):
+            return 0               # an empty TLB (a replayed trace makes no synthetic accesses)
         for s in self.sets:
             dead = [k for k in s if k >> TAG_SHIFT == tag]
             for k in dead:

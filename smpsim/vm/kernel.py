@@ -49,6 +49,7 @@ class CpuView:
         self.fills_pmap: Pmap | None = None
         self.fill_vas: list[int] = []
         self.switch_flush = FLUSH_NONE  # what the CPU must flush at its next switch
+        self.sent_switch = None         # the switch notice of the last quantum sent to it
         self.tlb: tuple = ()            # last TLB content reported (invariant checking)
         self.seen_gen: dict[int, int] = {}  # pmap id -> the tlb_gen this CPU's entries are current to
 

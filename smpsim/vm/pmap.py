@@ -136,8 +136,8 @@ class PmapModule:
                 k.counters["pte_atomic_updates"] += 1
                 op.spend(c.pte_atomic, "pte")
         else:
-            if old is not None:
-                self._remove_pte(pmap, pt, va, old, entry, op)
+            if old is not None:     # replaced (a copy-on-write copy): the PTP stays, its PTE slot is reused
+                self._remove_pte(pmap, pt, va, old, entry, op, keep_ptp=True)
             pte = Pte(frame, prot, entry.wired)
             pte.ref = access
             pt.ptes[va] = pte
@@ -150,7 +150,7 @@ class PmapModule:
 
     # --- removing mappings ------------------------------------------------------------------
     def _remove_pte(self, pmap: Pmap, pt: Ptp, va: int, pte: Pte, entry, op: Op,
-                    page_locked: bool = False) -> None:
+                    page_locked: bool = False, keep_ptp: bool = False) -> None:
         k = self.k
         k.pv.remove(op, pmap, va, pte.frame, pt.frame, entry, page_locked=page_locked)
         del pt.ptes[va]
@@ -159,7 +159,7 @@ class PmapModule:
         k.counters["pte_atomic_updates"] += 1          # pmap_pte_testset(ptep, 0)
         op.spend(k.costs.pte_atomic, "pte")
         k.flush_rule.pte_cleared(self, pmap, va, pte)   # what the design's shootdown covers
-        if pt.nvalid == 0:
+        if pt.nvalid == 0 and not keep_ptp:
             self.pmap_free_ptp(pmap, pt, op)
 
     def drop_pv(self, pmap: Pmap, pt: Ptp, va: int, pte: Pte, entry, op: Op) -> None:

@@ -310,7 +310,11 @@ def _safe_part(text: str, limit: int) -> str:
 def _short(value) -> str:
     """A swept value in a point name: a whole table (e.g. a workload) by its kind and threads."""
     if isinstance(value, dict):
+        if value.get("kind") == "trace" and isinstance(value.get("trace"), str):
+            return f"trace-{_short(value['trace'])}"
         return "-".join(str(value[key]) for key in ("kind", "threads") if key in value) or "table"
+    if isinstance(value, str) and value.endswith(".smpt"):
+        return Path(value).stem                  # a trace by its file name, not its whole path
     return str(value)
 
 

@@ -1,6 +1,7 @@
 """`smpsim validate`: the model held against reference figures, one contract for every kind of case.
 
     smpsim validate [--format table|json] [--set KEY=VALUE ...] [--costs PROFILE] [--case NAME ...]
+                    [--trace FILE ...]
 
 Each case measures one figure with the model's own code and compares it with a reference;
 it passes when simulated / reference lies in its band. JSON output is
@@ -13,7 +14,7 @@ also brings its held-out measurements as cases of kind "profile", which are then
 unless `--case` names others (smpsim.experiments.calibration.heldout).
 
 Modules: `contract` (Setup, Case, Result and the registry), `model` (the measurements),
-`published` (the cases of kind "published"), `allocators` (the page allocators' cases), `overrides` (--set), `output` (table, JSON).
+`published` (the cases of kind "published"), `trace` (--trace: a recorded program's cases), `allocators` (the page allocators' cases), `overrides` (--set), `output` (table, JSON).
 
 Adding a case is one function, in a module imported below:
 
@@ -33,7 +34,8 @@ from smpsim.experiments.validate import unmap  # noqa: F401  (registers its case
 from smpsim.experiments.validate import invlpgb  # noqa: F401  (registers its cases)
 from smpsim.experiments.validate.contract import CASES, Case, Result, Setup, case, register, run, select
 from smpsim.experiments.validate.output import as_json, table
+from smpsim.experiments.validate.trace import trace_cases
 from smpsim.experiments.validate.overrides import case_pool, profile_at, setup_from
 
 __all__ = ["CASES", "Case", "Result", "Setup", "case", "register", "run", "select", "as_json", "table",
-           "setup_from", "case_pool", "profile_at"]
+           "setup_from", "case_pool", "profile_at", "trace_cases"]

@@ -51,34 +51,50 @@ class Result:
     band: tuple[float, float]       # allowed simulated / reference
     unit: str = "cycles"
     note: str = ""
+    min_reference: float = 0.0      # below it the reference is too small to judge by: "insufficient"
 
     @property
     def ratio(self) -> float | None:
         return self.simulated / self.reference if self.reference else None
 
     @property
+    def insufficient(self) -> bool:
+        return self.reference < self.min_reference
+
+    @property
     def passed(self) -> bool:
-        return self.ratio is not None and self.band[0] <= self.ratio <= self.band[1]
+        return not self.insufficient and self.ratio is not None and self.band[0] <= self.ratio <= self.band[1]
+
+    @property
+    def failed(self) -> bool:
+        """Outside its band (an insufficient case neither passes nor fails)."""
+        return not self.insufficient and not self.passed
+
+    @property
+    def status(self) -> str:
+        return "insufficient" if self.insufficient else "pass" if self.passed else "FAIL"
 
     def as_json(self) -> dict:
         return {"name": self.name, "kind": self.kind, "source": self.source, "reference": self.reference,
                 "simulated": self.simulated, "ratio": self.ratio, "band": list(self.band), "unit": self.unit,
-                "pass": self.passed, "note": self.note}
+                "pass": self.passed, "status": self.status.lower(), "note": self.note}
 
 
 @dataclass(frozen=True)
 class Case:
     name: str
-    kind: str                       # "published"; later e.g. "profile", "trace"
+    kind: str                       # "published", "profile", "trace"
     source: str
     band: tuple[float, float]
     measure: Callable[[Setup], tuple[float, float]]     # -> (reference, simulated)
     unit: str = "cycles"
     note: str = ""
+    min_reference: float = 0.0
 
     def run(self, setup: Setup) -> Result:
         reference, simulated = self.measure(setup)
-        return Result(self.name, self.kind, self.source, reference, simulated, self.band, self.unit, self.note)
+        return Result(self.name, self.kind, self.source, reference, simulated, self.band, self.unit, self.note,
+                      self.min_reference)
 
 
 CASES: list[Case] = []

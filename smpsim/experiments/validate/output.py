@@ -20,7 +20,8 @@ def table(results: list[Result]) -> str:
     for r in results:
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
         rows.append((r.name, r.kind, f"{_fmt(r, r.reference)} {r.unit}", f"{_fmt(r, r.simulated)} ({ratio})",
-                     _band(r.band), "pass" if r.passed else "FAIL", r.note, r.source))
+                     _band(r.band), r.status + (f" (< {r.min_reference:,.0f})" if r.insufficient and r.min_reference < float("inf")
+                                    else ""), r.note, r.source))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -38,13 +38,28 @@ class QuantumDriver:
         k = self.k
         threads, reqs = [], []
         w = self.workload
+        views = []
         for view in k.views:
             thread = w.pick(view, start) if w.picks_threads else scheduler.pick(view)
+            req = self._request(epoch, view, thread, start)
+            if self._idle_repeat(view, req):
+                continue
+            view.sent_switch = req.switch
+            views.append(view)
             threads.append(thread)
-            reqs.append(self._request(epoch, view, thread, start))
-        ex = self.exchange([v.id for v in k.views], reqs)
-        for view, thread, rep in zip(k.views, threads, ex.replies):
+            reqs.append(req)
+        if not views:
+            return
+        ex = self.exchange([v.id for v in views], reqs)
+        for view, thread, rep in zip(views, threads, ex.replies):
             self._reply(epoch, view, thread, rep, start)
+
+    def _idle_repeat(self, view, req: QuantumRequest) -> bool:
+        """A quantum that would change nothing on its CPU: no accesses, no fills, and the same
+        switch notice as the CPU last applied (a replayed trace's CPU between events). It is not
+        sent (the invariant checker, which reads every reply's TLB, has every quantum sent)."""
+        return (not req.accesses and not req.fills and not self.k.check
+                and req.switch == view.sent_switch)
 
     def _request(self, epoch: int, view, thread, start: int) -> QuantumRequest:
         sw = scheduler.switch(self.k, view, thread, start)

@@ -1,0 +1,28 @@
+"""The real kernel's flush categories (smpsim.trace.info) and the model counters each is held
+against: the one table `validate --trace` and the `real` column of analyze/compare/report read.
+
+- initiated ("local MM shootdown"): `local_flushes`, the initiator-side flushes of every
+  shootdown (the local part of a flush that also goes remote included, as Linux traces it);
+- remote requested ("remote IPI send", before the lazy-CPU filter): `shootdown_ipis` plus
+  `lazy_ipis_skipped`, the targets a shootdown considered (per target CPU, where Linux traces
+  one per flush: the same on two CPUs);
+- remote queued (csd_queue_cpu with flush_tlb_func, one per target): `shootdown_ipis`;
+- received ("remote shootdown"): `shootdown_ipis` (every IPI is handled; Linux skips tracing
+  one that finds its CPU already up to date);
+- task switch ("flush on task switch"): `tlb_switch_flushes`.
+"""
+
+from __future__ import annotations
+
+MODEL_COUNTERS = {
+    "initiated": ("local_flushes",),
+    "remote_requested": ("shootdown_ipis", "lazy_ipis_skipped"),
+    "remote_queued": ("shootdown_ipis",),
+    "received": ("shootdown_ipis",),
+    "task_switch": ("tlb_switch_flushes",),
+}
+
+
+def model_count(counters: dict, category: str) -> int:
+    """The model's figure for a real category, from a run's counters."""
+    return sum(counters.get(name, 0) for name in MODEL_COUNTERS[category])
