@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LATENCY_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault", "pagedaemon", "destroy", "fork", "exec")
+LATENCY_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault", "pagedaemon", "destroy", "fork", "exec",
+                 "mprotect", "madvise")
 EVENT_LATENCY_KINDS = ("shootdown", "switch_away", "exit", "munmap", "pagedaemon")
 STANDARD_LATENCY_KINDS = ("shootdown", "switch_away", "exit", "munmap", "fault")
 EXIT_PARTS = ("pte", "pv", "lock_wait", "shootdown", "ptp_free", "page_free", "other")

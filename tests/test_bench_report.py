@@ -13,7 +13,7 @@ from smpsim.bench.machine import MachineInfo, Memory
 from smpsim.bench.report import Report, Section, render, write_report
 from smpsim.bench.scaling import ScalingResult, ScalingRow
 from smpsim.bench.sizes import SIZES
-from smpsim.bench.targets import TARGETS, Measurements, TargetResult, Verdict, evaluate
+from smpsim.bench.targets import TARGETS, Measurements, TargetKind, TargetResult, Verdict, evaluate
 from smpsim.bench.timing import Samples, micros, percentile
 
 INFO = MachineInfo("2026-01-01 00:00 UTC", "CPU", "2", "1.0 GiB", "2.60.0", "3.11.7", "abc1234", "0.1 0.2 0.3")
@@ -132,7 +132,8 @@ def test_profiles_only_for_missed_targets(monkeypatch, tmp_path):
 def test_the_16_cpu_profile_splits_3a_figures(monkeypatch, tmp_path):
     monkeypatch.setattr(profile, "pyspy_available", lambda: "/bin/true")
     scaling = ScalingResult([ScalingRow(16, 11, 4.0, 3.0, Memory(1024, 1024))])
-    out = profile.profile_missed(missed(-1), SIZES["full"], True, tmp_path, scaling)
+    quick = next(i for i, t in enumerate(TARGETS) if t.kind is TargetKind.QUICK_RAY_WALL)
+    out = profile.profile_missed(missed(quick), SIZES["full"], True, tmp_path, scaling)
     [section] = out.sections
     assert [r[0] for r in section.table.rows] == [
         "create 16 CPU actors + the VM actor, set up, first step (8 epochs)", "the remaining 3 epochs, result, kill"]

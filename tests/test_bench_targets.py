@@ -16,6 +16,7 @@ NAMES = [f"exchange overhead, k={k}" for k in (1, 2, 4, 8, 15)] + [
     "TLB lookups/s per CPU actor, 256-page working set",
     "TLB lookups/s per CPU actor, 4096-page working set",
     "16-CPU quick exit_storm on Ray, wall",
+    "compressor trace replayed inline (xz_t2), every design",
 ]
 
 
@@ -34,7 +35,8 @@ def test_the_targets_and_their_goals():
     assert goals["exchange overhead, k=4"] == "smpsim/floor ≤ 1.30x"
     assert goals["TLB lookups/s per CPU actor, 256-page working set"] == "≥ 1,000,000 /s"
     assert goals["16-CPU quick exit_storm on Ray, wall"] == "< 60 s"
-    assert [t.at for t in TARGETS] == [1, 2, 4, 8, 15, 256, 4096, 16]
+    assert goals["compressor trace replayed inline (xz_t2), every design"] == "≥ 30,000 events/s"
+    assert [t.at for t in TARGETS] == [1, 2, 4, 8, 15, 256, 4096, 16, 2]
     with pytest.raises(ValueError):
         Target(TargetKind.EXCHANGE_OVERHEAD, "x", "=", 1.0, 1)
 
@@ -83,7 +85,7 @@ def test_a_quick_run_is_judged_like_a_full_one():
 
 def test_smoke_figures_are_shown_but_never_judged():
     m = Measurements(SIZES["smoke"], ray=True, exchange_ratio={1: 9.0, 2: 0.5}, quick_ray_wall_s={2: 99.0},
-                     actor_lookups={256: LookupRate(1.0, 1.0)})
+                     actor_lookups={256: LookupRate(1.0, 1.0)}, replay_events_per_s=1.0)
     results = evaluate(m)
     assert {r.verdict for r in results} == {Verdict.NOT_JUDGED}
     shown = {r.target.name: r.shown for r in results}
@@ -122,8 +124,17 @@ def test_targets_table_shows_the_verdicts():
                  actor_lookups={256: LookupRate(3e6, 3e6), 4096: LookupRate(9e5, 9e5)}, quick_ray_wall_s={16: 7.0})
     table = targets_table(evaluate(m))
     assert table.headers == ["target", "goal", "measured", "result"] and table.title == "4. Targets"
-    assert [row[3] for row in table.rows] == ["PASS"] * 4 + ["MISS", "PASS", "MISS", "PASS"]
+    assert [row[3] for row in table.rows] == ["PASS"] * 4 + ["MISS", "PASS", "MISS", "PASS", "SKIP"]
     md = render_markdown(table).splitlines()
     assert md[2] == "| target | goal | measured | result |"
     assert md[5] == "| exchange overhead, k=2 | smpsim/floor ≤ 1.30x | 1.20x | PASS |"
-    assert md[-1] == "| 16-CPU quick exit_storm on Ray, wall | < 60 s | 7.0 s | PASS |"
+    assert md[-2] == "| 16-CPU quick exit_storm on Ray, wall | < 60 s | 7.0 s | PASS |"
+    assert md[-1] == "| compressor trace replayed inline (xz_t2), every design | ≥ 30,000 events/s | - | SKIP |"
+
+
+@pytest.mark.parametrize("rate, sizes, verdict", [(30_000.0, "full", Verdict.PASS), (29_999.0, "quick", Verdict.MISS),
+                                                  (50_000.0, "smoke", Verdict.NOT_JUDGED)])
+def test_the_replay_rate_is_judged_on_the_compressor_trace_only(rate, sizes, verdict):
+    m = Measurements(SIZES[sizes], ray=False, replay_events_per_s=rate)
+    r = next(r for r in evaluate(m) if r.target.kind is TargetKind.REPLAY)
+    assert r.verdict is verdict and r.measured == rate

@@ -40,6 +40,7 @@ SMALL = {
     "tlb_flush": {"kind": "tlb_flush", "threads": 4, "region_pages": 8, "loops": 4},
     "tlb_flush2": {"kind": "tlb_flush2", "threads": 4, "region_pages": 8, "loops": 2},
     "ctx_switch": {"kind": "ctx_switch", "processes": 6, "threads": 2, "pages": 32, "region_pages": 8, "rounds": 2},
+    "trace": {"kind": "trace", "trace": str(ROOT / "configs" / "traces" / "sqlite.smpt")},
 }
 
 

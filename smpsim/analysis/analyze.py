@@ -4,7 +4,8 @@ Three renderings of the same data: aligned text tables, CSV in long form
 (``run,point,policy,metric,value``; metrics are ``counters.NAME``,
 ``latency.KIND.STAT``, ``exit_breakdown.PART``, ``sim_cycles``, ``epochs``,
 ``wall_seconds``), and JSON (one object per point x policy, shape of a
-summary.json entry plus ``latency_source`` and ``warnings``).
+summary.json entry plus ``latency_source`` and ``warnings``; a run that replayed a recorded
+program adds ``real``, the real kernel's counts per point: smpsim.analysis.real).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 
 from smpsim.analysis.errors import AnalysisOptionError
 from smpsim.analysis.load import Run
+from smpsim.analysis.real import missing_note, real_json, real_of, real_table
 from smpsim.analysis.results import PolicyResult, collect
 from smpsim.stats import STAT_KEYS
 from smpsim.analysis.tables import Table, render_csv, render_text
@@ -83,8 +85,11 @@ def analyze_text(run: Run, results: list[PolicyResult]) -> str:
     """The aligned-text rendering."""
     out = [run_header(run)]
     for point, rs in by_point(results).items():
-        out += ["", "== " + point_title(point, rs[0].params), "",
-                render_text(counter_table(rs)), "", render_text(latency_table(rs))]
+        out += ["", "== " + point_title(point, rs[0].params), ""]
+        real = real_of(run, point)
+        if real is not None:
+            out += [missing_note(real) if "missing" in real else render_text(real_table(real, rs)), ""]
+        out += [render_text(counter_table(rs)), "", render_text(latency_table(rs))]
     warnings = [w for r in results for w in r.warnings]
     if warnings:
         out += ["", "warnings:"] + [f"  {w}" for w in warnings]
@@ -104,4 +109,8 @@ def analyze_run(run: Run, fmt: str = "table") -> str:
     doc = {"run": run.name, "path": str(run.path), "status": run.run_info.get("status"),
            "config": run.summary.get("config"), "seed": run.summary.get("seed"),
            "backend": run.summary.get("backend"), "results": [r.as_json() for r in results]}
+    reals = {point: real_json(real, rs) for point, rs in by_point(results).items()
+             if (real := real_of(run, point)) is not None}
+    if reals:
+        doc["real"] = reals          # per point that replayed a trace: the real kernel's counts
     return json.dumps(doc, indent=1) + "\n"

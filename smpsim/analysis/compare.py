@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from smpsim.analysis.analyze import FORMATS, metric_items, point_title
 from smpsim.analysis.errors import AnalysisOptionError
 from smpsim.analysis.load import load_run
+from smpsim.analysis.real import real_json, real_of, real_table
 from smpsim.analysis.results import PolicyResult, collect
 from smpsim.stats import ratio
 from smpsim.analysis.tables import Ratio, Table, raw_cell, render_csv, render_text
@@ -98,9 +99,11 @@ def comparison(run_dirs: list, baseline: str | None) -> dict:
             b = metrics[m][base.label] if present[base.label] is not None else None
             ratios[m] = {c.label: ratio(metrics[m][c.label], b) for c in cols if c is not base}
         params = next((r.params for r in present.values() if r is not None), {})
+        reals = {run.name: real_json(real, [r for r in results if r.point == point])
+                 for run, results in zip(runs, runs_results) if (real := real_of(run, point)) is not None}
         out_points.append({"point": point, "params": params,
                            "columns": [c.label for c in cols if present[c.label] is not None],
-                           "metrics": metrics, "ratios": ratios})
+                           "metrics": metrics, "ratios": ratios, **({"real": reals} if reals else {})})
     return {"runs": [r.name for r in runs], "columns": [c.label for c in cols], "baseline": base.label,
             "points": out_points, "warnings": warnings}
 
@@ -127,6 +130,20 @@ def point_table(cmp: dict, p: dict) -> Table:
     return t
 
 
+def real_tables(run_dirs: list, point: str) -> list:
+    """The real kernel beside each run's policies at `point`, for runs that replayed a trace there."""
+    tables = []
+    for d in run_dirs:
+        run = load_run(d)
+        real = real_of(run, point)
+        rs = [r for r in collect(run) if r.point == point]
+        if real is not None and "missing" not in real and rs:
+            t = real_table(real, rs)
+            t.title = f"{run.name}: {t.title}"
+            tables.append(t)
+    return tables
+
+
 def compare_runs(run_dirs: list, baseline: str | None = None, fmt: str = "table") -> str:
     """Render the comparison of ``run_dirs`` in ``fmt`` ("table", "csv" or "json")."""
     if fmt not in FORMATS:
@@ -148,6 +165,8 @@ def compare_runs(run_dirs: list, baseline: str | None = None, fmt: str = "table"
     out = [f"compare: {', '.join(cmp['runs'])}  baseline {cmp['baseline']}"]
     for p in cmp["points"]:
         out += ["", render_text(point_table(cmp, p))]
+        for t in real_tables(run_dirs, p["point"]):
+            out += ["", render_text(t)]
     if cmp["warnings"]:
         out += ["", "warnings:"] + [f"  {w}" for w in cmp["warnings"]]
     return "\n".join(out) + "\n"

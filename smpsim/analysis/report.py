@@ -11,11 +11,12 @@ from pathlib import Path
 
 from smpsim.analysis.analyze import analyze_text, by_point
 from smpsim.analysis.load import load_run
+from smpsim.analysis.real import missing_note, real_of, real_table
 from smpsim.analysis.plots import (cost_vs_param, exit_breakdown, latency_cdf,
                                    pinned_ptps)
 from smpsim.analysis.results import PolicyResult, collect, swept_keys
 from smpsim.stats import ratio
-from smpsim.analysis.tables import Ratio, Table, render_markdown
+from smpsim.analysis.tables import Ratio, Table, render_markdown, render_markdown_section
 from smpsim.rundir.safeio import atomic_write
 from smpsim.summary import EVENT_LATENCY_KINDS, HEADLINE, STANDARD_LATENCY_KINDS, Metric
 
@@ -79,6 +80,7 @@ def build_report(run_dir) -> Path:
     plots, failed = draw_plots(results, swept, run.path / "plots")
     md = describe_run(run, results, swept)
     md += headline_section(results, swept)
+    md += real_section(run, results)
     md += plots_section(results, plots, failed)
     warnings = [w for r in results for w in r.warnings]
     if warnings:
@@ -87,6 +89,21 @@ def build_report(run_dir) -> Path:
     out = run.path / "report.md"
     atomic_write(out, "\n".join(md).encode())
     return out
+
+
+def real_section(run, results: list[PolicyResult]) -> list[str]:
+    """For points that replayed a recorded program: the real kernel's counts beside the designs'."""
+    md = []
+    for point in dict.fromkeys(r.point for r in results):
+        real = real_of(run, point)
+        if real is None:
+            continue
+        rs = [r for r in results if r.point == point]
+        md += [missing_note(real), ""] if "missing" in real else \
+            [render_markdown_section(real_table(real, rs), level=3, note=f"point {point}")]
+    return (["## The real kernel beside the designs", "",
+             "The real kernel's flushes, recorded with the program, and each design's model counter for the "
+             "same category (docs/trace.md); real median call durations at the run's clock.", ""] + md) if md else []
 
 
 def draw_plots(results: list[PolicyResult], swept: list[str], plot_dir: Path) -> tuple[list, list[str]]:

@@ -21,6 +21,7 @@ from smpsim.bench.machine import ROOT, loadavg, machine_info
 from smpsim.bench.many_actors import bench_many_actors
 from smpsim.bench.profile import profile_missed
 from smpsim.bench.quick_config import bench_quick_config
+from smpsim.bench.replay import bench_replay
 from smpsim.bench.report import Report, Section, log, render, write_report
 from smpsim.bench.scaling import bench_scaling
 from smpsim.bench.sizes import SIZES, Sizes
@@ -80,6 +81,9 @@ def run_benchmarks(sizes: Sizes, *, use_ray: bool = True, profile: bool = False,
             quick = bench_quick_config(sizes, use_ray, workdir)
             add(quick.section())
             measured.quick_ray_wall_s = quick.ray_wall_s()
+            replay = bench_replay(sizes)
+            add(replay.section())
+            measured.replay_events_per_s = replay.events_per_s()
             if use_ray:
                 scaling = bench_scaling(sizes, ray_backend)
                 add(scaling.section())

@@ -4,6 +4,7 @@ so that a bad trace is refused before a run directory or a cluster is made."""
 from __future__ import annotations
 
 from smpsim.errors import ConfigError, TraceError
+from smpsim.experiments.config.schema import MAX_EPOCHS
 from smpsim.trace.format import TraceReader
 
 
@@ -28,6 +29,12 @@ def check_trace(path: str, machine, run) -> dict:
                           f"CPU it ran on)")
     span_ns = max(0, header.get("end_ns", header["start_ns"]) - header["start_ns"])
     epochs = span_ns * machine.clock_hz // 1_000_000_000 // machine.quantum_cycles + 2
+    if epochs > MAX_EPOCHS:
+        least = span_ns * machine.clock_hz // 1_000_000_000 // (MAX_EPOCHS - 1000) + 1
+        raise ConfigError(f"workload.trace {path} spans {span_ns / 1e9:.3f} s, {epochs:,} epochs of "
+                          f"machine.quantum_cycles={machine.quantum_cycles:,} at {machine.ghz} GHz, more than "
+                          f"run.max_epochs can be ({MAX_EPOCHS:,}): raise machine.quantum_cycles to at least "
+                          f"{least:,} (a recorded switch is then seen at a coarser grain)")
     if epochs > run.max_epochs:
         raise ConfigError(f"workload.trace {path} spans {span_ns / 1e9:.3f} s, {epochs:,} epochs of "
                           f"machine.quantum_cycles={machine.quantum_cycles:,} at {machine.ghz} GHz, more than "

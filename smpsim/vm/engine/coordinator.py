@@ -30,6 +30,8 @@ from smpsim.vm.engine.quantum import QuantumDriver
 from smpsim.vm.engine.results import result
 from smpsim.vm.engine.watchdog import Watchdog
 
+PRUNE_EVERY = 64
+
 
 @dataclass
 class StepResult:
@@ -56,6 +58,7 @@ class VmCoordinator:
         self.dispatcher = Dispatcher(self.k, workload, self.queue, self.watch)
         self.quanta = QuantumDriver(self.k, workload, transport.exchange, self.queue)
         self.epoch = 0
+        self.pruned_at = 0
         self.quiet_epochs = 0
         self.done = False
 
@@ -98,8 +101,12 @@ class VmCoordinator:
         q = self.config.machine.quantum_cycles
         k.epoch = self.epoch
         start, end = self.epoch * q, (self.epoch + 1) * q
-        for lock in k.locks():
-            lock.prune(start)
+        if self.epoch - self.pruned_at >= PRUNE_EVERY:
+            # forget holds that ended before this epoch (no operation starts before it): every
+            # PRUNE_EVERY epochs, as a walk over every lock each epoch costs more than it saves
+            self.pruned_at = self.epoch
+            for lock in k.locks():
+                lock.prune(start)
         self.dispatcher.schedule(self.workload.due(end))
         self.quanta.run(self.epoch, start)
         self.dispatcher.run_due(end)

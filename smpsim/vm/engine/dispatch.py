@@ -172,11 +172,13 @@ class Dispatcher:
         proc = self.k.procs[rec.pid]
         if proc.state == "running":
             uvm_madvise(self.k, op, proc, rec.start, rec.npages, rec.advice)
+            self.k.record_latency("madvise", op.cycles)
         return self.workload.after(rec, op.t, proc)
 
     def _mprotect(self, op: Op, rec: Mprotect):
         proc = self.k.procs[rec.pid]
         uvm.uvm_map_protect(self.k, op, proc, rec.start, rec.npages, rec.prot)
+        self.k.record_latency("mprotect", op.cycles)
         return self.workload.after(rec, op.t, proc)
 
     def _mmap(self, op: Op, rec: Mmap):

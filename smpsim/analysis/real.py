@@ -1,0 +1,77 @@
+"""The real kernel beside the designs: for a point that replayed a recorded program, the real
+kernel's flush counts (smpsim.trace.info) next to each policy's model counter for the same
+category (smpsim.trace.compare), and the real median duration of munmap, mprotect and madvise
+next to the simulated one.
+
+Real durations are converted to cycles with the point's `machine.ghz` (a cost profile of the
+recording machine, given to the run, sets it to that machine's clock). They are sys_enter to
+sys_exit as traced, so they include the tracing's own overhead.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from smpsim.analysis.results import PolicyResult
+from smpsim.analysis.tables import Table
+from smpsim.errors import SmpsimError
+from smpsim.trace.compare import DURATION_CALLS, MODEL_COUNTERS, call_durations, model_count
+from smpsim.trace.info import trace_info
+
+
+def _point_config(run, point: str) -> dict | None:
+    path = Path(run.path) / point / "config.toml"
+    try:
+        return tomllib.loads(path.read_text()) if path.is_file() else run.config
+    except (OSError, ValueError):
+        return run.config
+
+
+@lru_cache(maxsize=16)
+def _real(trace: str) -> tuple[dict, dict]:
+    return trace_info(trace)["real"], call_durations(trace)
+
+
+def real_of(run, point: str) -> dict | None:
+    """{"trace", "real", "durations", "ghz"} of a point that replayed a trace (None otherwise;
+    {"trace", "missing"} when the trace file is not where the run read it)."""
+    cfg = _point_config(run, point) or {}
+    workload = cfg.get("workload") or {}
+    if workload.get("kind") != "trace" or not isinstance(workload.get("trace"), str):
+        return None
+    trace = workload["trace"]
+    try:
+        real, durations = _real(trace)
+    except (OSError, SmpsimError) as e:
+        return {"trace": trace, "missing": str(e)}
+    ghz = (cfg.get("machine") or {}).get("ghz", 2.5)
+    return {"trace": trace, "real": real, "durations": durations, "ghz": ghz}
+
+
+def real_table(real: dict, results: list[PolicyResult]) -> Table:
+    """Rows: each flush category, then each call's median duration; columns: real, then the
+    policies (their model counter for the category, their simulated median)."""
+    t = Table(["real kernel vs model", "real"] + [r.policy for r in results],
+              title=f"the real kernel beside the designs (trace {Path(real['trace']).name}; "
+                    f"flushes: docs/trace.md names each category's model counter)")
+    for category in MODEL_COUNTERS:
+        t.rows.append([f"flushes {category.replace('_', ' ')}", real["real"].get(category)]
+                      + [model_count(r.counters, category) for r in results])
+    for call in DURATION_CALLS:
+        d = real["durations"][call]
+        ns = d["median_ns"]
+        t.rows.append([f"{call} median cycles ({d['count']} real)", None if ns is None else round(ns * real["ghz"])]
+                      + [(r.latency.get(call) or {}).get("p50_cycles") for r in results])
+    return t
+
+
+def real_json(real: dict, results: list[PolicyResult]) -> dict:
+    if "missing" in real:
+        return real
+    return {**real, "model": {r.policy: {c: model_count(r.counters, c) for c in MODEL_COUNTERS} for r in results}}
+
+
+def missing_note(real: dict) -> str:
+    return f"the real kernel's counts: trace {real['trace']} cannot be read here ({real['missing']})"

@@ -1,0 +1,66 @@
+"""The real kernel beside the designs: analyze, compare and report of a run that replayed a
+recorded program show the real kernel's flushes per category next to each policy's model
+counter for it (smpsim.trace.compare), and the real median call durations."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from smpsim.analysis.analyze import analyze_run
+from smpsim.analysis.compare import compare_runs
+from smpsim.analysis.load import load_run
+from smpsim.analysis.report import build_report
+from smpsim.experiments.runner import RunRequest, run
+from smpsim.trace.compare import MODEL_COUNTERS, call_durations, model_count
+from smpsim.trace.info import trace_info
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("real")
+    trace = tmp / "sqlite.smpt"
+    shutil.copy(ROOT / "configs" / "traces" / "sqlite.smpt", trace)
+    config = tmp / "c.toml"
+    config.write_text(f'name = "real"\n[machine]\nncpus = 2\nquantum_cycles = 25000\n[workload]\nkind = "trace"\n'
+                      f'trace = "{trace.name}"\n[run]\nmax_epochs = 1000000\n'
+                      f'[[policies]]\nname = "linux"\n[[policies]]\nname = "netbsd5"\n')
+    run(RunRequest(config_path=str(config), backend="inline", out=str(tmp / "run"), progress=False))
+    return tmp / "run", trace
+
+
+def test_analyze_json_has_the_real_counts_and_each_policys_model_counter(replayed):
+    run_dir, trace = replayed
+    doc = json.loads(analyze_run(load_run(run_dir), "json"))
+    real = doc["real"]["base"]
+    assert real["real"] == trace_info(trace)["real"]
+    assert real["durations"] == json.loads(json.dumps(call_durations(trace)))
+    for r in doc["results"]:
+        assert real["model"][r["policy"]] == {c: model_count(r["counters"], c) for c in MODEL_COUNTERS}
+    assert real["model"]["linux"]["remote_queued"] == next(r for r in doc["results"]
+                                                           if r["policy"] == "linux")["counters"]["shootdown_ipis"]
+
+
+def test_the_table_report_and_compare_show_the_real_column(replayed):
+    run_dir, trace = replayed
+    text = analyze_run(load_run(run_dir))
+    initiated = trace_info(trace)["real"]["initiated"]
+    line = next(line for line in text.splitlines() if line.startswith("flushes initiated"))
+    assert line.split()[2] == f"{initiated:,}"
+    assert "The real kernel beside the designs" in build_report(run_dir).read_text()
+    assert "the real kernel beside the designs" in compare_runs([run_dir])
+    assert json.loads(compare_runs([run_dir], fmt="json"))["points"][0]["real"]["run"]["real"]["initiated"] == initiated
+
+
+def test_a_trace_no_longer_where_the_run_read_it_is_said_not_a_traceback(replayed, tmp_path):
+    run_dir, trace = replayed
+    moved = tmp_path / "run"
+    shutil.copytree(run_dir, moved)
+    for cfg in moved.rglob("config.toml"):
+        cfg.write_text(cfg.read_text().replace(str(trace), str(tmp_path / "gone.smpt")))
+    assert "cannot be read here" in analyze_run(load_run(moved))
