@@ -52,6 +52,7 @@ def test_the_table_report_and_compare_show_the_real_column(replayed):
     initiated = trace_info(trace)["real"]["initiated"]
     line = next(line for line in text.splitlines() if line.startswith("flushes initiated"))
     assert line.split()[2] == f"{initiated:,}"
+    assert "real durations at 2.5 GHz, the run's machine.ghz (no cost profile)" in text
     assert "The real kernel beside the designs" in build_report(run_dir).read_text()
     assert "the real kernel beside the designs" in compare_runs([run_dir])
     assert json.loads(compare_runs([run_dir], fmt="json"))["points"][0]["real"]["run"]["real"]["initiated"] == initiated
@@ -64,3 +65,16 @@ def test_a_trace_no_longer_where_the_run_read_it_is_said_not_a_traceback(replaye
     for cfg in moved.rglob("config.toml"):
         cfg.write_text(cfg.read_text().replace(str(trace), str(tmp_path / "gone.smpt")))
     assert "cannot be read here" in analyze_run(load_run(moved))
+
+
+def test_real_durations_say_whether_the_clock_is_the_recording_machines(replayed, tmp_path):
+    """A run given a profile measured on the machine the trace was recorded on converts with its
+    clock; a profile of another machine is named as such."""
+    from smpsim.analysis.real import clock_of
+    from smpsim.trace.format import TraceReader
+    run_dir, trace = replayed
+    machine = TraceReader(trace).header["machine"]
+    (tmp_path / "costs_profile.toml").write_bytes((ROOT / "configs/profiles/kvm_epyc_2vcpu.toml").read_bytes())
+    here = type("Run", (), {"path": tmp_path})()
+    assert clock_of(here, machine) == "the clock of the run's cost profile, measured on the recording machine"
+    assert "another machine (kernel_release" in clock_of(here, {**machine, "kernel_release": "5.4"})

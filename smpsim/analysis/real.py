@@ -30,8 +30,28 @@ def _point_config(run, point: str) -> dict | None:
 
 
 @lru_cache(maxsize=16)
-def _real(trace: str) -> tuple[dict, dict]:
-    return trace_info(trace)["real"], call_durations(trace)
+def _real(trace: str) -> tuple[dict, dict, dict]:
+    info = trace_info(trace)
+    return info["real"], call_durations(trace), info["machine"]
+
+
+SAME_MACHINE = ("cpu_model", "online_cpus", "kernel_release")
+
+
+def clock_of(run, machine: dict) -> str:
+    """Where the run's clock comes from, as the real durations' conversion says it."""
+    path = Path(run.path) / "costs_profile.toml"
+    if not path.is_file():
+        return "the run's machine.ghz (no cost profile)"
+    try:
+        calibrated = tomllib.loads(path.read_text()).get("calibration", {}).get("machine", {})
+    except (OSError, ValueError):
+        calibrated = {}
+    if all(calibrated.get(k) == machine.get(k) for k in SAME_MACHINE):
+        return "the clock of the run's cost profile, measured on the recording machine"
+    return ("the run's machine.ghz, from a cost profile of another machine ("
+            + ", ".join(f"{k} {calibrated.get(k)!r} vs {machine.get(k)!r}" for k in SAME_MACHINE
+                        if calibrated.get(k) != machine.get(k)) + ")")
 
 
 def real_of(run, point: str) -> dict | None:
@@ -43,19 +63,20 @@ def real_of(run, point: str) -> dict | None:
         return None
     trace = workload["trace"]
     try:
-        real, durations = _real(trace)
+        real, durations, machine = _real(trace)
     except (OSError, SmpsimError) as e:
         return {"trace": trace, "missing": str(e)}
     ghz = (cfg.get("machine") or {}).get("ghz", 2.5)
-    return {"trace": trace, "real": real, "durations": durations, "ghz": ghz}
+    return {"trace": trace, "real": real, "durations": durations, "ghz": ghz, "clock": clock_of(run, machine)}
 
 
 def real_table(real: dict, results: list[PolicyResult]) -> Table:
     """Rows: each flush category, then each call's median duration; columns: real, then the
     policies (their model counter for the category, their simulated median)."""
     t = Table(["real kernel vs model", "real"] + [r.policy for r in results],
-              title=f"the real kernel beside the designs (trace {Path(real['trace']).name}; "
-                    f"flushes: docs/trace.md names each category's model counter)")
+              title=f"the real kernel beside the designs (trace {Path(real['trace']).name}; flushes: "
+                    f"docs/trace.md names each category's model counter; real durations at {real['ghz']} GHz, "
+                    f"{real['clock']})")
     for category in MODEL_COUNTERS:
         t.rows.append([f"flushes {category.replace('_', ' ')}", real["real"].get(category)]
                       + [model_count(r.counters, category) for r in results])

@@ -72,6 +72,9 @@ def trace_cases(path: str) -> list[Case]:
         real = info["real"][category]
         note = (f"no data: the trace has no {GROUND_TRUTH}" if no_data else
                 f"model: {category.replace('_', ' ')} (docs/trace.md)")
+        if category == "initiated" and not no_data:
+            note += (f"; {info['real']['kernel_internal']:,} kernel-internal flushes (reclaim, compaction: "
+                     f"not explained by the program's calls) counted apart, not compared")
 
         def measure(setup: Setup, category=category, real=real):
             return real, model_count(replay_counters(trace, setup), category)
