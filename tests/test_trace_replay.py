@@ -235,3 +235,23 @@ def test_a_sweep_over_traces_names_its_points_by_trace(tmp_path):
                                             f'"{TRACES / "pipeline.smpt"}"]\n')
     _, data = load(tmp_path / "c.toml")
     assert point_names([p for p, _ in sweep_points(data)]) == ["trace=sqlite", "trace=pipeline"]
+
+
+@pytest.mark.slow
+def test_memory_does_not_grow_with_the_traces_length(tmp_path):
+    """The trace is streamed: replaying 5x the events of the same steady state takes no more
+    memory (scripts/long_trace.py; BENCHMARKS.md has 10 million events)."""
+    import subprocess
+    import sys
+    import tracemalloc
+    peaks = []
+    for n in (40_000, 200_000):
+        trace = tmp_path / f"long{n}.smpt"
+        subprocess.run([sys.executable, str(TRACES.parent.parent / "scripts" / "long_trace.py"), str(n), str(trace)],
+                       check=True)
+        tracemalloc.start()
+        c = replay(trace, check=False, quantum_cycles=250_000)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert c["trace_events"] == n
+    assert peaks[1] < peaks[0] * 1.2 + (1 << 20)
