@@ -201,7 +201,8 @@ def case_trace(rng, sandbox: Path, ops: list) -> str | None:
     result = _invoke(["trace", "import", f, "--out", out] + (["--pid", "8272"] if rng.random() < 0.2 else []))
     if result[0] != 0 or stray_files(sandbox.parents[3], sandbox, [out]):
         return _single_output_failure(result, sandbox, out, "the trace")
-    if rng.random() < 0.4:
+    damaged = rng.random() < 0.4
+    if damaged:
         data = bytearray(out.read_bytes())
         i = rng.randrange(len(data))
         data[i] ^= 1 << rng.randrange(8)
@@ -210,7 +211,28 @@ def case_trace(rng, sandbox: Path, ops: list) -> str | None:
     code, stderr = _invoke(["trace", "info", out])
     if code == -1:
         return stderr
-    return short_paragraph(stderr) if code == 2 else (None if code == 0 else f"info exit {code}: {stderr[:300]!r}")
+    if code == 2:
+        return short_paragraph(stderr)
+    if code != 0:
+        return f"info exit {code}: {stderr[:300]!r}"
+    return _replay_case(rng, sandbox, out, ops) if rng.random() < 0.5 else None
+
+
+def _replay_case(rng, sandbox: Path, trace: Path, ops: list) -> str | None:
+    """The imported trace replayed ([workload] kind = "trace"): a run that completes, or a clean
+    exit 2 (a trace that cannot be replayed on the machine), never a traceback or a failed run."""
+    policy = rng.choice(["linux", "netbsd5", "freebsd", "seed"])
+    ops.append(f"replayed under {policy}")
+    cfg = sandbox / "inputs" / "replay.toml"
+    cfg.write_text(f'name = "r"\n[machine]\nncpus = 2\nquantum_cycles = 25000\n[workload]\nkind = "trace"\n'
+                   f'trace = "{trace}"\n[run]\nmax_epochs = 1000000\ncheck = {str(rng.random() < 0.5).lower()}\n'
+                   f'[[policies]]\nname = "{policy}"\n')
+    code, stderr = _invoke(["run", cfg, "--backend", "inline", "--quiet", "--out", sandbox / "out" / "run"])
+    if code == -1:
+        return stderr
+    if code == 2:
+        return short_paragraph(stderr)
+    return None if code == 0 else f"replay exit {code}: {stderr[:300]!r}"
 
 
 def _snapshot(d: Path) -> dict:
