@@ -32,11 +32,15 @@ def _is_wall(key: str) -> bool:
 
 
 def strip_wall(value):
-    """The value with every wall-clock field removed, recursively."""
+    """The value with every wall-clock field removed, recursively, and the checkout's own path
+    taken out of every string (a replayed trace is named by its absolute path), so that a golden
+    holds wherever the repository is cloned."""
     if isinstance(value, dict):
         return {k: strip_wall(v) for k, v in value.items() if not _is_wall(k)}
     if isinstance(value, list):
         return [strip_wall(v) for v in value]
+    if isinstance(value, str) and value.startswith(f"{ROOT}/"):
+        return value[len(str(ROOT)) + 1:]
     return value
 
 

@@ -35,10 +35,10 @@ class TraceReplay(Workload):
 
     def __init__(self, config):
         super().__init__(config)
-        self.reader = TraceReader(self.w.trace)
-        h = self.reader.header
-        self.start_ns, self.end_ns = h["start_ns"], h.get("end_ns", h["start_ns"])
         self.hz = config.machine.clock_hz
+        with TraceReader(self.w.trace) as r:          # the header now; the events once bound
+            h = r.header
+        self.start_ns, self.end_ns = h["start_ns"], h.get("end_ns", h["start_ns"])
         self.tasks = {tid: Task(tid, tgid, comm) for tid, tgid, comm, in_tree in h["tasks"] if in_tree}
         self.kernel = {tid for tid, _, comm, in_tree in h["tasks"] if not in_tree and is_kernel_thread(tid, comm)}
         self.kernel.add(0)
@@ -46,9 +46,15 @@ class TraceReplay(Workload):
         self.on_cpu: list = [0] * self.ncpus
         self.switch_epoch = [-1] * self.ncpus
         self.other = None
-        self._stream = self.reader.events()
-        self._next = None
+        self.reader = self._stream = self._next = None
         self._new: list[Scheduled] = []
+
+    def bind(self, k) -> None:
+        """The kernel to drive, where the simulation runs (on Ray: in the VM actor, so the open
+        trace never travels): the trace's events start streaming here."""
+        super().bind(k)
+        self.reader = TraceReader(self.w.trace)
+        self._stream = self.reader.events()
         self._advance()
 
     # --- the stream ------------------------------------------------------------------------
