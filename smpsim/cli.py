@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -213,7 +214,9 @@ def validate(overrides, costs, patterns, traces, fmt):
     try:
         profile = v.profile_at(costs)
         if traces:
-            pool, left_out = [c for t in traces for c in v.trace_cases(t)], {}
+            stems = [Path(t).stem for t in traces]
+            names = [s if stems.count(s) == 1 else f"{s}{i + 1}" for i, s in enumerate(stems)]  # unique case names
+            pool, left_out = [c for t, n in zip(traces, names) for c in v.trace_cases(t, n)], {}
         else:
             pool, left_out = v.case_pool(profile, list(patterns))
         results = v.run(v.setup_from(list(overrides), profile), list(patterns), pool)

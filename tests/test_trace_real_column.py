@@ -78,3 +78,16 @@ def test_real_durations_say_whether_the_clock_is_the_recording_machines(replayed
     here = type("Run", (), {"path": tmp_path})()
     assert clock_of(here, machine) == "the clock of the run's cost profile, measured on the recording machine"
     assert "another machine (kernel_release" in clock_of(here, {**machine, "kernel_release": "5.4"})
+
+
+def test_a_trace_that_changed_since_the_run_is_not_shown_as_its_real_kernel(replayed, tmp_path):
+    run_dir, trace = replayed
+    recorded = json.loads((run_dir / "run.json").read_text())["traces"][str(trace)]
+    assert recorded["bytes"] == trace.stat().st_size and len(recorded["sha256"]) == 64
+    saved = trace.read_bytes()
+    try:
+        shutil.copy(ROOT / "configs" / "traces" / "pipeline.smpt", trace)
+        text = analyze_run(load_run(run_dir))
+        assert "it has changed since the run" in text and "flushes initiated" not in text
+    finally:
+        trace.write_bytes(saved)

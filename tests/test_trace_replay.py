@@ -255,3 +255,19 @@ def test_memory_does_not_grow_with_the_traces_length(tmp_path):
         tracemalloc.stop()
         assert c["trace_events"] == n
     assert peaks[1] < peaks[0] * 1.2 + (1 << 20)
+
+
+def test_a_trace_given_with_set_is_relative_to_where_the_command_runs(tmp_path, monkeypatch):
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "p.smpt").write_bytes((TRACES / "pipeline.smpt").read_bytes())
+    config = _config(tmp_path, str(TRACES / "sqlite.smpt"))
+    monkeypatch.chdir(tmp_path / "here")
+    cfg, _ = load(config, ["workload.trace=p.smpt"])
+    assert Path(cfg.workload.trace) == tmp_path / "here" / "p.smpt"
+
+
+def test_every_sweep_points_machine_is_checked_against_its_trace_when_the_config_loads(tmp_path):
+    path = _config(tmp_path, str(TRACES / "sqlite.smpt"))
+    path.write_text(path.read_text() + '[sweep]\n"machine.ncpus" = [2, 1]\n')
+    with pytest.raises(ConfigError, match="set machine.ncpus = 2"):
+        load(path)

@@ -18,6 +18,7 @@ from smpsim.analysis.results import PolicyResult
 from smpsim.analysis.tables import Table
 from smpsim.errors import SmpsimError
 from smpsim.trace.compare import DURATION_CALLS, MODEL_COUNTERS, call_durations, model_count
+from smpsim.trace.format import trace_digest
 from smpsim.trace.info import trace_info
 
 
@@ -29,10 +30,33 @@ def _point_config(run, point: str) -> dict | None:
         return run.config
 
 
-@lru_cache(maxsize=16)
 def _real(trace: str) -> tuple[dict, dict, dict]:
+    st = Path(trace).stat()
+    return _real_of_file(trace, st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _real_of_file(trace: str, size: int, mtime_ns: int) -> tuple[dict, dict, dict]:
     info = trace_info(trace)
     return info["real"], call_durations(trace), info["machine"]
+
+
+@lru_cache(maxsize=16)
+def _digest(trace: str, size: int, mtime_ns: int) -> str:
+    return trace_digest(trace)["sha256"]
+
+
+def _changed(run, trace: str) -> str | None:
+    """Why the trace is not the one the run read (None: it is, or the run did not record it)."""
+    recorded = (run.run_info.get("traces") or {}).get(trace)
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("sha256"), str):
+        return None
+    st = Path(trace).stat()
+    now = _digest(trace, st.st_size, st.st_mtime_ns)
+    if now != recorded["sha256"]:
+        return (f"it has changed since the run (sha256 {recorded['sha256'][:12]}... in run.json, "
+                f"{now[:12]}... now)")
+    return None
 
 
 SAME_MACHINE = ("cpu_model", "online_cpus", "kernel_release")
@@ -63,6 +87,9 @@ def real_of(run, point: str) -> dict | None:
         return None
     trace = workload["trace"]
     try:
+        changed = _changed(run, trace)
+        if changed:
+            return {"trace": trace, "missing": changed}
         real, durations, machine = _real(trace)
     except (OSError, SmpsimError) as e:
         return {"trace": trace, "missing": str(e)}

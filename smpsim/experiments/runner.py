@@ -26,6 +26,7 @@ from smpsim.experiments import runstatus, signals
 from smpsim.experiments.opening import open_run_dir
 from smpsim.experiments.progress import Progress
 from smpsim.experiments.resolved import resolved
+from smpsim.experiments.trace_check import trace_records
 from smpsim.experiments.resume import check_points, resume_config
 
 
@@ -179,7 +180,7 @@ def _run_started(req: RunRequest, plan: Plan, run_dir: Path, backend, *, resumed
     from smpsim.experiments.scheduling.pointrun import RunContext
     cfg = plan.cfg
     status = runstatus.start_status(cfg, req.backend, backend, plan.names, run_dir, resumed=resumed, cap=cap,
-                                    profile=plan.profile)
+                                    profile=plan.profile, traces=trace_records(cfg, plan.data))
     runstatus.write_start(run_dir, status)
     progress = _progress(req, plan, est, cap)
     ctx = RunContext(req, run_dir, req.backend, backend.address, req.check or cfg.run.check, status, progress,

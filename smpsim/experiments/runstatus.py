@@ -19,12 +19,15 @@ RUN_JSON = "run.json"
 
 
 def start_status(cfg, backend_name: str, backend, names: list, run_dir: Path, *, resumed: bool, cap,
-                 profile=None) -> dict:
+                 profile=None, traces: dict | None = None) -> dict:
     """The run.json of a run about to start its points (`cap`: its capacity plan, None in this process;
-    `profile`: the cost profile applied, recorded by path and sha256)."""
+    `profile`: the cost profile applied, recorded by path and sha256; `traces`: the recorded programs
+    it replays, each path with its sha256 and size)."""
     status = base_status(cfg.name, cfg.seed, backend_name, backend.address)
     if profile is not None:
         status["costs_profile"] = profile.record()
+    if traces:
+        status["traces"] = traces
     status["points"] = {n: "pending" for n in names}
     if resumed:
         _keep_earlier(status, run_dir / RUN_JSON)

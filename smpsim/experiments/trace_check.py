@@ -41,3 +41,25 @@ def check_trace(path: str, machine, run) -> dict:
                           f"run.max_epochs={run.max_epochs:,}: raise run.max_epochs to at least {epochs + 1000:,} "
                           f"(idle epochs are skipped, so a long trace costs its events, not its span)")
     return header
+
+
+def trace_paths(cfg, data: dict) -> list[str]:
+    """Every trace a config replays: its workload's and its sweep's."""
+    paths = [cfg.workload.trace] if cfg.workload.kind == "trace" else []
+    sweep = (data.get("sweep") or {}).get("workload.trace", [])
+    paths += [v for v in sweep if isinstance(v, str)]
+    paths += [w["trace"] for w in (data.get("sweep") or {}).get("workload", [])
+              if isinstance(w, dict) and w.get("kind") == "trace" and isinstance(w.get("trace"), str)]
+    return list(dict.fromkeys(paths))
+
+
+def trace_records(cfg, data: dict) -> dict:
+    """{path: {"sha256", "bytes"}} of every trace the run reads (run.json's `traces`)."""
+    from smpsim.trace.format import trace_digest
+    out = {}
+    for path in trace_paths(cfg, data):
+        try:
+            out[path] = trace_digest(path)
+        except OSError:
+            pass                       # the config check has refused a trace that cannot be read
+    return out

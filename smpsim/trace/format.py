@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -55,6 +56,8 @@ class TraceWriter:
 
     def write(self, event: tuple) -> None:
         kind, t, cpu, tid, *args = event
+        if t < self._last:
+            raise ValueError(f"trace events must be written in time order: {t} after {self._last}")
         self._gz.write(self._pack([kind, t - self._last, cpu, tid, *args]))
         self._last = t
         self.events += 1
@@ -83,8 +86,8 @@ def _header_problem(h: dict) -> str | None:
     if not isinstance(tasks, list) or not all(isinstance(t, list) and len(t) == 4 and _ints(t[:2])
                                               and isinstance(t[2], str) and t[3] in (0, 1) for t in tasks):
         return "tasks must be [tid, tgid, comm, in_tree] each"
-    if not _ints([h.get("start_ns")]) or not isinstance(h.get("machine", {}), dict):
-        return "start_ns or machine"
+    if not _ints([h.get("start_ns"), h.get("end_ns", 0)]) or not isinstance(h.get("machine", {}), dict):
+        return "start_ns, end_ns or machine"
     return None
 
 
@@ -114,6 +117,8 @@ class TraceReader:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):      # a FIFO or a device would never end
+                raise _bad(self.path, "it is not a regular file (a directory, a FIFO, a device)")
             self._gz = gzip.open(self.path, "rb")
             self._unpacker = msgpack.Unpacker(self._gz, raw=False, strict_map_key=False,
                                               max_buffer_size=64 << 20)
@@ -168,3 +173,16 @@ class TraceReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def trace_digest(path: Path | str) -> dict:
+    """{"sha256", "bytes"} of a trace file, read in chunks: what a run records of each trace it read,
+    so that its real-kernel counts are never taken from a file that changed since."""
+    import hashlib
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return {"sha256": h.hexdigest(), "bytes": size}

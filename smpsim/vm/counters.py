@@ -95,6 +95,8 @@ DESIGN_COUNTERS = (
     "trace_events",              # trace events replayed (the command's; others only move CPUs)
     "trace_faults",              # recorded user page faults replayed as touches
     "trace_faults_unneeded",     # of them, faults the model did not take (its PTE allowed the access)
+    "trace_faults_outside",      # of them, beyond the 48-bit user address space (hand-made traces), not replayed
+    "brk_unmaps", "mremap_unmaps",  # unmaps by brk shrinking and mremap (not munmap calls: not in `munmaps`)
     "trace_switches",            # recorded context switches applied to the CPUs
     "trace_switches_unseen",     # of them, superseded within one quantum (the CPU never ran that task)
     "trace_lag_events",          # events started after their recorded time (their address space busy)

@@ -91,10 +91,13 @@ class Mmap(Operation):
 
 @dataclass(frozen=True, eq=False)
 class Munmap(Operation):
+    """munmap(start, npages); `via` names another call that unmaps the same way (brk shrinking,
+    mremap): its cycles count as munmaps' but not in the munmap count or latency."""
     pid: int
     start: int
     npages: int
     ctx: Any = None
+    via: str = "munmap"
     kind: ClassVar[str] = "munmap"
     category: ClassVar[str] = "munmaps"
     syscall: ClassVar[bool] = True

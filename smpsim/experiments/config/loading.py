@@ -180,6 +180,7 @@ def read_profiled(path: str | Path, overrides: list[str] = (), costs: str | Path
     config.toml in a run directory) holds the costs themselves, so nothing later re-reads the profile.
     """
     data = read_toml(path)
+    _traces_beside(_config_dir(path), data)          # the file's own paths: relative to its directory
     named = data.pop("costs_profile", None)
     _refuse_profile_elsewhere(data, overrides)
     profile = None
@@ -227,21 +228,30 @@ def load_profiled(path: str | Path, overrides: list[str] = (), costs: str | Path
                 data["workload"]["image"] = str(beside)      # an image named relative to its config
         except (OSError, ValueError):
             pass                                             # validation or resolve_images says what is wrong
-    _traces_beside(path, data)
+    _traces_beside(Path.cwd(), data)                 # what --set named: relative to where the command runs
     cfg = validate(data, str(path))
     check_images(cfg, data)
     check_traces(cfg, data)
     for params, point_data in sweep_points(data):
-        validate(point_data, f"{path} at sweep point {point_name(params)}")
+        point_cfg = validate(point_data, f"{path} at sweep point {point_name(params)}")
+        if params:
+            check_traces(point_cfg, point_data)      # each point's machine and run against its trace
     return cfg, data, profile
 
 
-def _traces_beside(config_path, data: dict) -> None:
-    """A trace named relative to its config file (workload.trace, or a sweep over it) made absolute."""
+def _config_dir(path) -> Path:
+    try:
+        return Path(path).resolve().parent
+    except (OSError, ValueError, RuntimeError):
+        return Path(".")
+
+
+def _traces_beside(base: Path, data: dict) -> None:
+    """A trace named by a relative path (workload.trace, or a sweep over it) made absolute from `base`."""
     def beside(value):
         if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
             try:
-                return str(Path(config_path).resolve().parent / value)
+                return str((base / value).resolve())
             except (OSError, ValueError, RuntimeError):
                 return value
         return value
@@ -256,10 +266,8 @@ def _traces_beside(config_path, data: dict) -> None:
 def check_traces(cfg: ExperimentConfig, data: dict) -> None:
     """Refuse a trace that cannot be replayed (missing, not a trace, recorded on more CPUs than
     machine.ncpus, longer than run.max_epochs) before anything starts."""
-    from smpsim.experiments.trace_check import check_trace
-    paths = [cfg.workload.trace] if cfg.workload.kind == "trace" else []
-    paths += [v for v in (data.get("sweep") or {}).get("workload.trace", []) if isinstance(v, str)]
-    for trace in dict.fromkeys(paths):
+    from smpsim.experiments.trace_check import check_trace, trace_paths
+    for trace in trace_paths(cfg, data):
         check_trace(trace, cfg.machine, cfg.run)
 
 

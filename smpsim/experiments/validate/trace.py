@@ -16,7 +16,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from smpsim.errors import ConfigError
+from smpsim.errors import ConfigError, SimulationError
+from smpsim.experiments.config.schema import MAX_EPOCHS
 from smpsim.experiments import config as cfgmod
 from smpsim.experiments.trace_check import trace_cpus
 from smpsim.experiments.validate.contract import Case, Setup
@@ -42,30 +43,35 @@ def replay_counters(trace: str, setup: Setup, preset: str = "linux") -> dict:
 @lru_cache(maxsize=8)
 def _replay(trace: str, costs_json: str, switches: tuple, ghz: float, preset: str) -> tuple:
     info = trace_info(trace)
-    span_ns = info["duration_s"] * 1e9
-    epochs = int(span_ns * ghz / QUANTUM) + 1000
+    span_cycles = int(info["duration_s"] * 1e9 * ghz)
+    # 10 us, or coarser for a trace longer than MAX_EPOCHS of them (about 10 s)
+    quantum = max(QUANTUM, -(-span_cycles // (MAX_EPOCHS - 2000)))
     policy = {"name": preset, "preset": preset, **dict(switches)}
     cfg = cfgmod.validate({"name": "validate-trace", "seed": 1,
                            "machine": {"ncpus": max(2, trace_cpus({"machine": info["machine"]})),
-                                       "quantum_cycles": QUANTUM, "phys_pages": 1 << 20, "ghz": ghz},
+                                       "quantum_cycles": quantum, "phys_pages": 1 << 20, "ghz": ghz},
                            "costs": json.loads(costs_json),
                            "workload": {"kind": "trace", "trace": trace},
-                           "policies": [policy], "run": {"max_epochs": max(epochs, 1000)}})
+                           "policies": [policy], "run": {"max_epochs": MAX_EPOCHS}}, f"--trace {trace}")
     vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), make_workload(cfg))
     vm.start()
-    while not vm.step(4096).done:
-        pass
+    try:
+        while not vm.step(4096).done:
+            pass
+    except SimulationError as e:
+        raise ConfigError(f"--trace {trace} cannot be replayed: {e}") from None
     return tuple(vm.counters().items())
 
 
-def trace_cases(path: str) -> list[Case]:
-    """The cases of one trace file (a ConfigError if it is not a usable trace)."""
+def trace_cases(path: str, name: str | None = None) -> list[Case]:
+    """The cases of one trace file, named trace_NAME_* (NAME: the file's stem unless given); a
+    ConfigError if it is not a usable trace."""
     trace = str(Path(path).resolve())
     try:
         info = trace_info(trace)
     except Exception as e:       # TraceError and OSError alike: one paragraph, exit 2
         raise ConfigError(f"--trace {path}: {e}") from None
-    stem = Path(path).stem
+    stem = name or Path(path).stem
     no_data = GROUND_TRUTH in info.get("missing_tracepoints", [])
     cases = []
     for category, (band, least) in CATEGORIES.items():

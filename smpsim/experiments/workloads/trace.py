@@ -39,6 +39,7 @@ class TraceReplay(Workload):
         with TraceReader(self.w.trace) as r:          # the header now; the events once bound
             h = r.header
         self.start_ns, self.end_ns = h["start_ns"], h.get("end_ns", h["start_ns"])
+        self.end_cycles = self._cycles(self.end_ns)
         self.tasks = {tid: Task(tid, tgid, comm) for tid, tgid, comm, in_tree in h["tasks"] if in_tree}
         self.kernel = {tid for tid, _, comm, in_tree in h["tasks"] if not in_tree and is_kernel_thread(tid, comm)}
         self.kernel.add(0)
@@ -73,6 +74,9 @@ class TraceReplay(Workload):
         while self._next is not None and self._next[1] < end:
             kind, t, cpu, tid, *args = self._next
             self._advance()
+            if t > self.end_cycles:
+                raise SimulationError(f"the trace has an event at {t:,} cycles, after its header's end_ns "
+                                      f"({self.end_cycles:,} cycles): a damaged or hand-made header; re-import it")
             if not 0 <= cpu < self.ncpus:
                 raise SimulationError(f"the trace has an event on cpu{cpu} but machine.ncpus={self.ncpus}: "
                                       f"set machine.ncpus to the recording machine's CPU count")

@@ -16,7 +16,9 @@ exec, exit. Each becomes zero or more operations of smpsim.vm.operations:
 - munmap, mprotect, madvise (MADV_DONTNEED, MADV_FREE; other advice is not modelled and
   counted): the range as given; brk: the heap's growth mapped, its shrinking unmapped;
   mremap: growth in place mapped, shrinking unmapped, a move replayed as a new mapping and an
-  unmap of the old range (the real kernel moves the page tables instead: counted);
+  unmap of the old range (the real kernel moves the page tables instead: counted; with
+  MREMAP_DONTUNMAP the old range stays); the unmaps brk and mremap make are not munmap calls
+  (`Munmap.via`: not in the munmap count or latency);
 - fork: `Fork` (the kernel's fork strategy copies the address space); exec: `Exec` to an
   empty image (its regions become implicit); exit of the last thread: `Exit`.
 """
@@ -32,6 +34,7 @@ PAGE = 1 << PAGE_SHIFT
 WINDOW = 512                        # pages: 2 MiB, the span of one page-table page
 USER_PAGES = 1 << 36                # the 48-bit user address space, in pages
 MAP_SHARED, MAP_POPULATE = 0x01, 0x8000
+MREMAP_DONTUNMAP = 0x4
 ADVICE = {4: MADV_DONTNEED, 8: MADV_FREE}
 MMAP, MUNMAP, MPROTECT, MADVISE, BRK, MREMAP = (SYSCALL_CODE[n] for n in ("mmap", "munmap", "mprotect", "madvise",
                                                                            "brk", "mremap"))
@@ -57,6 +60,9 @@ def implicit_window(proc, va: int) -> tuple[int, int]:
 def fault(proc, va: int, error_code: int, counters) -> list:
     write = bool(error_code & 0x2)
     counters["trace_faults"] += 1
+    if not 0 <= va < USER_PAGES:                 # a hand-made trace's (import skips these)
+        counters["trace_faults_outside"] += 1
+        return []
     pte = proc.pmap.pte(va)
     entry = proc.map.lookup(va)
     if pte is not None and entry is not None and (not write or "w" in pte.prot or "w" not in entry.prot):
@@ -84,7 +90,7 @@ def syscall(space, code: int, args: tuple, ret: int, counters) -> list:
         obj = f"shm.{pid}.{start:x}" if args[3] & MAP_SHARED else None
         return [Mmap(pid, start, n, obj, 0, prot_of(args[2]), n if args[3] & MAP_POPULATE else 0, fixed=True)]
     if code == BRK:
-        return _brk(space, ret)
+        return _brk(space, ret, counters)
     if code == MREMAP and len(args) >= 3:
         return _mremap(pid, args, ret, counters)
     if code in (MUNMAP, MPROTECT, MADVISE) and len(args) >= 2:
@@ -107,16 +113,18 @@ def _outside(counters) -> list:
     return []
 
 
-def _brk(space, ret: int) -> list:
+def _brk(space, ret: int, counters) -> list:
     """brk moved the break from space.brk to `ret`: map the growth, unmap the shrinking."""
     old, space.brk = space.brk, ret
     if old is None or ret == old:
         return []
     lo, hi = -(-min(old, ret) // PAGE), -(-max(old, ret) // PAGE)
-    if hi <= lo or not _in_space(lo, hi - lo):
+    if hi <= lo:
         return []
+    if not _in_space(lo, hi - lo):
+        return _outside(counters)
     pid = space.proc.pid
-    return [Mmap(pid, lo, hi - lo, fixed=True)] if ret > old else [Munmap(pid, lo, hi - lo)]
+    return [Mmap(pid, lo, hi - lo, fixed=True)] if ret > old else [Munmap(pid, lo, hi - lo, via="brk")]
 
 
 def _mremap(pid: int, args: tuple, ret: int, counters) -> list:
@@ -128,7 +136,8 @@ def _mremap(pid: int, args: tuple, ret: int, counters) -> list:
     if new_start == old_start:
         if new_n > old_n:
             return [Mmap(pid, old_start + old_n, new_n - old_n, fixed=True)]
-        return [Munmap(pid, new_start + new_n, old_n - new_n)] if old_n > new_n else []
+        return [Munmap(pid, new_start + new_n, old_n - new_n, via="mremap")] if old_n > new_n else []
     counters["trace_mremap_moved"] += 1
-    out = [Munmap(pid, old_start, old_n)] if old_n else []
+    keep_old = len(args) >= 4 and args[3] & MREMAP_DONTUNMAP      # the old range stays mapped, emptied
+    out = [Munmap(pid, old_start, old_n, via="mremap")] if old_n and not keep_old else []
     return out + [Mmap(pid, new_start, new_n, fixed=True)]

@@ -162,6 +162,9 @@ class Dispatcher:
         proc = k.procs[rec.pid]
         before = dict(k.counters)
         uvm.uvm_unmap(k, op, proc, rec.start, rec.npages, "munmap")
+        if rec.via != "munmap":                 # brk or mremap unmapping: not a munmap call
+            k.counters[f"{rec.via}_unmaps"] += 1
+            return self.workload.after(rec, op.t, proc)
         k.counters["munmaps"] += 1
         k.record_latency("munmap", op.cycles)
         k.emit("munmap", op.start, process=proc.pid, cpu=op.cpu, pages=rec.npages, cycles=op.cycles,
