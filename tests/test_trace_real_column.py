@@ -91,3 +91,11 @@ def test_a_trace_that_changed_since_the_run_is_not_shown_as_its_real_kernel(repl
         assert "it has changed since the run" in text and "flushes initiated" not in text
     finally:
         trace.write_bytes(saved)
+
+
+def test_analyze_csv_has_the_real_rows(replayed):
+    run_dir, trace = replayed
+    rows = [line.split(",") for line in analyze_run(load_run(run_dir), "csv").splitlines()]
+    real = {r[3]: int(r[4]) for r in rows if r[2] == "real"}
+    assert real["flushes.initiated"] == trace_info(trace)["real"]["initiated"]
+    assert {r[2] for r in rows if r[3] == "flushes.remote_queued"} == {"real", "linux", "netbsd5"}

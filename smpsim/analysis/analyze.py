@@ -14,7 +14,7 @@ import json
 
 from smpsim.analysis.errors import AnalysisOptionError
 from smpsim.analysis.load import Run
-from smpsim.analysis.real import missing_note, real_json, real_of, real_table
+from smpsim.analysis.real import missing_note, real_json, real_of, real_rows, real_table
 from smpsim.analysis.results import PolicyResult, collect
 from smpsim.stats import STAT_KEYS
 from smpsim.analysis.tables import Table, render_csv, render_text
@@ -105,6 +105,7 @@ def analyze_run(run: Run, fmt: str = "table") -> str:
         return analyze_text(run, results)
     if fmt == "csv":
         rows = [[r.run, r.point, r.policy, m, v] for r in results for m, v in metric_items(r)]
+        rows += real_rows(run, results)
         return render_csv(["run", "point", "policy", "metric", "value"], rows)
     doc = {"run": run.name, "path": str(run.path), "status": run.run_info.get("status"),
            "config": run.summary.get("config"), "seed": run.summary.get("seed"),

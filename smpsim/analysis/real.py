@@ -123,3 +123,18 @@ def real_json(real: dict, results: list[PolicyResult]) -> dict:
 
 def missing_note(real: dict) -> str:
     return f"the real kernel's counts: trace {real['trace']} cannot be read here ({real['missing']})"
+
+
+def real_rows(run, results: list[PolicyResult]) -> list[list]:
+    """analyze's long-form CSV rows of the real column: (run, point, "real" or the policy,
+    "flushes.CATEGORY", count), the policies' being their model counter for the category."""
+    rows = []
+    for point in dict.fromkeys(r.point for r in results):
+        real = real_of(run, point)
+        if real is None or "missing" in real:
+            continue
+        for category in MODEL_COUNTERS:
+            rows.append([run.name, point, "real", f"flushes.{category}", real["real"].get(category)])
+            rows += [[r.run, point, r.policy, f"flushes.{category}", model_count(r.counters, category)]
+                     for r in results if r.point == point]
+    return rows
