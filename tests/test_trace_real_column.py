@@ -99,3 +99,5 @@ def test_analyze_csv_has_the_real_rows(replayed):
     real = {r[3]: int(r[4]) for r in rows if r[2] == "real"}
     assert real["flushes.initiated"] == trace_info(trace)["real"]["initiated"]
     assert {r[2] for r in rows if r[3] == "flushes.remote_queued"} == {"real", "linux", "netbsd5"}
+    cmp = [line.split(",") for line in compare_runs([run_dir], fmt="csv").splitlines()]
+    assert [r[3] for r in cmp if r[1] == "flushes.initiated" and r[2] == "real"] == [str(real["flushes.initiated"])]

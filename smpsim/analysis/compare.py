@@ -17,6 +17,7 @@ from smpsim.analysis.analyze import FORMATS, metric_items, point_title
 from smpsim.analysis.errors import AnalysisOptionError
 from smpsim.analysis.load import load_run
 from smpsim.analysis.real import real_json, real_of, real_table
+from smpsim.trace.compare import MODEL_COUNTERS
 from smpsim.analysis.results import PolicyResult, collect
 from smpsim.stats import ratio
 from smpsim.analysis.tables import Ratio, Table, raw_cell, render_csv, render_text
@@ -144,6 +145,23 @@ def real_tables(run_dirs: list, point: str) -> list:
     return tables
 
 
+def _real_csv_rows(cmp: dict) -> list[list]:
+    """The real column as CSV rows: metric flushes.CATEGORY, column "real" (RUN:real with several
+    runs) and each policy's model counter, no ratio."""
+    multi = len(cmp["runs"]) > 1
+    rows = []
+    for p in cmp["points"]:
+        for run, real in (p.get("real") or {}).items():
+            if "missing" in real:
+                continue
+            for category, value in real["real"].items():
+                if category in MODEL_COUNTERS:
+                    rows.append([p["point"], f"flushes.{category}", f"{run}:real" if multi else "real", value, ""])
+                    rows += [[p["point"], f"flushes.{category}", f"{run}:{policy}" if multi else policy,
+                              model[category], ""] for policy, model in real["model"].items()]
+    return rows
+
+
 def compare_runs(run_dirs: list, baseline: str | None = None, fmt: str = "table") -> str:
     """Render the comparison of ``run_dirs`` in ``fmt`` ("table", "csv" or "json")."""
     if fmt not in FORMATS:
@@ -161,6 +179,7 @@ def compare_runs(run_dirs: list, baseline: str | None = None, fmt: str = "table"
                 for c in cmp["columns"]:
                     rows.append([p["point"], m, c, vals.get(c),
                                  "" if c == cmp["baseline"] else raw_cell(p["ratios"][m].get(c))])
+        rows += _real_csv_rows(cmp)
         return render_csv(["point", "metric", "column", "value", f"ratio_vs_{cmp['baseline']}"], rows)
     out = [f"compare: {', '.join(cmp['runs'])}  baseline {cmp['baseline']}"]
     for p in cmp["points"]:
