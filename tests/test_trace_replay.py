@@ -76,9 +76,9 @@ def _ground(trace: Path) -> dict:
     return {"events": n, **kinds}
 
 
+# make_j2 (66,545 events, 10 s) is left to configs/study_real_traces.toml, to keep the suite short
 @pytest.mark.parametrize("name", ["sqlite", "pipeline",
                                   pytest.param("py_pool", marks=pytest.mark.slow),
-                                  pytest.param("make_j2", marks=pytest.mark.slow),
                                   pytest.param("xz_t2", marks=pytest.mark.slow)])
 def test_a_bundled_trace_replays_every_event_fault_exit_and_fork(name):
     trace = TRACES / f"{name}.smpt"
@@ -91,10 +91,7 @@ def test_a_bundled_trace_replays_every_event_fault_exit_and_fork(name):
     assert c["trace_events_orphaned"] == 0
 
 
-def test_a_bundled_trace_replays_under_every_preset_with_the_checker_on():
-    for policy in ("netbsd5", "seed", "netbsd10", "freebsd", "linux", "linux_invlpgb"):
-        c = replay(TRACES / "sqlite.smpt", policy)
-        assert c["exits"] == 3, policy
+# every preset replaying the sqlite trace under the checker: tests/test_kernels.py (SMALL["trace"])
 
 
 @pytest.mark.slow
@@ -245,7 +242,7 @@ def test_memory_does_not_grow_with_the_traces_length(tmp_path):
     import sys
     import tracemalloc
     peaks = []
-    for n in (40_000, 200_000):
+    for n in (20_000, 100_000):
         trace = tmp_path / f"long{n}.smpt"
         subprocess.run([sys.executable, str(TRACES.parent.parent / "scripts" / "long_trace.py"), str(n), str(trace)],
                        check=True)
