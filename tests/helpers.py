@@ -52,3 +52,14 @@ def run_policies(data: dict, **kw) -> dict:
         _, result, events = run_inline(data, i, **kw)
         out[p["name"]] = (result, events)
     return out
+
+
+def fork_kernel(policy: str = "netbsd5", **switches):
+    """A started kernel of the fork_exit workload under `policy` (switches laid over the preset),
+    with the invariant checker on, for tests that drive fork and its faults by hand."""
+    d = config_dict("fork_exit", policies=(policy,))
+    d["policies"][0].update(switches)
+    cfg = cfgmod.validate(d)
+    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), make_workload(cfg), check=True)
+    vm.start()
+    return vm.k

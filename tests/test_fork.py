@@ -7,20 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from smpsim.experiments import config as cfgmod
-from smpsim.experiments.workloads import make_workload
-from smpsim.runtime.transport import InlineTransport
 from smpsim.vm import checker, fork, uvm
-from smpsim.vm.engine.coordinator import VmCoordinator
 from smpsim.vm.locks import Op
-from tests.helpers import config_dict, run_inline
+from tests.helpers import config_dict, fork_kernel, run_inline
 
 
 def _kernel(policy="netbsd5"):
-    cfg = cfgmod.validate(config_dict("fork_exit", policies=(policy,)))
-    vm = VmCoordinator(cfg, cfg.policies[0], InlineTransport(), make_workload(cfg), check=True)
-    vm.start()
-    return vm.k
+    return fork_kernel(policy)
 
 
 def _parent(k, pages=8):
@@ -51,10 +44,12 @@ def test_the_parents_writable_pages_are_write_protected_at_fork():
     k = _kernel()
     parent, op = _parent(k, pages=8)
     before = k.counters["pte_atomic_updates"]
-    fork.uvmspace_fork(k, op, parent, "child", [1])
+    child = fork.uvmspace_fork(k, op, parent, "child", [1])
     assert all("w" not in pte.prot for _, pte in parent.pmap.valid_ptes())
     assert k.counters["fork_protect_ptes"] == 8 == k.counters["pte_atomic_updates"] - before
-    # after the child, the parent's write re-enables access without a copy
+    # once the child has gone, the parent's write re-enables access without a copy
+    child.state = "exiting"
+    uvm.exit_teardown(k, op, child)
     fork.touch(k, op, parent, 1 << 18, 1, write=True)
     assert "w" in parent.pmap.pte(1 << 18).prot and k.counters["pages_copied"] == 0
 

@@ -26,10 +26,11 @@ only, FreeBSD's pmap_copy, Linux's copy_page_range):
   the source page into it (`page_copy`: `cow_faults`, `pages_copied`) and maps
   it writable (replacing a copied read-only PTE, where the strategy copied one).
   A page no source has (evicted) is zero-filled, as a fresh anonymous page.
-- the parent's own writes after the child has gone find its anons no longer
-  shared and only re-enable write access (uvm_fault's `an_ref == 1` case): a
-  fault and a PTE update, no copy. While the child lives the parent sleeps in
-  wait(), so it makes no writes that would copy.
+- the parent's own writes (`smpsim.vm.cow.parent_write`): a page a live child
+  still sees is copied and the original left to the child (copy-on-write works on
+  whichever side writes first); a page no child sees any more (it copied its own,
+  or it has gone) only has write access re-enabled (uvm_fault's `an_ref == 1`
+  case, Linux's `wp_page_reuse`): a fault and a PTE update, no copy.
 - exit (`exit1`): the fixed cost of exit outside the address space
   (`exit_fixed`); the address space goes at the Teardown (smpsim.vm.uvm
   `exit_teardown`, which zaps whatever the child was given or faulted in, through

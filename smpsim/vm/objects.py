@@ -14,7 +14,7 @@ from smpsim.vm.locks import SimLock
 
 
 class UObject:
-    __slots__ = ("id", "name", "shared", "pages", "lock", "refs", "sourced")
+    __slots__ = ("id", "name", "shared", "pages", "lock", "refs", "sourced", "spill")
 
     def __init__(self, oid: int, name: str, shared: bool):
         self.id = oid
@@ -24,6 +24,14 @@ class UObject:
         self.lock = SimLock(f"obj{oid}", "object")
         self.refs = 0                        # map entries referencing it
         self.sourced = 0                     # of them, entries naming it as a copy-on-write source
+        self.spill = False                   # holds pages a parent's copy-on-write left its children
+
+
+def make_object(k, name: str, shared: bool) -> UObject:
+    """A new object, registered with the kernel's objects."""
+    obj = UObject(k.next_id("obj"), name, shared)
+    k.objects[obj.id] = obj
+    return obj
 
 
 @dataclass(eq=False)

@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from smpsim.errors import SimulationError
-from smpsim.vm.cow import cow_fault
+from smpsim.vm.cow import cow_fault, parent_write
 from smpsim.vm.locks import Op
 from smpsim.vm.pagedaemon import need_pages
-from smpsim.vm.objects import UObject, VmMap, VmMapEntry
+from smpsim.vm.objects import UObject, VmMap, VmMapEntry, make_object
 
 
 @dataclass(eq=False)
@@ -42,12 +42,6 @@ class Process:
     threads: list = field(default_factory=list)
     state: str = "running"      # running, exiting, exited
     parent: "Process | None" = None     # the forking process, woken when this one exits
-
-
-def make_object(k, name: str, shared: bool) -> UObject:
-    obj = UObject(k.next_id("obj"), name, shared)
-    k.objects[obj.id] = obj
-    return obj
 
 
 def spawn(k, op: Op, name: str, cpus: list[int]) -> Process:
@@ -111,6 +105,8 @@ def uvm_fault(k, op: Op, proc: Process, va: int, access: bool = True, write: boo
     prot = entry.prot
     if frame is None and entry.backing is not None:
         frame, prot = cow_fault(k, op, entry, off, bool(write))
+    elif frame is not None and write and obj.sourced:
+        frame = parent_write(k, op, entry, off, frame)
     if frame is None and write is False and not obj.shared:
         frame = k.zero_page.read_fault_frame(op)
         prot = prot.replace("w", "")

@@ -11,7 +11,13 @@ raised: one rmap reference per page), `ptep_set_wrprotect` of the parent's PTE i
 `set_ptes`). For a copy-on-write mapping it brackets the walk with
 `mmu_notifier_invalidate_range_start/end` and `write_protect_seq`, and sends no flush
 itself: `dup_mmap` ends with `flush_tlb_mm(oldmm)`, one flush of the parent's whole mm on
-every CPU in its mm_cpumask (here the parent's packet made full before its pmap_update).
+every CPU in its mm_cpumask (here the parent's packet made full before its pmap_update). x86's
+`flush_tlb_mm` is `flush_tlb_mm_range(mm, 0, TLB_FLUSH_ALL, 0UL, true)`: `freed_tables` is set,
+so `native_flush_tlb_multi` IPIs the whole mask, lazy CPUs and (6.13+) CPUs that switched away
+included, and the latter clear their bit (`TLB_REMOTE_WRONG_CPU`): after a fork the parent's
+flushes stop reaching CPUs that only once ran it (seen in the bundled Python pool trace: its
+parent traced "remote IPI send" on each of its flushes in the 16 ms before its first fork, the
+other CPU having run it once, and on 1 of the 186 after it, until its threads ran there again).
 The child's exit zaps every copied PTE (exit_mmap -> unmap_vmas, the preset's mmu_gather
 teardown): `zap_present_ptes` -> `folio_remove_rmap_ptes` drops the mapcount and the gather's
 `free_pages_and_swap_cache` the reference, without freeing a page its parent still maps (the
@@ -34,4 +40,5 @@ class CopyPageRangeFork(ForkStrategy):
 
     def finish(self, pm, parent, op) -> None:
         parent.pmap.packet.make_full()         # dup_mmap: flush_tlb_mm(oldmm)
+        parent.pmap.packet.freed_tables = True  # flush_tlb_mm passes freed_tables = true
         pm.pmap_update(parent.pmap, op, "fork")

@@ -29,7 +29,8 @@ The mm_cpumask rule (`mm_cpumask`, smpsim.vm.strategies.lazy_base):
   `init_new_context` sets it to `jiffies + HZ`, so an mm is first trimmed a second after it is
   created (here: a second after a CPU first activates it). The comparison is of jiffies
   (`smpsim.vm.jiffies`), so the trim fires at the first multi-CPU flush after each second
-  boundary; a run shorter than a second never trims. `freed_tables` still IPIs the whole mask.
+  boundary; a run shorter than a second never trims. `freed_tables` still IPIs the whole mask
+  (an mmu_gather that freed page tables, and every `flush_tlb_mm`, such as fork's).
 
 Reclaim's batched flush (`arch_tlbbatch_flush`, shootdown reason `reclaim_batch`) carries no mm:
 `should_flush_tlb` returns true for every CPU of the gathered masks that is not lazy (`!info->mm`),

@@ -27,6 +27,7 @@ class GlobalMailboxShootdown(ShootdownStrategy):
     def __init__(self, k, shootdown_batch: int, shootdown_ack: str = AFTER_FLUSH):
         super().__init__(k, shootdown_batch, shootdown_ack)
         self.mailbox = SimLock("tlb_mailbox", "mailbox")
+        self.freed_tables = False       # the packet being sent says page tables were freed
 
     def locks(self):
         yield self.mailbox
@@ -38,6 +39,7 @@ class GlobalMailboxShootdown(ShootdownStrategy):
         for pmap in pmaps:
             packet.merge(pmap.packet, self.ceiling)
             pmap.packet = Packet()
+        self.freed_tables = packet.freed_tables
         flushed = self.shootnow(pmaps, packet.take(), op, reason) if not packet.empty else set()
         for pmap in pmaps:
             self.free_ptps(pmap, flushed, op)

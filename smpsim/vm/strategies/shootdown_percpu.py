@@ -58,7 +58,7 @@ class PerCpuShootdown(GlobalMailboxShootdown):
     def targets(self, pmaps: list, me: int) -> list[int]:
         k = self.k
         cpus = sorted(set().union(*(p.pm_cpus for p in pmaps)) - {me})
-        frees = any(p.ptp_free_pending for p in pmaps)
+        frees = self.freed_tables or any(p.ptp_free_pending for p in pmaps)
         chosen = k.lazy.ipi_targets([k.views[c] for c in cpus], pmaps, frees, self._now, self._no_mm)
         self._away = {c for c in chosen if k.lazy.switched_away(k.views[c], pmaps)}   # mm_cpumask rule
         cnt = k.counters
