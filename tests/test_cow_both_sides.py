@@ -23,15 +23,20 @@ def _parent(k, pages=8):
     return parent, op
 
 
+def _written_parent():
+    """A kernel and a parent that has written its pages: (k, parent, op, frame at VA)."""
+    k = _kernel()
+    parent, op = _parent(k)
+    return k, parent, op, parent.pmap.pte(VA).frame
+
+
 def _exit(k, op, proc):
     proc.state = "exiting"
     uvm.exit_teardown(k, op, proc)
 
 
 def test_the_parents_write_copies_a_page_its_child_still_sees_and_the_child_keeps_the_original():
-    k = _kernel()
-    parent, op = _parent(k)
-    original = parent.pmap.pte(VA).frame
+    k, parent, op, original = _written_parent()
     k.pmap_mod.pmap_activate(k.views[0], parent.pmap, op)
     child = fork.uvmspace_fork(k, op, parent, "child", [1])
     flushes = k.counters["local_flushes"]
@@ -52,9 +57,7 @@ def test_the_parents_write_copies_a_page_its_child_still_sees_and_the_child_keep
 
 
 def test_a_page_the_child_has_already_copied_is_the_parents_alone():
-    k = _kernel()
-    parent, op = _parent(k)
-    original = parent.pmap.pte(VA).frame
+    k, parent, op, original = _written_parent()
     child = fork.uvmspace_fork(k, op, parent, "child", [1])
     fork.touch(k, op, child, VA, 1, write=True)
     assert k.counters["pages_copied"] == 1
@@ -64,9 +67,7 @@ def test_a_page_the_child_has_already_copied_is_the_parents_alone():
 
 
 def test_two_children_share_the_original_until_the_last_takes_it_over():
-    k = _kernel()
-    parent, op = _parent(k)
-    original = parent.pmap.pte(VA).frame
+    k, parent, op, original = _written_parent()
     first = fork.uvmspace_fork(k, op, parent, "first", [1])
     second = fork.uvmspace_fork(k, op, parent, "second", [1])
     fork.touch(k, op, parent, VA, 2, write=True)             # two pages, one shared source

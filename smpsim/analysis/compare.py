@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from smpsim.analysis.analyze import FORMATS, metric_items, point_title
 from smpsim.analysis.errors import AnalysisOptionError
 from smpsim.analysis.load import load_run
-from smpsim.analysis.real import real_json, real_of, real_table
-from smpsim.trace.compare import MODEL_COUNTERS
+from smpsim.analysis.real import real_cells, real_json, real_of, real_table
 from smpsim.analysis.results import PolicyResult, collect
 from smpsim.stats import ratio
 from smpsim.analysis.tables import Ratio, Table, raw_cell, render_csv, render_text
@@ -66,12 +65,20 @@ def _visible(metric: str, values: list) -> bool:
     return not (parts[0] == "latency" and parts[2] != "count" and all(v is None for v in values))
 
 
-def comparison(run_dirs: list, baseline: str | None) -> dict:
-    """The comparison as data: columns, baseline, and per point the metrics and ratios by column label."""
+def _load(run_dirs: list) -> tuple[list, list]:
+    """The runs, and each one's results, read once."""
     if not run_dirs:
         raise AnalysisOptionError("compare needs at least one run directory")
     runs = [load_run(d) for d in run_dirs]
-    runs_results = [collect(r) for r in runs]
+    return runs, [collect(r) for r in runs]
+
+
+def comparison(run_dirs: list, baseline: str | None) -> dict:
+    """The comparison as data: columns, baseline, and per point the metrics and ratios by column label."""
+    return _comparison(*_load(run_dirs), baseline)
+
+
+def _comparison(runs: list, runs_results: list, baseline: str | None) -> dict:
     cols = make_columns(runs_results, [r.name for r in runs])
     if not cols:
         raise AnalysisOptionError(f"nothing to compare: no point x policy of {', '.join(r.name for r in runs)} "
@@ -131,13 +138,12 @@ def point_table(cmp: dict, p: dict) -> Table:
     return t
 
 
-def real_tables(run_dirs: list, point: str) -> list:
+def real_tables(runs: list, runs_results: list, point: str) -> list:
     """The real kernel beside each run's policies at `point`, for runs that replayed a trace there."""
     tables = []
-    for d in run_dirs:
-        run = load_run(d)
+    for run, results in zip(runs, runs_results):
         real = real_of(run, point)
-        rs = [r for r in collect(run) if r.point == point]
+        rs = [r for r in results if r.point == point]
         if real is not None and "missing" not in real and rs:
             t = real_table(real, rs)
             t.title = f"{run.name}: {t.title}"
@@ -151,14 +157,10 @@ def _real_csv_rows(cmp: dict) -> list[list]:
     multi = len(cmp["runs"]) > 1
     rows = []
     for p in cmp["points"]:
-        for run, real in (p.get("real") or {}).items():
-            if "missing" in real:
-                continue
-            for category, value in real["real"].items():
-                if category in MODEL_COUNTERS:
-                    rows.append([p["point"], f"flushes.{category}", f"{run}:real" if multi else "real", value, ""])
-                    rows += [[p["point"], f"flushes.{category}", f"{run}:{policy}" if multi else policy,
-                              model[category], ""] for policy, model in real["model"].items()]
+        for run, doc in (p.get("real") or {}).items():
+            if "missing" not in doc:
+                rows += [[p["point"], metric, f"{run}:{column}" if multi else column, value, ""]
+                         for column, metric, value in real_cells(doc)]
     return rows
 
 
@@ -166,7 +168,8 @@ def compare_runs(run_dirs: list, baseline: str | None = None, fmt: str = "table"
     """Render the comparison of ``run_dirs`` in ``fmt`` ("table", "csv" or "json")."""
     if fmt not in FORMATS:
         raise AnalysisOptionError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    cmp = comparison(run_dirs, baseline)
+    runs, runs_results = _load(run_dirs)
+    cmp = _comparison(runs, runs_results, baseline)
     if fmt == "json":
         doc = dict(cmp)
         doc["points"] = [{**p, "ratios": {m: {c: raw_cell(v) for c, v in rs.items()}
@@ -184,7 +187,7 @@ def compare_runs(run_dirs: list, baseline: str | None = None, fmt: str = "table"
     out = [f"compare: {', '.join(cmp['runs'])}  baseline {cmp['baseline']}"]
     for p in cmp["points"]:
         out += ["", render_text(point_table(cmp, p))]
-        for t in real_tables(run_dirs, p["point"]):
+        for t in real_tables(runs, runs_results, p["point"]):
             out += ["", render_text(t)]
     if cmp["warnings"]:
         out += ["", "warnings:"] + [f"  {w}" for w in cmp["warnings"]]

@@ -125,6 +125,17 @@ def missing_note(real: dict) -> str:
     return f"the real kernel's counts: trace {real['trace']} cannot be read here ({real['missing']})"
 
 
+def real_cells(doc: dict) -> list[tuple[str, str, object]]:
+    """(column, metric, value) of the real column in long form, from `real_json`'s document: per
+    flush category (metric flushes.CATEGORY), "real", then each policy's model counter for it."""
+    cells = []
+    for category in MODEL_COUNTERS:
+        metric = f"flushes.{category}"
+        cells.append(("real", metric, doc["real"].get(category)))
+        cells += [(policy, metric, model[category]) for policy, model in doc["model"].items()]
+    return cells
+
+
 def real_rows(run, results: list[PolicyResult]) -> list[list]:
     """analyze's long-form CSV rows of the real column: (run, point, "real" or the policy,
     "flushes.CATEGORY", count), the policies' being their model counter for the category."""
@@ -133,8 +144,6 @@ def real_rows(run, results: list[PolicyResult]) -> list[list]:
         real = real_of(run, point)
         if real is None or "missing" in real:
             continue
-        for category in MODEL_COUNTERS:
-            rows.append([run.name, point, "real", f"flushes.{category}", real["real"].get(category)])
-            rows += [[r.run, point, r.policy, f"flushes.{category}", model_count(r.counters, category)]
-                     for r in results if r.point == point]
+        doc = real_json(real, [r for r in results if r.point == point])
+        rows += [[run.name, point, column, metric, value] for column, metric, value in real_cells(doc)]
     return rows
