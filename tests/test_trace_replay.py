@@ -169,6 +169,25 @@ def test_events_faster_than_the_model_wait_for_their_space_and_the_lag_is_counte
     assert c["trace_lag_cycles_max"] >= c["trace_lag_cycles_total"] // 64 > 0
 
 
+def test_a_write_to_a_file_page_fault_around_mapped_meets_what_its_read_fault_left(tmp_path):
+    """Error code 0x7 on a page of a private file mapping that the model never mapped (the real
+    kernel's fault-around mapped it): the page is first mapped as a read fault maps it, then
+    written. Under linux that read maps the zero page, so the write replaces it with a flush, as
+    the real kernel's copy from the page cache did; the two operations are one recorded event,
+    so neither waits as lag. In anonymous memory the same fault is a plain write fault."""
+    def trace(name, flags):
+        events = run_on(101, 0, 0) + [(ev.SYS_ENTER, 1000, 0, 101, MMAP, 0, 16 * PAGE, 3, flags, 3, 0),
+                                      (ev.SYS_EXIT, 1001, 0, 101, MMAP, BASE),
+                                      (ev.FAULT, 1_000_000, 0, 101, BASE + 5 * PAGE, 0x7)]
+        return write_trace(tmp_path / name, [(101, 101, "a")], events)
+    c = replay(trace("file.smpt", 0x02))                  # MAP_PRIVATE, fd 3
+    assert c["trace_faults_present_unmapped"] == 1 and c["page_faults"] == 2
+    assert c["zero_page_copies"] == 1 and c["local_flushes"] == 1
+    assert c["trace_lag_events"] == 1                     # the mmap, after the spawn; not the write
+    c = replay(trace("anon.smpt", 0x22))                  # MAP_PRIVATE | MAP_ANONYMOUS
+    assert c["trace_faults_present_unmapped"] == 0 and c["page_faults"] == 1 and c["local_flushes"] == 0
+
+
 def test_idle_stretches_are_skipped(tmp_path):
     events = run_on(101, 0, 0) + fault(1000, 0, 101, BASE) + fault(2_000_000_000, 0, 101, BASE + PAGE)
     vm_epochs = 2 * 2_500_000_000 // 25_000          # 2 s at 2.5 GHz
@@ -268,3 +287,16 @@ def test_every_sweep_points_machine_is_checked_against_its_trace_when_the_config
     path.write_text(path.read_text() + '[sweep]\n"machine.ncpus" = [2, 1]\n')
     with pytest.raises(ConfigError, match="set machine.ncpus = 2"):
         load(path)
+
+
+def test_anonymous_ranges_split_and_merge_as_calls_change_them():
+    from smpsim.experiments.workloads.trace_ranges import AnonRanges
+    r = AnonRanges()
+    r.add(100, 50)                                        # [100, 150)
+    r.remove(120, 10)                                     # a hole: [100, 120) and [130, 150)
+    assert 119 in r and 120 not in r and 129 not in r and 130 in r and 150 not in r
+    r.add(110, 30)                                        # an anonymous mmap over part of both
+    assert all(p in r for p in range(100, 150))
+    child = r.copy()
+    r.remove(0, 1000)                                     # the parent unmaps everything
+    assert 100 not in r and 100 in child                  # the forked child's map is its own

@@ -96,6 +96,8 @@ DESIGN_COUNTERS = (
     "trace_faults",              # recorded user page faults replayed as touches
     "trace_faults_unneeded",     # of them, faults the model did not take (its PTE allowed the access)
     "trace_faults_outside",      # of them, beyond the 48-bit user address space (hand-made traces), not replayed
+    "trace_faults_present_unmapped",  # of them, writes to a page the real kernel had mapped (error code 0x1) and
+                                      # the model had not (fault-around): replayed as a read fault, then the write
     "brk_unmaps", "mremap_unmaps",  # unmaps by brk shrinking and mremap (not munmap calls: not in `munmaps`)
     "trace_switches",            # recorded context switches applied to the CPUs
     "trace_switches_unseen",     # of them, superseded within one quantum (the CPU never ran that task)

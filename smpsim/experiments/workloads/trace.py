@@ -21,6 +21,7 @@ import dataclasses
 
 from smpsim.errors import SimulationError
 from smpsim.experiments.workloads import trace_calls
+from smpsim.experiments.workloads.trace_ranges import AnonRanges
 from smpsim.experiments.workloads.base import Workload
 from smpsim.experiments.workloads.trace_tasks import Space, Step, Task, is_kernel_thread
 from smpsim.trace import events as ev
@@ -198,11 +199,13 @@ class TraceReplay(Workload):
                 if not space.pending:
                     return
                 t, cpu, action = space.pending.popleft()
-                space.ops.extend((t, cpu, op) for op in self._operations(space, cpu, action))
+                # the event's first operation is due at its recorded time; the rest follow it
+                ops = self._operations(space, cpu, action)
+                space.ops.extend((t if i == 0 else None, cpu, op) for i, op in enumerate(ops))
                 continue
             t, cpu, op = space.ops.popleft()
-            start = max(t, space.free_at)
-            if start > t:
+            start = space.free_at if t is None else max(t, space.free_at)
+            if t is not None and start > t:
                 cnt = self.k.counters
                 cnt["trace_lag_events"] += 1
                 cnt["trace_lag_cycles_total"] += start - t
@@ -217,13 +220,14 @@ class TraceReplay(Workload):
     def _operations(self, space: Space, cpu: int, action: tuple) -> list:
         proc, what = space.proc, action[0]
         if what == "fault":
-            return trace_calls.fault(proc, action[1], action[2], self.k.counters)
+            return trace_calls.fault(space, action[1], action[2], self.k.counters)
         if what == "call":
             return trace_calls.syscall(space, action[1], action[2], action[3], self.k.counters)
         if what == "fork":
+            action[1].anon = space.anon.copy()       # the child's map is the parent's as it is now
             return [Fork(proc.pid, action[2], (cpu,), wait=False, ctx=action[1])]
         if what == "exec":
-            space.brk = None
+            space.brk, space.anon = None, AnonRanges()
             return [Exec(proc.pid, ())]
         space.dead = True
         self.k.counters["trace_events_orphaned"] += len(space.pending)

@@ -17,6 +17,8 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
+from smpsim.experiments.workloads.trace_ranges import AnonRanges
+
 # Tasks outside the command's tree that are kernel threads: a CPU running one keeps the user mm
 # it had (lazy TLB), where a CPU running another user task has switched mm. A trace does not say
 # which tasks are kernel threads; these are the names Linux gives its own (kernel/kthread.c
@@ -41,6 +43,7 @@ class Space:
     free_at: int = 0                   # when its last operation finished
     live: int = 0                      # tasks of the tree using it
     brk: int | None = None             # the program break (bytes), once a brk call has said it
+    anon: AnonRanges = field(default_factory=AnonRanges)   # pages mapped anonymous or shared
     dead: bool = False                 # exited: later events of it are orphans
 
     def ready(self) -> bool:
