@@ -53,19 +53,30 @@ def trace():
 @trace.command("record", context_settings={"ignore_unknown_options": True})
 @click.option("--out", default="trace.smpt", show_default=True, type=click.Path(),
               help="The trace file to write (replaced atomically).")
+@click.option("--scope", type=click.Choice(["auto", "system", "task"]), default="auto", show_default=True,
+              help="system: every CPU (perf record -a: root, or kernel.perf_event_paranoid <= -1); task: the "
+                   "command's tasks only; auto: system where permitted, else task (the trace says what it "
+                   "then infers).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def record_cmd(out, command):
-    """Run COMMAND under `perf record -a` with the tracepoints smpsim reads, and import it."""
+def record_cmd(out, scope, command):
+    """Run COMMAND under `perf record` with the tracepoints smpsim reads, and import it."""
     from smpsim.trace.record import record
     with _writing("record", out):
-        header = record(list(command), Path(out))
+        header = record(list(command), Path(out), scope)
     click.echo(_summary(header, Path(out)))
+    recording = header.get("recording", {})
+    if recording.get("scope") == "task":
+        click.echo("note: recorded the command's tasks only (not every CPU): "
+                   + "; ".join(recording.get("inferred", [])), err=True)
+    left_out = set(recording.get("left_out", []))
     status = header.get("exit_status")
     if status:
         from smpsim.trace.record import describe_status
         click.echo(f"note: the command {describe_status(status)}; its trace was kept", err=True)
     for tp in header.get("missing_tracepoints", []):
-        click.echo(f"note: this kernel has no {tp}: the trace has no data for it", err=True)
+        why = ("this user may not record it per task without privilege (root, or "
+               "kernel.perf_event_paranoid <= -1)" if tp in left_out else "this kernel has no such tracepoint")
+        click.echo(f"note: no {tp} ({why}): the trace has no data for it", err=True)
 
 
 @trace.command("import")

@@ -313,3 +313,62 @@ def test_a_thread_id_given_as_pid_says_whose_thread_it_is(tmp_path):
 def test_a_command_name_holding_prev_pid_does_not_fool_the_switch_parser():
     assert ev.decode("sched:sched_switch", "prev_comm=prev_pid=7 prev_pid=700 prev_prio=120 prev_state=S "
                      "==> next_comm=x next_pid=701 next_prio=120") == (ev.SWITCH, 700, 701)
+
+
+@pytest.mark.slow
+def test_trace_record_of_the_commands_tasks_only_infers_their_switches_in(tmp_path):
+    from smpsim.trace.record import available, system_wide_permitted
+    if shutil.which("perf") is None:
+        pytest.skip("perf is not installed here")
+    present, missing = available()
+    if not system_wide_permitted() or ev.GROUND_TRUTH in missing:
+        pytest.skip("a per-task recording of every tracepoint needs the privilege (root) and an x86 kernel")
+    out = tmp_path / "sh.smpt"
+    result = CliRunner().invoke(main, ["trace", "record", "--scope", "task", "--out", str(out), "--", "sh", "-c",
+                                       "for i in 1 2 3; do ls / > /dev/null; done"])
+    assert result.exit_code == 0, result.output
+    assert "the command's tasks only" in result.output
+    info = trace_info(out)
+    assert info["recording"]["scope"] == "task" and info["recording"]["inferred"]
+    inferred = info["warnings"]["kept: switches into a task inferred from its first event on a CPU (per-task recording)"]
+    assert 4 <= inferred <= info["events_by_kind"]["switch"]     # at least each process's first run
+    assert info["events_by_kind"]["exec"] >= 4 and info["events_by_kind"]["fault"] > 100
+
+
+def test_an_unprivileged_user_records_per_task_and_only_the_system_calls(tmp_path, monkeypatch):
+    """auto scope without the privilege: no -a, only the syscalls tracepoints (the kernel opens no
+    other tracepoint's raw data to an unprivileged per-task event), the rest named as left out."""
+    from smpsim.trace import record as rec
+    seen = {}
+
+    def fake_perf(argv):
+        seen["argv"] = argv
+        Path(argv[argv.index("-o") + 1]).write_bytes(b"x")      # perf.data, read by the (fake) import
+        return 0
+
+    def fake_import(data, out, **kw):
+        seen.update(kw)
+        return kw["extra"]
+    monkeypatch.setattr(rec, "system_wide_permitted", lambda: False)
+    monkeypatch.setattr(rec, "available", lambda: (list(ev.TRACEPOINTS), []))
+    monkeypatch.setattr(rec, "_tracefs", lambda: tmp_path)
+    monkeypatch.setattr(rec, "_check_readable", lambda tps: None)
+    monkeypatch.setattr(rec, "_perf_record", fake_perf)
+    monkeypatch.setattr(rec, "import_any", fake_import)
+    monkeypatch.setattr(rec.shutil, "which", lambda name: "/usr/bin/" + name)
+    header = rec.record(["true"], tmp_path / "t.smpt")
+    assert "-a" not in seen["argv"] and seen["infer_switches"] is True
+    events = [seen["argv"][i + 1] for i, a in enumerate(seen["argv"]) if a == "-e"]
+    assert events and all(e.startswith("syscalls:") for e in events)
+    assert header["recording"]["scope"] == "task"
+    assert ev.GROUND_TRUTH in header["missing_tracepoints"] and ev.FAULTS in header["recording"]["left_out"]
+    with pytest.raises(TraceError, match="not permitted"):
+        rec.record(["true"], tmp_path / "t.smpt", scope="system")
+
+
+def test_tracepoints_this_user_cannot_read_are_refused_with_the_fix(tmp_path, monkeypatch):
+    from smpsim.trace import record as rec
+    (tmp_path / "events" / "tlb" / "tlb_flush").mkdir(parents=True)
+    monkeypatch.setattr(rec, "_tracefs", lambda: tmp_path)
+    with pytest.raises(TraceError, match=r"cannot read 1 of the tracepoints .*tlb:tlb_flush.*chmod -R o\+rX"):
+        rec._check_readable(["tlb:tlb_flush"])

@@ -115,8 +115,12 @@ def _scan(path: Path) -> Scan:
 class _Pass:
     """The second pass: decode, filter and write."""
 
-    def __init__(self, writer: TraceWriter, groups: set, tasks: dict):
+    def __init__(self, writer: TraceWriter, groups: set, tasks: dict, infer_switches: bool = False):
         self.w, self.groups, self.tasks = writer, groups, tasks
+        # a per-task recording has a task's switches out of a CPU (sched_switch fires in the task
+        # leaving) but not its switches in: each is inferred at the task's first event on the CPU
+        self.infer_switches = infer_switches
+        self.running: dict[int, int] = {}             # cpu -> the task last seen running there
         self.warnings = Counter()
         self.counts = Counter()
         self.last_clone: dict[int, int] = {}
@@ -153,8 +157,22 @@ class _Pass:
             self.warnings["kept: out-of-order time, given the previous event's"] += 1
             t = self.last_t
         self.last_t = t
+        if self.infer_switches:
+            self._switch_in(kind, t, p.cpu, tid, args)
         self.w.write((kind, t, p.cpu, tid, *args))
         self.counts[ev.KINDS[kind]] += 1
+
+    def _switch_in(self, kind: int, t: int, cpu: int, tid: int, args: list) -> None:
+        if kind == ev.SWITCH:
+            self.running[cpu] = args[1]
+            return
+        if self.running.get(cpu) == tid or self.tasks[tid][0] not in self.groups:
+            return
+        prev = self.running.get(cpu, 0)
+        self.w.write((ev.SWITCH, t, cpu, prev, prev, tid))
+        self.running[cpu] = tid
+        self.counts["switch"] += 1
+        self.warnings["kept: switches into a task inferred from its first event on a CPU (per-task recording)"] += 1
 
 
 def _header(scan: Scan, groups: set, root: int | None, how: str, machine: dict, source: dict) -> dict:
@@ -189,8 +207,10 @@ def check_out(out: Path, inputs: tuple = ()) -> Path:
 
 
 def import_text(text: Path, out: Path, root: int | None = None, machine: dict | None = None,
-                source: dict | None = None, extra: dict | None = None) -> dict:
-    """Import `perf script` text (plain/gzip/zstd) into the trace `out`; returns the header."""
+                source: dict | None = None, extra: dict | None = None, infer_switches: bool = False) -> dict:
+    """Import `perf script` text (plain/gzip/zstd) into the trace `out`; returns the header.
+    `infer_switches`: the text is a per-task recording (switches into the command's tasks
+    are inferred)."""
     scan = _scan(text)
     _check_root(scan, root, text)
     groups, root, how = scan.tree(root)
@@ -198,7 +218,7 @@ def import_text(text: Path, out: Path, root: int | None = None, machine: dict | 
     header.update(extra or {})
     writer = TraceWriter(out, header)
     try:
-        work = _Pass(writer, groups, scan.tasks)
+        work = _Pass(writer, groups, scan.tasks, infer_switches)
         for kind, p, line in _classified(text):
             if kind == "event":
                 work.line(p)
@@ -215,7 +235,7 @@ def import_text(text: Path, out: Path, root: int | None = None, machine: dict | 
 
 
 def import_any(path: Path, out: Path, root: int | None = None, extra: dict | None = None,
-               machine: dict | None = None, source: dict | None = None) -> dict:
+               machine: dict | None = None, source: dict | None = None, infer_switches: bool = False) -> dict:
     """Import a perf.data file (through `perf script`) or perf script text; `machine` adds to what
     the perf.data header says of the recording machine, `source` replaces the header's record of
     the input (by default its path and kind)."""
@@ -224,9 +244,9 @@ def import_any(path: Path, out: Path, root: int | None = None, extra: dict | Non
     kind = kind_of(path)
     source = source or {"input": str(path), "kind": kind}
     if kind != "perf.data":
-        return import_text(path, out, root, machine, source, extra)
+        return import_text(path, out, root, machine, source, extra, infer_switches)
     machine = {**perf_header(path), **(machine or {})}
     with tempfile.TemporaryDirectory(prefix="smpsim-import-") as tmp:
         text = Path(tmp) / "perf-script.txt"
         perf_script(path, text)
-        return import_text(text, out, root, machine, source, extra)
+        return import_text(text, out, root, machine, source, extra, infer_switches)

@@ -84,6 +84,7 @@ def trace_info(path: Path | str) -> dict:
             "tree": h.get("tree"), "root_tgid": h.get("root_tgid"), "command": h.get("command"),
             "exit_status": h.get("exit_status"),
             "missing_tracepoints": h.get("missing_tracepoints", []),
+            "recording": h.get("recording", {"scope": "system"}),
             "processes": _processes(h["tasks"]), "threads": len(tree), "cpus": sorted(cpus),
             "duration_s": (last - h["start_ns"]) / 1e9, "events": n,
             "events_by_kind": dict(kinds), "other_tasks_events_by_kind": dict(other),
@@ -100,6 +101,13 @@ def _table(title: str, counts: dict) -> list[str]:
     return [f"{title}:"] + [f"  {k:<{width}}  {v:>9,}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
 
 
+def _recording(rec: dict) -> list[str]:
+    """A per-task recording's line, and what its replay then infers (none for every CPU)."""
+    if rec.get("scope") != "task":
+        return []
+    return ["recording: the command's tasks only, not every CPU; inferred: " + "; ".join(rec.get("inferred", []))]
+
+
 def format_info(info: dict) -> str:
     m = info["machine"]
     lines = [f"trace {info['path']}",
@@ -109,6 +117,7 @@ def format_info(info: dict) -> str:
              f"command: {' '.join(info['command'])} (exit status {info['exit_status']})" if info["command"] else
              f"source: {info['source'].get('input', '?')}",
              f"process tree: {info['tree']}",
+             *_recording(info["recording"]),
              f"{len(info['processes'])} process(es), {info['threads']} thread(s), CPUs "
              f"{','.join(map(str, info['cpus']))}, {info['duration_s']:.3f} s, {info['events']:,} events"]
     lines += [f"  pid {p['pid']:>7}  {p['comm']:<16} {p['threads']} thread(s)" for p in info["processes"]]
