@@ -8,6 +8,7 @@ and they are mapped by many processes (long P->V lists).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from smpsim.vm.locks import SimLock
@@ -77,19 +78,25 @@ class VmMap:
     def __init__(self, pmap):
         self.pmap = pmap
         self.entries: list[VmMapEntry] = []
+        self._starts: list[int] = []         # each entry's start, in the same order (lookup's index)
 
     def insert(self, entry: VmMapEntry) -> None:
-        for e in self.entries:
+        i = bisect_right(self._starts, entry.start)
+        for e in self.entries[max(0, i - 1):i + 1]:
             if e.start < entry.end and entry.start < e.end:
                 raise ValueError(f"map entry [{entry.start:#x}, {entry.end:#x}) overlaps "
                                  f"[{e.start:#x}, {e.end:#x})")
-        self.entries.append(entry)
-        self.entries.sort(key=lambda e: e.start)
+        self.entries.insert(i, entry)
+        self._starts.insert(i, entry.start)
+
+    def remove(self, entry: VmMapEntry) -> None:
+        i = self.entries.index(entry)
+        del self.entries[i], self._starts[i]
 
     def lookup(self, va: int) -> VmMapEntry | None:
-        for e in self.entries:
-            if e.contains(va):
-                return e
+        i = bisect_right(self._starts, va) - 1
+        if i >= 0 and va < self.entries[i].end:
+            return self.entries[i]
         return None
 
     def ranges(self) -> tuple:

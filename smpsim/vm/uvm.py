@@ -218,7 +218,7 @@ def uvm_unmap(k, op: Op, proc: Process, start: int, npages: int, reason: str = "
     for entry in [e for e in proc.map.entries if e.start < end and start < e.end]:
         sva, eva = max(start, entry.start), min(end, entry.end)
         pieces.append((entry, sva, eva))
-        proc.map.entries.remove(entry)
+        proc.map.remove(entry)
         op.spend(k.costs.map_entry_update, "other")
         _keep_outside(proc, entry, sva, eva)
     lk.unmap_zap(op, proc)
@@ -257,7 +257,7 @@ def uvm_map_clip(k, op: Op, proc: Process, start: int, end: int) -> list:
     for entry in [e for e in proc.map.entries if e.start < end and start < e.end]:
         sva, eva = max(start, entry.start), min(end, entry.end)
         if (sva, eva) != (entry.start, entry.end):
-            proc.map.entries.remove(entry)
+            proc.map.remove(entry)
             _keep_outside(proc, entry, sva, eva)
             middle = _piece(entry, sva, eva)
             proc.map.insert(middle)
@@ -299,7 +299,7 @@ def exit_teardown(k, op: Op, proc: Process) -> None:
     detached = []
     for entry in list(proc.map.entries):
         detached += _unmap_entry_range(k, op, proc, entry, entry.start, entry.end, "exit", emptied)
-        proc.map.entries.remove(entry)
+        proc.map.remove(entry)
         detached += _release_entry(k, entry)
     pm.pmap_update(pmap, op, "exit")
     _free_detached(k, op, detached)

@@ -30,7 +30,7 @@ from smpsim.vm.engine.quantum import QuantumDriver
 from smpsim.vm.engine.results import result
 from smpsim.vm.engine.watchdog import Watchdog
 
-PRUNE_EVERY = 512
+PRUNE_EVERY = 4096
 
 
 @dataclass
