@@ -9,11 +9,10 @@ other tasks' switches are seen only as the command's tasks leave a CPU, a switch
 task is inferred at its first event on the CPU (smpsim.trace.importer), a flush the command's
 mm received while another task ran is not seen, and a user without the privilege gets only the
 system-call tracepoints (the kernel opens no other tracepoint's raw data to an unprivileged
-per-task event: kernel/trace/trace_event_perf.c `perf_trace_event_perm`, TRACE_EVENT_FL_CAP_ANY);
-those it could not record are named in `missing_tracepoints`, so its faults and ground truth say
-"no data". Tracepoints this kernel lacks
-(tlb:tlb_flush and exceptions:page_fault_user are x86-only) are left out and named in the
-trace's header (`missing_tracepoints`): its ground truth or its faults then say "no data".
+per-task event: kernel/trace/trace_event_perf.c `perf_trace_event_perm`, TRACE_EVENT_FL_CAP_ANY).
+Tracepoints this kernel lacks (tlb:tlb_flush and exceptions:page_fault_user are x86-only), and
+those a per-task recording could not take, are left out and named in the trace's header
+(`missing_tracepoints`): its ground truth or its faults then say "no data".
 The command's exit status is kept in the header; a command that fails still leaves its trace.
 """
 
@@ -72,6 +71,10 @@ def _check_permitted() -> None:
             f"(kernel.perf_event_paranoid = {paranoid}). Run as root, or `sysctl "
             f"kernel.perf_event_paranoid=-1` and make tracefs readable (mount -o remount,mode=755 "
             f"/sys/kernel/tracing).")
+    _check_tracefs()
+
+
+def _check_tracefs() -> None:
     if _tracefs() is None:
         raise TraceError("tracefs is not mounted or not readable, so perf cannot find the tracepoints: "
                          "`mount -t tracefs nodev /sys/kernel/tracing` as root.")
@@ -117,13 +120,12 @@ PER_TASK_INFERRED = ("other tasks' switches are seen only where a task of the co
 def _scope(scope: str) -> str:
     if scope not in SCOPES:
         raise TraceError(f"unknown recording scope {scope!r}: give one of {', '.join(SCOPES)}.")
+    if scope == "auto":
+        scope = "system" if system_wide_permitted() else "task"
     if scope == "system":
         _check_permitted()
-    elif scope == "auto":
-        scope = "system" if system_wide_permitted() else "task"
-    if _tracefs() is None:
-        raise TraceError("tracefs is not mounted or not readable, so perf cannot find the tracepoints: "
-                         "`mount -t tracefs nodev /sys/kernel/tracing` as root.")
+    else:
+        _check_tracefs()
     return scope
 
 
