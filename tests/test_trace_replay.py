@@ -300,3 +300,19 @@ def test_anonymous_ranges_split_and_merge_as_calls_change_them():
     child = r.copy()
     r.remove(0, 1000)                                     # the parent unmaps everything
     assert 100 not in r and 100 in child                  # the forked child's map is its own
+
+
+def test_threads_of_one_process_fault_concurrently_and_a_call_waits_for_both(tmp_path):
+    """Each thread has its own lane: a fault waits only for its own thread's previous fault, so two
+    threads faulting at the same instants lag only behind themselves; an munmap (a barrier) waits
+    for both lanes, and the faults after it wait for it."""
+    events = run_on(101, 0, 0) + run_on(102, 1, 0) + mmap(1000, 0, 101, BASE, 64)
+    for i in range(16):
+        events += fault(1_000_000 + i, 0, 101, BASE + i * PAGE) + fault(1_000_000 + i, 1, 102, BASE + (32 + i) * PAGE)
+    c = replay(write_trace(tmp_path / "t.smpt", [(101, 101, "a"), (102, 101, "a")], events))
+    # the mmap waits for the spawn; each thread's faults but its first wait for its own previous one
+    assert c["page_faults"] == 32 and c["trace_lag_events"] == 1 + 2 * 15
+    events += [(ev.SYS_ENTER, 1_000_020, 0, 101, MUNMAP, BASE, 64 * PAGE), (ev.SYS_EXIT, 1_000_021, 0, 101, MUNMAP, 0)]
+    events += fault(1_000_022, 1, 102, BASE + 63 * PAGE)
+    c2 = replay(write_trace(tmp_path / "t2.smpt", [(101, 101, "a"), (102, 101, "a")], events))
+    assert c2["munmaps"] == 1 and c2["trace_lag_events"] == 1 + 2 * 15 + 2

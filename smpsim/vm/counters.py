@@ -51,6 +51,8 @@ DESIGN_COUNTERS = (
     "lazy_ipis_skipped",         # lazy CPUs a shootdown left out (Linux: no page tables freed)
     "tlb_gen_partial_flushes",   # tlb_gen: a CPU one generation behind replays the last range
     "tlb_gen_full_flushes",      # tlb_gen: a CPU further behind flushes the whole ASID
+    "local_flushes_caught_up",   # Linux: an initiator's own flush_tlb_func found its CPU caught up by
+                                 # another CPU's flush of the mm (not in local_flushes)
     "asid_slot_misses",          # Linux: the mm was not in the CPU's 6 dynamic ASIDs
     "lazy_switched_to_init_mm",  # Linux: a lazy CPU reached by a table-freeing flush left the mm
     "invlpgb_broadcasts", "invlpgb_instructions", "tlbsync_waits", "global_asids_assigned",

@@ -23,7 +23,7 @@ from smpsim.errors import SimulationError
 from smpsim.experiments.workloads import trace_calls
 from smpsim.experiments.workloads.trace_ranges import AnonRanges
 from smpsim.experiments.workloads.base import Workload
-from smpsim.experiments.workloads.trace_tasks import Space, Step, Task, is_kernel_thread
+from smpsim.experiments.workloads.trace_tasks import BARRIER, Space, Step, Task, is_kernel_thread
 from smpsim.trace import events as ev
 from smpsim.trace.format import TraceReader
 from smpsim.vm.operations import Exec, Exit, Fork, Scheduled, Spawn, Teardown
@@ -111,7 +111,8 @@ class TraceReplay(Workload):
         elif kind == ev.SYS_EXIT:
             self._sys_exit(task, t, cpu, args[0], args[1])
         elif kind == ev.FAULT:
-            self._push(self._space(task, t, cpu), t, cpu, ("fault", args[0] >> trace_calls.PAGE_SHIFT, args[1]))
+            self._push(self._space(task, t, cpu), t, cpu, ("fault", args[0] >> trace_calls.PAGE_SHIFT, args[1]),
+                       lane=tid)
         elif kind == ev.FORK:
             self._fork(task, t, cpu, args[0], args[1])
         elif kind == ev.EXEC:
@@ -150,7 +151,7 @@ class TraceReplay(Workload):
             # (glibc's fork() uses clone): the child runs on its parent's mm until it execs
             child.space, child.borrowed = space, True
         else:
-            new = Space(child.comm, busy=True, live=1)
+            new = Space(child.comm, live=1)
             child.space = self.by_tgid[child.tgid] = new
             self._push(space, t, cpu, ("fork", new, child.comm))
 
@@ -177,43 +178,55 @@ class TraceReplay(Workload):
         if task.space is None:
             space = self.by_tgid.get(task.tgid)
             if space is None:
-                space = Space(task.comm, busy=True, live=0)
+                space = Space(task.comm, live=0)
                 self.by_tgid[task.tgid] = space
-                self._issue(space, t, cpu, Spawn(task.comm, (cpu,), (), ctx=Step(space, space)))
+                self._issue(t, cpu, Spawn(task.comm, (cpu,), (), ctx=Step(space, space)))
             task.space = space
             space.live += 1
         return task.space
 
     # --- chains ----------------------------------------------------------------------------
-    def _push(self, space: Space, t: int, cpu: int, action: tuple) -> None:
+    def _push(self, space: Space, t: int, cpu: int, action: tuple, lane=BARRIER) -> None:
+        """Queue a recorded event on its space: a fault in its thread's lane, anything else as a
+        barrier (trace_tasks)."""
         if space.dead:
             self.k.counters["trace_events_orphaned"] += 1
             return
-        space.pending.append((t, cpu, action))
+        space.pending.append((t, cpu, lane, action))
         self._launch(space)
 
     def _launch(self, space: Space) -> None:
-        """Issue the space's next operation if it is free."""
-        while space.ready():
-            if not space.ops:
-                if not space.pending:
-                    return
-                t, cpu, action = space.pending.popleft()
-                # the event's first operation is due at its recorded time; the rest follow it
-                ops = self._operations(space, cpu, action)
-                space.ops.extend((t if i == 0 else None, cpu, op) for i, op in enumerate(ops))
-                continue
-            t, cpu, op = space.ops.popleft()
-            start = space.free_at if t is None else max(t, space.free_at)
-            if t is not None and start > t:
+        """Issue what the space may start now: each free lane's next operation, then the events at
+        the head of its queue for as long as they are admitted."""
+        if space.proc is None:
+            return                                 # its spawn or fork has not run yet
+        for key, lane in space.lanes.items():
+            if lane.ops and not lane.busy:
+                self._next_op(space, key, lane)
+        while space.pending and space.admits(space.pending[0][2]):
+            t, cpu, key, action = space.pending.popleft()
+            lane = space.lane(key)
+            # the event's first operation is due at its recorded time; the rest follow it
+            ops = self._operations(space, cpu, action)
+            lane.ops.extend((t if i == 0 else None, cpu, op) for i, op in enumerate(ops))
+            if lane.ops:
+                self._next_op(space, key, lane)
+
+    def _next_op(self, space: Space, key, lane) -> None:
+        t, cpu, op = lane.ops.popleft()
+        if t is None:
+            start = lane.free_at
+        else:
+            start = max(t, space.free_at if key is BARRIER else max(lane.free_at, space.barrier_at))
+            if start > t:
                 cnt = self.k.counters
                 cnt["trace_lag_events"] += 1
                 cnt["trace_lag_cycles_total"] += start - t
                 cnt["trace_lag_cycles_max"] = max(cnt["trace_lag_cycles_max"], start - t)
-            self._issue(space, start, cpu, dataclasses.replace(op, ctx=Step(space, op.ctx)))
+        lane.busy = True
+        self._issue(start, cpu, dataclasses.replace(op, ctx=Step(space, op.ctx, key)))
 
-    def _issue(self, space: Space, t: int, cpu: int, op) -> None:
-        space.busy = True
+    def _issue(self, t: int, cpu: int, op) -> None:
         self.outstanding += 1
         self._new.append(Scheduled(t, cpu, op))
 
@@ -250,12 +263,13 @@ class TraceReplay(Workload):
         if isinstance(op, Teardown):
             return self._take()
         if isinstance(op, Spawn):
-            space.proc = proc
-        elif isinstance(op, Fork):
-            child = step.creates
-            child.proc, child.busy, child.free_at = proc, False, t
-            self._launch(child)
-        space.busy, space.free_at = False, t
+            space.proc, space.free_at, space.barrier_at = proc, t, t
+        else:
+            if isinstance(op, Fork):
+                child = step.creates
+                child.proc, child.free_at, child.barrier_at = proc, t, t
+                self._launch(child)
+            space.finished(space.lanes[step.lane], step.lane, t)
         self._launch(space)
         return self._take()
 

@@ -3,11 +3,16 @@
 A *task* is a thread of the trace (a tid); a *space* is one address space (an mm): the
 processes of the command's tree each have one, their threads share it, and a `CLONE_VM` child
 outside its parent's thread group (vfork, glibc's posix_spawn) borrows its parent's until it
-execs. Each space replays its events as one chain, in recorded order: an event's operations
-are made when the one before has finished, against the map as it then is (so a fault finds
-the mmap recorded before it, whatever CPU either ran on), and start at their recorded time or,
-if the space is still busy, as soon as it is free (the lag is counted). Spaces run
-concurrently with one another: nothing but fork relates two maps, and a child's space starts
+execs. Each space replays its events in recorded order: an event's operations are made when
+it may start, against the map as it then is (so a fault finds the mmap recorded before it,
+whatever CPU either ran on), and start at their recorded time or, if what it waits for is still
+busy, as soon as that is free (the lag is counted). A space's threads fault concurrently, as
+they do under Linux's mmap_lock for reading (per-VMA locks since 6.4), NetBSD's and FreeBSD's
+vm_map read lock: each thread has its own *lane*, and a fault waits only for its own thread's
+previous fault. Every other event (mmap, munmap, mprotect, madvise, brk, mremap, fork, exec,
+exit) is a *barrier*: it waits for every lane, and every later event waits for it. The queue is
+first in, first out: a fault whose thread is still busy holds back the events behind it. Spaces
+run concurrently with one another: nothing but fork relates two maps, and a child's space starts
 once its fork has run.
 """
 
@@ -33,21 +38,52 @@ def is_kernel_thread(tid: int, comm: str) -> bool:
 
 
 @dataclass(eq=False)
+class Lane:
+    """The operations of one event in flight on a space: a thread's faults, or the barrier."""
+    ops: deque = field(default_factory=deque)         # the event's operations not yet issued
+    busy: bool = False                 # one of them is in flight
+    free_at: int = 0                   # when its last operation finished
+
+    def idle(self) -> bool:
+        return not self.busy and not self.ops
+
+
+BARRIER = None                         # the lane key of every event that is not a fault
+
+
+@dataclass(eq=False)
 class Space:
-    """One address space of the trace and its chain of recorded actions."""
+    """One address space of the trace, its queue of recorded events and its lanes."""
     name: str
     proc: object = None                # the model's process, once its spawn or fork has run
-    pending: deque = field(default_factory=deque)     # (time, cpu, action) not yet started
-    ops: deque = field(default_factory=deque)         # the current action's operations not yet issued
-    busy: bool = False                 # an operation of this space is in flight
-    free_at: int = 0                   # when its last operation finished
+    pending: deque = field(default_factory=deque)     # (time, cpu, lane key, action) not yet started
+    lanes: dict = field(default_factory=dict)         # lane key (a tid, or BARRIER) -> Lane
+    free_at: int = 0                   # when its last operation of any lane finished
+    barrier_at: int = 0                # when its last barrier finished
     live: int = 0                      # tasks of the tree using it
     brk: int | None = None             # the program break (bytes), once a brk call has said it
     anon: AnonRanges = field(default_factory=AnonRanges)   # pages mapped anonymous or shared
     dead: bool = False                 # exited: later events of it are orphans
 
-    def ready(self) -> bool:
-        return self.proc is not None and not self.busy
+    def lane(self, key) -> Lane:
+        lane = self.lanes.get(key)
+        if lane is None:
+            lane = self.lanes[key] = Lane()
+        return lane
+
+    def admits(self, key) -> bool:
+        """May the event at the head of the queue, of lane `key`, start now?"""
+        if self.proc is None:
+            return False
+        if key is BARRIER:
+            return all(lane.idle() for lane in self.lanes.values())
+        return self.lane(BARRIER).idle() and self.lane(key).idle()
+
+    def finished(self, lane: Lane, key, t: int) -> None:
+        lane.busy, lane.free_at = False, t
+        self.free_at = max(self.free_at, t)
+        if key is BARRIER:
+            self.barrier_at = t
 
 
 @dataclass(eq=False)
@@ -66,9 +102,10 @@ class Task:
 @dataclass(frozen=True, eq=False)
 class Step:
     """What an operation of the replay belongs to (its `ctx`): its space, and for a fork or a
-    spawn, the space it creates."""
+    spawn, the space it creates; `lane` its lane's key (None for a spawn)."""
     space: Space
     creates: Space | None = None
+    lane: object = BARRIER
 
 
 def prot_of(bits: int) -> str:
