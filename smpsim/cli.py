@@ -214,9 +214,13 @@ def validate(overrides, costs, patterns, traces, fmt):
     try:
         profile = v.profile_at(costs)
         if traces:
+            if profile is None and (found := v.recording_profile(list(traces))) is not None:
+                profile = v.profile_at(found)
+                click.echo(f"validate: costs from {found}, a profile of the machine the trace was recorded on, "
+                           f"found beside it (--costs chooses another)", err=True)
             stems = [Path(t).stem for t in traces]
             names = [s if stems.count(s) == 1 else f"{s}{i + 1}" for i, s in enumerate(stems)]  # unique case names
-            pool, left_out = [c for t, n in zip(traces, names) for c in v.trace_cases(t, n)], {}
+            pool, left_out = [c for t, n in zip(traces, names) for c in v.trace_cases(t, n, profile)], {}
         else:
             pool, left_out = v.case_pool(profile, list(patterns))
         results = v.run(v.setup_from(list(overrides), profile), list(patterns), pool)

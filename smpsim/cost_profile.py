@@ -203,6 +203,16 @@ def _machine_problems(machine) -> list[str]:
 
 # --- using a profile -------------------------------------------------------------------------------
 
+SAME_MACHINE = ("cpu_model", "online_cpus", "kernel_release")   # what makes a profile one of a trace's machine
+
+
+def machine_differences(calibrated: dict, recorded: dict) -> list[str]:
+    """How the machine a profile was measured on (its [calibration.machine]) differs from the one
+    a trace was recorded on (its header's `machine`): empty when it is the same machine."""
+    return [f"{k} {calibrated.get(k)!r} vs {recorded.get(k)!r}" for k in SAME_MACHINE
+            if calibrated.get(k) != recorded.get(k)]
+
+
 def apply_profile(data: dict, profile: CostProfile | None) -> dict:
     """A copy of the config dict `data` with the profile's costs and clock under the config's own:
     a cost or machine.ghz the config sets itself wins over the profile's."""

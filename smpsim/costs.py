@@ -180,12 +180,13 @@ class CostModel(BaseModel):
                             "entry, and collecting that target's acknowledgement): each extra same-socket "
                             "target ~70 ns (Amit, LKML RFC 2019); tuned to that figure, which validate's "
                             "ipi_per_target checks, so that case is not its evidence")
-    ipi_send_exit: int = _c(0, "choice (bare metal: 0): the part of ipi_send a virtual machine spends outside the "
-                               "guest, its ICR write being a VM exit; above 0, a vCPU takes the interrupts posted "
-                               "to it meanwhile at its VM entry, so another CPU's flush IPI lands between the "
-                               "sender's tlb_gen bump and its local flush (smpsim.vm.strategies.flush_overlap). "
-                               "On bare metal the ICR write is a register store and an interrupt is taken when "
-                               "it arrives; a profile of a virtual machine sets it (docs/trace.md)")
+    ipi_send_exit: int = _c(0, "choice (bare metal: 0): on a virtual machine whose ICR write is a VM exit, the "
+                               "end of ipi_send from the host posting the interrupt to the sender's VM entry. "
+                               "Above 0, a vCPU takes the interrupts posted to it before its entry there, so "
+                               "another CPU's flush IPI lands between the sender's tlb_gen bump and its local "
+                               "flush (smpsim.vm.strategies.flush_overlap). On bare metal the ICR write is a "
+                               "register store and an interrupt is taken when it arrives; a profile of a "
+                               "virtual machine sets it (docs/trace.md)")
     ipi_delivery: int = _c(800, "from the ICR write to the handler starting on a same-socket target; "
                                 "chosen so that a one-page, one-target round trip with acknowledgement "
                                 "after the flush is ~1,900 cycles (~775 ns, Amit, LKML RFC 2019); tuned to "

@@ -53,3 +53,41 @@ def test_a_file_that_is_not_a_trace_is_refused_with_exit_2(tmp_path):
     bad.write_text("not a trace")
     r = CliRunner().invoke(main, ["validate", "--trace", str(bad)])
     assert r.exit_code == 2 and "not a usable smpsim trace" in r.output
+
+
+@pytest.mark.slow
+def test_the_compressors_local_flushes_hold_only_with_the_recording_machines_ipi_exit():
+    """xz's two threads flush one mm at once: on the recording VM an IPI posted while the other CPU
+    is in its own send's exit is taken before that CPU's local flush, which then finds it caught
+    up. The bundled profile of that machine is found beside the trace; with its ipi_send_exit
+    zeroed (bare metal) the model's local flushes overshoot the real ones and the case fails."""
+    trace = str(TRACES / "xz_t2.smpt")
+    code, out = _validate("--trace", trace)
+    cases = _cases(out)
+    assert code == 0 and all(c["status"] == "pass" for c in cases.values())
+    initiated = cases["trace_xz_t2_initiated"]
+    assert "a profile of the recording machine" in initiated["note"] and 0.9 < initiated["ratio"] < 1.1
+    code_off, out_off = _validate("--trace", trace, "--case", "*initiated", "--set", "ipi_send_exit=0")
+    assert code_off == 1 and _cases(out_off)["trace_xz_t2_initiated"]["ratio"] > 1.3
+
+
+def test_the_costs_a_trace_ran_with_are_named_and_only_the_recording_machines_profile_is_picked(tmp_path):
+    trace = tmp_path / "traces" / "sqlite.smpt"
+    trace.parent.mkdir()
+    trace.write_bytes((TRACES / "sqlite.smpt").read_bytes())
+    _, out = _validate("--trace", str(trace), "--case", "*initiated")
+    assert "the bare-metal defaults (recorded on a virtual machine" in _cases(out)["trace_sqlite_initiated"]["note"]
+    bundled = (TRACES.parent / "profiles" / "kvm_epyc_2vcpu.toml").read_text()
+    (tmp_path / "profiles").mkdir()
+    other = tmp_path / "profiles" / "other.toml"
+    other.write_text(bundled.replace('online_cpus = 2', 'online_cpus = 64'))
+    (tmp_path / "traces" / "config.toml").write_text('name = "not a profile"\n')
+    _, out = _validate("--trace", str(trace), "--case", "*initiated")
+    assert "the bare-metal defaults" in _cases(out)["trace_sqlite_initiated"]["note"]     # another machine's
+    _, out = _validate("--trace", str(trace), "--case", "*initiated", "--costs", str(other))
+    assert "other.toml, a profile of another machine (online_cpus 64 vs 2)" in \
+        _cases(out)["trace_sqlite_initiated"]["note"]
+    (tmp_path / "profiles" / "same.toml").write_text(bundled)
+    r = CliRunner().invoke(main, ["validate", "--trace", str(trace), "--case", "*initiated", "--format", "json"])
+    assert "same.toml, a profile of the machine the trace was recorded on" in r.stderr
+    assert "same.toml, a profile of the recording machine" in r.stdout

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from smpsim.analysis.results import PolicyResult
 from smpsim.analysis.tables import Table
+from smpsim.cost_profile import machine_differences
 from smpsim.errors import SmpsimError
 from smpsim.trace.compare import DURATION_CALLS, MODEL_COUNTERS, call_durations, model_count
 from smpsim.trace.format import trace_digest
@@ -59,9 +60,6 @@ def _changed(run, trace: str) -> str | None:
     return None
 
 
-SAME_MACHINE = ("cpu_model", "online_cpus", "kernel_release")
-
-
 def clock_of(run, machine: dict) -> str:
     """Where the run's clock comes from, as the real durations' conversion says it."""
     path = Path(run.path) / "costs_profile.toml"
@@ -71,11 +69,10 @@ def clock_of(run, machine: dict) -> str:
         calibrated = tomllib.loads(path.read_text()).get("calibration", {}).get("machine", {})
     except (OSError, ValueError):
         calibrated = {}
-    if all(calibrated.get(k) == machine.get(k) for k in SAME_MACHINE):
+    differences = machine_differences(calibrated, machine)
+    if not differences:
         return "the clock of the run's cost profile, measured on the recording machine"
-    return ("the run's machine.ghz, from a cost profile of another machine ("
-            + ", ".join(f"{k} {calibrated.get(k)!r} vs {machine.get(k)!r}" for k in SAME_MACHINE
-                        if calibrated.get(k) != machine.get(k)) + ")")
+    return "the run's machine.ghz, from a cost profile of another machine (" + ", ".join(differences) + ")"
 
 
 def real_of(run, point: str) -> dict | None:

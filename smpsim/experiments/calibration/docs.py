@@ -23,17 +23,21 @@ where the host enables it; which one this guest uses was not checked), and with 
 paravirtual remote flush, which Linux guests use when the host offers it, a preempted vCPU is
 not interrupted at all but flushed when it next runs. On the machine of the bundled profile a
 one-page `MADV_DONTNEED` costs {local:,.0f} ns with the process on one CPU and {remote:,.0f} ns
-with a thread of it spinning on the other. The fit gives the whole difference to
-`ipi_delivery` ({ipi:,} cycles against the bare-metal default's {ipi_default:,}, {ipi_ratio:.0f}x): on 2
-CPUs the sender's, the wire's and the target's shares cannot be told apart, so `ipi_send` and
-`ipi_handler` keep their bare-metal values and what a target pays per IPI is undercharged;
-`ipi_delivery_remote` is scaled in proportion with no cross-socket measurement behind it.
+with a thread of it spinning on the other. On 2 CPUs `smpsim calibrate` cannot tell the sender's
+share of that difference from the wire's and the target's, so the sender's was measured apart with
+perf's tracepoints (measure/ipi_timing.py on measure/flush_overlap.c, measure/results/ipi_split.txt):
+`ipi_send` = {send:,} cycles, its ICR write being a VM exit, of which the last `ipi_send_exit` =
+{exit:,} come after the host has posted the interrupt (the window in which two CPUs' concurrent
+flushes catch each other up, docs/trace.md); `ipi_delivery` is the rest of the fitted difference,
+{ipi:,} cycles against the bare-metal default's {ipi_default:,} ({ipi_ratio:.0f}x). `ipi_handler` keeps
+its bare-metal value, so what a target pays per IPI is undercharged; `ipi_delivery_remote` is scaled
+in proportion with no cross-socket measurement behind it.
 INVLPG looks cheap there: `invlpg` = {invlpg} cycles is what remains of the 1-to-8-page
 mprotect slope after `pte_atomic` and `protect_pte` (a perf measurement of this machine, not
 fitted), so an estimate rather than a measurement of INVLPG alone; the curve's own knee agrees
 in size (33 pages flushed one by one cost {knee:,.0f} ns more than 34 with a full flush). This
 guest's CPUID does not offer INVLPGB (measure/results/cpuid_invlpgb.txt). For users choosing a
-design for cloud guests this moves the balance: a remote shootdown is some {ipi_ratio:.0f} times
+design for cloud guests this moves the balance: a remote shootdown is some {trip_ratio:.0f} times
 dearer relative to the work around it, so designs that send fewer IPIs (deferred teardown,
 batched reclaim, lazy CPUs left out of shootdowns) gain far more on a guest than the
 bare-metal defaults show, while per-page INVLPG savings matter less. Run a study with `--costs
@@ -62,6 +66,11 @@ def _beside(profile) -> list[str]:
     return lines
 
 
+def _round_trip(costs: dict) -> int:
+    defaults = CostModel()
+    return sum(costs.get(n, getattr(defaults, n)) for n in ("ipi_send", "ipi_delivery"))
+
+
 def calibration_markdown(profile_path: Path = BUNDLED) -> str:
     if not profile_path.exists():          # an installed package without the repository's configs
         return "\n## Calibrating to a machine\n\n" + "\n".join(_steps_table()) + "\n"
@@ -85,6 +94,8 @@ def calibration_markdown(profile_path: Path = BUNDLED) -> str:
              VIRTUAL.format(local=m["madvise_local_1"]["median_ns"], remote=m["madvise_remote_1_t1"]["median_ns"],
                             ipi=profile.costs["ipi_delivery"], ipi_default=CostModel().ipi_delivery,
                             ipi_ratio=profile.costs["ipi_delivery"] / CostModel().ipi_delivery,
+                            send=profile.costs["ipi_send"], exit=profile.costs["ipi_send_exit"],
+                            trip_ratio=_round_trip(profile.costs) / _round_trip(CostModel().model_dump()),
                             invlpg=profile.costs["invlpg"],
                             knee=m["madvise_local_33"]["median_ns"] - m["madvise_local_34"]["median_ns"]).rstrip()]
     return "\n".join(lines) + "\n"

@@ -34,8 +34,8 @@ from smpsim.experiments.validate import unmap  # noqa: F401  (registers its case
 from smpsim.experiments.validate import invlpgb  # noqa: F401  (registers its cases)
 from smpsim.experiments.validate.contract import CASES, Case, Result, Setup, case, register, run, select
 from smpsim.experiments.validate.output import as_json, table
-from smpsim.experiments.validate.trace import trace_cases
+from smpsim.experiments.validate.trace import recording_profile, trace_cases
 from smpsim.experiments.validate.overrides import case_pool, profile_at, setup_from
 
 __all__ = ["CASES", "Case", "Result", "Setup", "case", "register", "run", "select", "as_json", "table",
-           "setup_from", "case_pool", "profile_at", "trace_cases"]
+           "setup_from", "case_pool", "profile_at", "trace_cases", "recording_profile"]

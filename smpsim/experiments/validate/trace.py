@@ -8,6 +8,13 @@ case is "insufficient", neither a pass nor a failure; a trace recorded without `
 count, a 10 us quantum and enough memory that reclaim does not start (the real kernel's
 kernel-internal flushes, "local shootdown", which the program's calls do not explain, are
 counted apart by `trace info` and never compared).
+
+The costs are those of the recording machine where a profile of it is given (`--costs`), or,
+without one, found beside the traces (`recording_profile`: their directory or a sibling
+`profiles/`, a profile whose [calibration.machine] has the traces' CPU model, CPU count and kernel
+release): how often two CPUs' flushes of one mm overlap depends on what an IPI costs there, and
+on a virtual machine that is some thirty times the bare-metal defaults' (docs/trace.md). Each
+case's note says which costs it ran with.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from smpsim.cost_profile import CostProfile, load_profile, machine_differences
 from smpsim.errors import ConfigError, SimulationError
 from smpsim.experiments.config.schema import MAX_EPOCHS
 from smpsim.experiments import config as cfgmod
@@ -32,6 +40,7 @@ CATEGORIES = {"initiated": ((0.85, 1.15), 200), "remote_requested": ((0.7, 1.3),
               "remote_queued": ((0.7, 1.3), 100)}
 QUANTUM = 25_000
 SOURCE = "the real kernel's tlb:tlb_flush / csd:csd_queue_cpu, recorded with the program (docs/trace.md)"
+PROFILE_DIRS = (".", "../profiles")     # where a profile of the recording machine is looked for, from a trace
 
 
 def replay_counters(trace: str, setup: Setup, preset: str = "linux") -> dict:
@@ -63,14 +72,50 @@ def _replay(trace: str, costs_json: str, switches: tuple, ghz: float, preset: st
     return tuple(vm.counters().items())
 
 
-def trace_cases(path: str, name: str | None = None) -> list[Case]:
-    """The cases of one trace file, named trace_NAME_* (NAME: the file's stem unless given); a
-    ConfigError if it is not a usable trace."""
-    trace = str(Path(path).resolve())
+def recording_profile(traces: list[str]) -> Path | None:
+    """The one cost profile of the machine every trace was recorded on, found beside them; None
+    if there is none, or more than one."""
+    machines = [_info(t)["machine"] for t in traces]
+    found = set()
+    for trace in traces:
+        for d in PROFILE_DIRS:
+            for path in sorted((Path(trace).resolve().parent / d).glob("*.toml")):
+                try:
+                    profile = load_profile(path)
+                except ConfigError:
+                    continue                   # a config, or a damaged profile: not one to pick
+                calibrated = profile.calibration.get("machine", {})
+                if all(not machine_differences(calibrated, m) for m in machines):
+                    found.add(path.resolve())
+    return found.pop() if len(found) == 1 else None
+
+
+def costs_note(profile: CostProfile | None, machine: dict) -> str:
+    """Which costs a trace's cases ran with, as their notes say."""
+    if profile is None:
+        vm = (" (recorded on a virtual machine, whose IPIs cost far more: give --costs a profile of it, "
+              "from `smpsim calibrate` there)" if machine.get("virtual_machine") else "")
+        return "costs: the bare-metal defaults" + vm
+    differences = machine_differences(profile.calibration.get("machine", {}), machine)
+    if not differences:
+        return f"costs: {profile.path.name}, a profile of the recording machine"
+    return f"costs: {profile.path.name}, a profile of another machine ({', '.join(differences)})"
+
+
+def _info(trace: str) -> dict:
     try:
-        info = trace_info(trace)
+        return trace_info(str(Path(trace).resolve()))
     except Exception as e:       # TraceError and OSError alike: one paragraph, exit 2
-        raise ConfigError(f"--trace {path}: {e}") from None
+        raise ConfigError(f"--trace {trace}: {e}") from None
+
+
+def trace_cases(path: str, name: str | None = None, profile: CostProfile | None = None) -> list[Case]:
+    """The cases of one trace file, named trace_NAME_* (NAME: the file's stem unless given), run
+    with the costs `profile` gives (their notes say which); a ConfigError if it is not a usable
+    trace."""
+    trace = str(Path(path).resolve())
+    info = _info(path)
+    costs = costs_note(profile, info["machine"])
     stem = name or Path(path).stem
     no_data = GROUND_TRUTH in info.get("missing_tracepoints", [])
     cases = []
@@ -81,6 +126,7 @@ def trace_cases(path: str, name: str | None = None) -> list[Case]:
         if category == "initiated" and not no_data:
             note += (f"; {info['real']['kernel_internal']:,} kernel-internal flushes (reclaim, compaction: "
                      f"not explained by the program's calls) counted apart, not compared")
+        note += f"; {costs}"
 
         def measure(setup: Setup, category=category, real=real):
             return real, model_count(replay_counters(trace, setup), category)

@@ -11,16 +11,16 @@ flushes that queued an IPI traced no "local MM shootdown" after their "remote IP
 of them had handled a foreign "remote shootdown" (a full flush) in between; none of the 3,400 that
 queued no IPI did (docs/trace.md).
 
-On a virtual machine whose ICR writes are VM exits (`costs.ipi_send_exit` above 0), the host posts
-the interrupt to the target vCPU when it has handled the sender's ICR write (the end of that send),
-and a vCPU takes the interrupts posted to it at its next VM entry, where a vCPU running in the
-guest waits for a kick (`ipi_delivery`). So an IPI posted to the initiator before the VM entry
-that ends its last send (its local turn) is taken before its local flush, kicked or not. In the
-recording (docs/trace.md), a flush that queued an IPI skipped its local flush when the other CPU's
-flush had begun up to ~10 us before it (its IPI not yet delivered) or within ~1 us after it; this
-rule names the first part and misses the second, which needs the host to post before the end of
-the sender's exit, a point not measured: 1,899 of the recorded flushes, 1,878 of them among the
-2,726 that skipped. On bare metal (`ipi_send_exit` 0) an interrupt is taken when it arrives.
+On a virtual machine whose ICR writes are VM exits, the host posts the interrupt to the target vCPU
+while it handles the sender's ICR write, `costs.ipi_send_exit` before the sender re-enters the
+guest, and a vCPU takes the interrupts posted to it at its next VM entry, where a vCPU running in
+the guest waits for a kick (`ipi_delivery`). So an IPI posted to the initiator before the VM entry
+that ends its last send (its local turn) is taken before its local flush, kicked or not. Measured
+with perf on the project's KVM guest (docs/trace.md, "Concurrent flushes of one mm"): in
+measure/flush_overlap.c with both threads replacing zero pages, a flush that queued an IPI
+skipped its local flush when the other CPU's flush had begun up to ~10.5 us before it or up to
+~1.5 us after it, and not later; in the bundled xz recording the same rule, ~1.2 us. On bare metal
+(`ipi_send_exit` 0) an interrupt is taken when it arrives.
 
 Operations run one after another in the model, so each flush is a *flight* remembered per pmap (the
 last `KEEP`): its CPU, when it bumped the generation, when its local turn comes (after its sends),

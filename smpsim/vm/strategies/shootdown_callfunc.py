@@ -36,9 +36,9 @@ class CallFunctionShootdown(PerCpuShootdown):
         return super().wait_for_acks(op, targets, acks, local_ack)
 
     def _flight(self, op: Op, targets, local_ack) -> Flight:
-        """The times exchange_timing gives: sends one after another in target order, each IPI
-        posted when its send ends and its handler starting a delivery and an entry later; the
-        local call after the sends."""
+        """The times exchange_timing gives: sends one after another in target order, the handler
+        starting a delivery and an entry after its send; the local call after the sends. On a
+        virtual machine the host posts the IPI `ipi_send_exit` before the send ends."""
         k = self.k
         c, me, t0 = k.costs, op.cpu, op.t
         arrivals = {}
@@ -46,7 +46,7 @@ class CallFunctionShootdown(PerCpuShootdown):
             v = k.views[cpu]
             if v.state == VALID and v.curpmap in self._pmaps and cpu not in self._away:
                 sent = t0 + (i + 1) * c.ipi_send
-                arrivals[cpu] = (sent, sent + k.topology.delivery(me, cpu) + c.ipi_handler_entry)
+                arrivals[cpu] = (sent - c.ipi_send_exit, sent + k.topology.delivery(me, cpu) + c.ipi_handler_entry)
         local_at = t0 + len(targets) * c.ipi_send if local_ack is not None else None
         return Flight(me, t0, local_at, c.ipi_send_exit > 0 and bool(targets), arrivals)
 
