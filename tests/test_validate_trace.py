@@ -91,3 +91,17 @@ def test_the_costs_a_trace_ran_with_are_named_and_only_the_recording_machines_pr
     r = CliRunner().invoke(main, ["validate", "--trace", str(trace), "--case", "*initiated", "--format", "json"])
     assert "same.toml, a profile of the machine the trace was recorded on" in r.stderr
     assert "same.toml, a profile of the recording machine" in r.stdout
+
+
+@pytest.mark.slow
+def test_validate_passes_on_every_bundled_trace():
+    """Every bundled trace's cases pass or, below the count thresholds, are insufficient, with
+    the recording machine's profile found beside them; at least three traces are above them."""
+    traces = sorted(TRACES.glob("*.smpt"))
+    assert len(traces) >= 5
+    code, out = _validate(*[a for t in traces for a in ("--trace", str(t))])
+    cases = list(_cases(out).values())
+    assert code == 0 and len(cases) == 3 * len(traces)
+    assert {c["status"] for c in cases} <= {"pass", "insufficient"}
+    passing = {c["name"].split("_initiated")[0].split("_remote_")[0] for c in cases if c["status"] == "pass"}
+    assert passing == {"trace_make_j2", "trace_xz_t2", "trace_py_pool"}
