@@ -195,14 +195,14 @@ class TraceReplay(Workload):
         space.pending.append((t, cpu, lane, action))
         self._launch(space)
 
-    def _launch(self, space: Space) -> None:
-        """Issue what the space may start now: each free lane's next operation, then the events at
-        the head of its queue for as long as they are admitted."""
+    def _launch(self, space: Space, key=BARRIER, lane=None) -> None:
+        """Issue what the space may start now: the next operation of `lane` (whose operation just
+        finished; a lane is otherwise busy from its event's first operation to its last), then the
+        events at the head of its queue for as long as they are admitted."""
         if space.proc is None:
             return                                 # its spawn or fork has not run yet
-        for key, lane in space.lanes.items():
-            if lane.ops and not lane.busy:
-                self._next_op(space, key, lane)
+        if lane is not None and lane.ops:
+            self._next_op(space, key, lane)
         while space.pending and space.admits(space.pending[0][2]):
             t, cpu, key, action = space.pending.popleft()
             lane = space.lane(key)
@@ -269,7 +269,10 @@ class TraceReplay(Workload):
                 child = step.creates
                 child.proc, child.free_at, child.barrier_at = proc, t, t
                 self._launch(child)
-            space.finished(space.lanes[step.lane], step.lane, t)
+            lane = space.lanes[step.lane]
+            space.finished(lane, step.lane, t)
+            self._launch(space, step.lane, lane)
+            return self._take()
         self._launch(space)
         return self._take()
 
